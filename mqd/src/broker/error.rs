@@ -1,0 +1,76 @@
+//! Errors of the broker, each with one stable wire code (and so one HTTP status).
+
+use crate::log::{LogError, MemoryLimitExceeded};
+use mq_wire::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("unknown topic `{0}`")]
+    UnknownTopic(String),
+    #[error("topic `{topic}` has no partition {partition} (it has {count})")]
+    UnknownPartition {
+        topic: String,
+        partition: u32,
+        count: u32,
+    },
+    #[error("topic `{0}` already exists")]
+    TopicExists(String),
+    #[error("invalid topic name `{name}`: {reason}")]
+    InvalidTopicName { name: String, reason: &'static str },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("record {index} is {size} bytes, over the limit of {max} (limits.max_record_bytes)")]
+    RecordTooLarge { index: usize, size: usize, max: u64 },
+    #[error("{count} records in one request, over the limit of {max} (limits.max_batch_records)")]
+    TooManyRecords { count: usize, max: u32 },
+    #[error("offset {requested} of {topic}/{partition} is out of range: the partition holds [{log_start}, {log_end})")]
+    OffsetOutOfRange {
+        topic: String,
+        partition: u32,
+        requested: u64,
+        log_start: u64,
+        log_end: u64,
+    },
+    #[error("{0}; produce is refused until retention or topic deletion frees room (limits.memory)")]
+    MemoryLimit(#[from] MemoryLimitExceeded),
+    #[error("{0}")]
+    NoRecord(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl BrokerError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            BrokerError::UnknownTopic(_) => ErrorCode::UnknownTopic,
+            BrokerError::UnknownPartition { .. } => ErrorCode::UnknownPartition,
+            BrokerError::TopicExists(_) => ErrorCode::TopicExists,
+            BrokerError::InvalidTopicName { .. } => ErrorCode::InvalidTopicName,
+            BrokerError::InvalidArgument(_) => ErrorCode::InvalidRequest,
+            BrokerError::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
+            BrokerError::TooManyRecords { .. } => ErrorCode::TooManyRecords,
+            BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            BrokerError::MemoryLimit(_) => ErrorCode::MemoryLimitExceeded,
+            BrokerError::NoRecord(_) => ErrorCode::NoRecord,
+            BrokerError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Lifts a log error into the context of a partition.
+    pub(crate) fn from_log(error: LogError, topic: &str, partition: u32) -> Self {
+        match error {
+            LogError::OffsetOutOfRange {
+                requested,
+                log_start,
+                log_end,
+            } => BrokerError::OffsetOutOfRange {
+                topic: topic.to_owned(),
+                partition,
+                requested,
+                log_start,
+                log_end,
+            },
+            other => BrokerError::Internal(format!("{topic}/{partition}: {other}")),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The broker: the topics and partitions this node hosts, and the operations on them that do not
+//! depend on the wire format (create, delete, produce, long-poll fetch, list offsets, retention).
+//!
+//! Every request reaches data through [`Broker::topic`]: that lookup is the one place routing will
+//! grow into when partitions live on other nodes.
+
+mod dedup;
+mod error;
+mod partition;
+mod partitioner;
+mod produce;
+mod topic;
+
+pub use error::BrokerError;
+pub use partition::{Partition, PartitionRead};
+pub use produce::NewRecord;
+pub use topic::Topic;
+
+use crate::config::Config;
+use crate::log::{Evicted, LogSettings, MemoryBudget, MemoryLog};
+use dedup::DedupWindow;
+use mq_wire::api::{CreateTopicRequest, PartitionOffset, TopicConfig};
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Where to start a list-offsets answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    Earliest,
+    Latest,
+    Timestamp(i64),
+}
+
+pub struct Broker {
+    config: Arc<Config>,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    budget: Arc<MemoryBudget>,
+}
+
+impl Broker {
+    pub fn new(config: Arc<Config>) -> Self {
+        let budget = MemoryBudget::new(config.limits.memory.0);
+        Broker {
+            config,
+            topics: RwLock::new(BTreeMap::new()),
+            budget,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.config.node.id
+    }
+
+    /// Creates a topic, filling unset settings from the node's defaults.
+    pub fn create_topic(&self, request: &CreateTopicRequest) -> Result<Arc<Topic>, BrokerError> {
+        validate_topic_name(&request.name)?;
+        let defaults = &self.config;
+        let partitions = request
+            .partitions
+            .unwrap_or(defaults.topics.default_partitions);
+        let max = defaults.limits.max_partitions_per_topic;
+        if partitions == 0 || partitions > max {
+            return Err(BrokerError::InvalidArgument(format!(
+                "partitions must be between 1 and {max} (limits.max_partitions_per_topic), not {partitions}"
+            )));
+        }
+        let replication_factor = request.replication_factor.unwrap_or(1);
+        if replication_factor != 1 {
+            return Err(BrokerError::InvalidArgument(format!(
+                "replication_factor {replication_factor} needs that many nodes; this is a single node, so it must be 1"
+            )));
+        }
+        let config = TopicConfig {
+            partitions,
+            replication_factor,
+            retention_ms: request
+                .retention_ms
+                .unwrap_or(defaults.log.retention.as_millis()),
+            retention_bytes: request
+                .retention_bytes
+                .unwrap_or(defaults.log.retention_bytes.0),
+            segment_bytes: defaults.log.segment_bytes.0,
+        };
+        let mut topics = self.topics.write();
+        if topics.contains_key(&request.name) {
+            return Err(BrokerError::TopicExists(request.name.clone()));
+        }
+        let name: Arc<str> = Arc::from(request.name.as_str());
+        let settings = LogSettings {
+            segment_bytes: defaults.log.segment_bytes.0 as usize,
+            index_interval_bytes: defaults.log.index_interval_bytes.0 as usize,
+        };
+        let partitions = (0..partitions)
+            .map(|index| {
+                let log = MemoryLog::new(settings, Arc::clone(&self.budget));
+                Arc::new(Partition::new(Arc::clone(&name), index, self.node_id(), Box::new(log)))
+            })
+            .collect();
+        let dedup = DedupWindow::new(
+            defaults.topics.dedup_window.as_millis(),
+            defaults.topics.dedup_window_records,
+        );
+        let topic = Arc::new(Topic::new(name, config, partitions, dedup, Arc::clone(&self.budget)));
+        topics.insert(request.name.clone(), Arc::clone(&topic));
+        tracing::info!(topic = %request.name, partitions = topic.partition_count(), "topic created");
+        Ok(topic)
+    }
+
+    /// Deletes a topic; its memory returns to the budget once in-flight requests let go of it.
+    pub fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
+        match self.topics.write().remove(name) {
+            Some(_) => {
+                tracing::info!(topic = %name, "topic deleted");
+                Ok(())
+            }
+            None => Err(BrokerError::UnknownTopic(name.to_owned())),
+        }
+    }
+
+    pub fn topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
+        self.topics
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| BrokerError::UnknownTopic(name.to_owned()))
+    }
+
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        self.topics.read().values().cloned().collect()
+    }
+
+    /// Reads from `from` (the log start when `None`), waiting up to `max_wait` for a record to arrive
+    /// when there is none yet. Returns early when `stop` resolves (shutdown).
+    pub async fn fetch(
+        &self,
+        partition: &Partition,
+        from: Option<u64>,
+        max_bytes: usize,
+        max_wait: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(u64, PartitionRead), BrokerError> {
+        let from = from.unwrap_or_else(|| partition.log_start());
+        let deadline = Instant::now() + max_wait;
+        let mut watermark = partition.watch_high_watermark();
+        tokio::pin!(stop);
+        loop {
+            watermark.borrow_and_update();
+            let read = partition.read(from, max_bytes)?;
+            if read.has_records_from(from) || Instant::now() >= deadline {
+                return Ok((from, read));
+            }
+            tokio::select! {
+                changed = watermark.changed() => if changed.is_err() { return Ok((from, read)) },
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = &mut stop => return Ok((from, read)),
+            }
+        }
+    }
+
+    /// Offsets of the partitions of `topic` (or just `only`) for `spec`.
+    pub fn list_offsets(
+        &self,
+        topic: &Topic,
+        spec: OffsetSpec,
+        only: Option<u32>,
+    ) -> Result<Vec<PartitionOffset>, BrokerError> {
+        let partitions: Vec<&Arc<Partition>> = match only {
+            Some(index) => vec![topic.partition(index)?],
+            None => topic.partitions().iter().collect(),
+        };
+        Ok(partitions
+            .into_iter()
+            .map(|partition| {
+                let (offset, timestamp) = match spec {
+                    OffsetSpec::Earliest => (partition.log_start(), None),
+                    OffsetSpec::Latest => (partition.high_watermark(), None),
+                    OffsetSpec::Timestamp(ts) => match partition.offset_for_timestamp(ts) {
+                        Some((offset, found)) => (offset, Some(found)),
+                        None => (partition.high_watermark(), None),
+                    },
+                };
+                PartitionOffset {
+                    partition: partition.index(),
+                    offset,
+                    timestamp,
+                }
+            })
+            .collect())
+    }
+
+    /// One retention pass over every partition.
+    pub fn enforce_retention(&self, now_ms: i64) -> Evicted {
+        let mut total = Evicted::default();
+        for topic in self.topics() {
+            let policy = topic.retention();
+            for partition in topic.partitions() {
+                let evicted = partition.enforce_retention(policy, now_ms);
+                if evicted.segments > 0 {
+                    tracing::info!(
+                        topic = topic.name(),
+                        partition = partition.index(),
+                        segments = evicted.segments,
+                        records = evicted.records,
+                        bytes = evicted.bytes,
+                        "retention evicted segments"
+                    );
+                }
+                total.segments += evicted.segments;
+                total.bytes += evicted.bytes;
+                total.records += evicted.records;
+            }
+        }
+        total
+    }
+}
+
+/// Kafka's rule: 1 to 249 of `[A-Za-z0-9._-]`, and not `.` or `..`.
+fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > 249 {
+        Some("it is longer than 249 characters")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are reserved")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        Some("only letters, digits, `.`, `_` and `-` are allowed")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(BrokerError::InvalidTopicName {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! One partition hosted on this node: its log, its leader epoch and its high watermark.
+//!
+//! On a single node this node leads every partition and is its whole ISR, so the high watermark moves
+//! to the log end at each append. The cluster will keep the same fields and move the high watermark
+//! when followers catch up instead; readers already see only records below it.
+
+use super::BrokerError;
+use crate::log::{Evicted, PartitionLog, ReadBatches, Reservation, RetentionPolicy};
+use mq_wire::api::PartitionInfo;
+use parking_lot::RwLock;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub struct Partition {
+    topic: Arc<str>,
+    index: u32,
+    leader: u64,
+    leader_epoch: u32,
+    /// The lock is held only while bytes are copied in or out, never across an `.await`.
+    log: RwLock<Box<dyn PartitionLog>>,
+    /// Every offset below it may be read; long-polling fetches wait on it.
+    high_watermark: watch::Sender<u64>,
+}
+
+/// A read of a partition, with the bounds seen at that moment.
+#[derive(Debug, Default)]
+pub struct PartitionRead {
+    pub batches: ReadBatches,
+    pub high_watermark: u64,
+}
+
+impl PartitionRead {
+    /// Whether any record at or after `from` and below the high watermark came back.
+    pub fn has_records_from(&self, from: u64) -> bool {
+        !self.batches.bytes.is_empty() && from < self.high_watermark
+    }
+}
+
+impl Partition {
+    pub fn new(topic: Arc<str>, index: u32, leader: u64, log: Box<dyn PartitionLog>) -> Self {
+        let end = log.log_end();
+        Partition {
+            topic,
+            index,
+            leader,
+            leader_epoch: 0,
+            log: RwLock::new(log),
+            high_watermark: watch::Sender::new(end),
+        }
+    }
+
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    pub fn high_watermark(&self) -> u64 {
+        *self.high_watermark.borrow()
+    }
+
+    /// Appends one encoded batch and returns its base offset.
+    pub fn append(&self, batch: &mut [u8], reservation: &mut Reservation) -> Result<u64, BrokerError> {
+        let (base_offset, log_end) = {
+            let mut log = self.log.write();
+            let base = log
+                .append(batch, self.leader_epoch, reservation)
+                .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
+            (base, log.log_end())
+        };
+        // The ISR is this node alone: the append is committed. Concurrent appends may publish out
+        // of order, so the watermark only ever moves forward.
+        self.high_watermark.send_if_modified(|hw| {
+            let advance = log_end > *hw;
+            if advance {
+                *hw = log_end;
+            }
+            advance
+        });
+        Ok(base_offset)
+    }
+
+    /// Copies whole batches from the one holding `from`, up to `max_bytes`.
+    pub fn read(&self, from: u64, max_bytes: usize) -> Result<PartitionRead, BrokerError> {
+        let high_watermark = self.high_watermark();
+        let batches = self
+            .log
+            .read()
+            .read(from, max_bytes)
+            .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
+        Ok(PartitionRead {
+            batches,
+            high_watermark,
+        })
+    }
+
+    /// A receiver that wakes whenever the high watermark moves.
+    pub fn watch_high_watermark(&self) -> watch::Receiver<u64> {
+        self.high_watermark.subscribe()
+    }
+
+    pub fn log_start(&self) -> u64 {
+        self.log.read().log_start()
+    }
+
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
+        self.log.read().offset_for_timestamp(timestamp_ms)
+    }
+
+    pub fn enforce_retention(&self, policy: RetentionPolicy, now_ms: i64) -> Evicted {
+        self.log.write().enforce_retention(policy, now_ms)
+    }
+
+    pub fn info(&self) -> PartitionInfo {
+        let high_watermark = self.high_watermark();
+        let log = self.log.read();
+        PartitionInfo {
+            partition: self.index,
+            leader: self.leader,
+            leader_epoch: self.leader_epoch,
+            replicas: vec![self.leader],
+            isr: vec![self.leader],
+            log_start: log.log_start(),
+            log_end: log.log_end(),
+            high_watermark,
+            bytes: log.size_bytes(),
+            segments: log.segment_count() as u32,
+        }
+    }
+}

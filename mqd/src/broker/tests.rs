@@ -1,0 +1,172 @@
+//! Produce placement, dedup, limits and long-poll fetch, on the broker without HTTP.
+
+use super::*;
+use crate::config::ByteSize;
+use mq_wire::batch::BatchIter;
+use std::borrow::Cow;
+use uuid::Uuid;
+
+fn broker_with(memory: u64) -> Broker {
+    let mut config = Config::default();
+    config.limits.memory = ByteSize(memory);
+    config.log.segment_bytes = ByteSize::kib(4);
+    Broker::new(Arc::new(config))
+}
+
+fn create(broker: &Broker, name: &str, partitions: u32) -> Arc<Topic> {
+    broker
+        .create_topic(&CreateTopicRequest {
+            name: name.into(),
+            partitions: Some(partitions),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+fn record<'a>(key: Option<&'a str>, value: &'a str) -> NewRecord<'a> {
+    NewRecord {
+        key: key.map(|k| Cow::Borrowed(k.as_bytes())),
+        value: Cow::Borrowed(value.as_bytes()),
+        ..Default::default()
+    }
+}
+
+/// Values of every record of a partition, in offset order.
+fn values(partition: &Partition) -> Vec<String> {
+    let read = partition.read(partition.log_start(), usize::MAX).unwrap();
+    let mut out = Vec::new();
+    for batch in BatchIter::new(&read.batches.bytes) {
+        for record in batch.unwrap().records() {
+            out.push(String::from_utf8(record.unwrap().value.to_vec()).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn keyed_records_keep_their_order_in_one_partition() {
+    let broker = broker_with(1 << 30);
+    let topic = create(&broker, "orders", 4);
+    let values_for_key: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
+    for chunk in values_for_key.chunks(7) {
+        let records: Vec<NewRecord> = chunk.iter().map(|v| record(Some("customer-42"), v)).collect();
+        let positions = topic.produce(&records, 1 << 20, 1).unwrap();
+        assert!(positions.windows(2).all(|w| w[0].partition == w[1].partition && w[1].offset == w[0].offset + 1));
+    }
+    let partition = partition_for_key_of(&topic, "customer-42");
+    assert_eq!(values(&topic.partitions()[partition as usize]), values_for_key);
+}
+
+fn partition_for_key_of(topic: &Topic, key: &str) -> u32 {
+    partitioner::partition_for_key(key.as_bytes(), topic.partition_count())
+}
+
+#[test]
+fn keyless_records_spread_evenly() {
+    let broker = broker_with(1 << 30);
+    let topic = create(&broker, "spread", 3);
+    let records: Vec<NewRecord> = (0..300).map(|_| record(None, "x")).collect();
+    topic.produce(&records, 1 << 20, 1).unwrap();
+    for partition in topic.partitions() {
+        assert_eq!(partition.info().log_end, 100);
+    }
+}
+
+#[test]
+fn a_repeated_id_is_acknowledged_with_its_first_offset_and_not_appended() {
+    let broker = broker_with(1 << 30);
+    let topic = create(&broker, "dedup", 2);
+    let id = Uuid::new_v4();
+    let with_id = |value| NewRecord { id: Some(id), ..record(None, value) };
+    let first = topic.produce(&[with_id("a"), record(None, "b"), with_id("c")], 1 << 20, 1).unwrap();
+    assert!(!first[0].duplicate && first[2].duplicate);
+    assert_eq!((first[2].partition, first[2].offset), (first[0].partition, first[0].offset));
+    let again = topic.produce(&[with_id("d")], 1 << 20, 2).unwrap();
+    assert!(again[0].duplicate);
+    assert_eq!((again[0].partition, again[0].offset), (first[0].partition, first[0].offset));
+    let stored: usize = topic.partitions().iter().map(|p| values(p).len()).sum();
+    assert_eq!(stored, 2);
+}
+
+#[test]
+fn the_memory_limit_refuses_a_whole_request_and_appends_nothing() {
+    let broker = broker_with(64 * 1024);
+    let topic = create(&broker, "full", 2);
+    let value = "v".repeat(1000);
+    let batch: Vec<NewRecord> = (0..20).map(|_| record(None, &value)).collect();
+    let mut accepted = 0;
+    let error = loop {
+        match topic.produce(&batch, 1 << 20, 1) {
+            Ok(_) => accepted += 1,
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(error, BrokerError::MemoryLimit(_)), "{error}");
+    let stored: usize = topic.partitions().iter().map(|p| values(p).len()).sum();
+    assert_eq!(stored, accepted * 20);
+    assert!(broker.memory_budget().used() <= 64 * 1024);
+    broker.delete_topic("full").unwrap();
+    drop(topic);
+    assert_eq!(broker.memory_budget().used(), 0);
+}
+
+#[test]
+fn bad_requests_are_refused_before_anything_is_appended() {
+    let broker = broker_with(1 << 30);
+    let topic = create(&broker, "t", 2);
+    let big = "b".repeat(2000);
+    let error = topic.produce(&[record(None, "ok"), record(None, &big)], 1000, 1).unwrap_err();
+    assert!(matches!(error, BrokerError::RecordTooLarge { index: 1, .. }), "{error}");
+    let error = topic
+        .produce(&[NewRecord { partition: Some(2), ..record(None, "x") }], 1000, 1)
+        .unwrap_err();
+    assert!(matches!(error, BrokerError::UnknownPartition { partition: 2, count: 2, .. }));
+    assert_eq!(topic.summary().records, 0);
+}
+
+#[test]
+fn topic_names_follow_kafkas_rule() {
+    let broker = broker_with(1 << 30);
+    for bad in ["", ".", "..", "has space", "slash/", &"x".repeat(250)] {
+        let error = broker
+            .create_topic(&CreateTopicRequest { name: bad.into(), ..Default::default() })
+            .err()
+            .unwrap();
+        assert!(matches!(error, BrokerError::InvalidTopicName { .. }), "{bad}: {error}");
+    }
+    create(&broker, "ok.name_1-x", 1);
+    let again = broker.create_topic(&CreateTopicRequest { name: "ok.name_1-x".into(), ..Default::default() });
+    assert!(matches!(again.err().unwrap(), BrokerError::TopicExists(_)));
+}
+
+#[tokio::test]
+async fn a_long_poll_returns_when_a_record_arrives() {
+    let broker = Arc::new(broker_with(1 << 30));
+    let topic = create(&broker, "poll", 1);
+    let partition = Arc::clone(&topic.partitions()[0]);
+    let waiter = {
+        let broker = Arc::clone(&broker);
+        let partition = Arc::clone(&partition);
+        tokio::spawn(async move {
+            broker
+                .fetch(&partition, Some(0), 1 << 20, Duration::from_secs(30), std::future::pending())
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    topic.produce(&[record(None, "hello")], 1 << 20, 1).unwrap();
+    let (from, read) = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
+    assert_eq!(from, 0);
+    assert!(read.has_records_from(0));
+}
+
+#[tokio::test]
+async fn a_long_poll_with_nothing_to_read_ends_at_its_deadline_empty() {
+    let broker = broker_with(1 << 30);
+    let topic = create(&broker, "quiet", 1);
+    let (_, read) = broker
+        .fetch(&topic.partitions()[0], None, 1024, Duration::from_millis(20), std::future::pending())
+        .await
+        .unwrap();
+    assert!(!read.has_records_from(0));
+}

@@ -1,0 +1,224 @@
+//! A topic on this node: its partitions, its settings, and produce. Produce places each record (given
+//! partition, else key hash, else round-robin), builds one batch per partition in request order (so
+//! records with the same key keep their order), reserves memory for all batches at once, and
+//! appends them. Records carrying a producer id go through the topic's dedup window.
+
+use super::dedup::DedupWindow;
+use super::partitioner::partition_for_key;
+use super::{BrokerError, NewRecord, Partition};
+use crate::log::{MemoryBudget, RetentionPolicy};
+use mq_wire::api::{RecordPosition, TopicConfig, TopicDescription, TopicSummary};
+use mq_wire::batch::{BatchBuilder, RecordInput};
+use parking_lot::Mutex;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct Topic {
+    name: Arc<str>,
+    config: TopicConfig,
+    partitions: Vec<Arc<Partition>>,
+    round_robin: AtomicU32,
+    /// Held through a whole produce that carries ids, so that two requests with the same id cannot
+    /// both append.
+    dedup: Mutex<DedupWindow>,
+    budget: Arc<MemoryBudget>,
+}
+
+/// Where each record of a request ends up while the request is assembled.
+enum Placement {
+    New { partition: u32, index_in_batch: u32 },
+    Duplicate(RecordPosition),
+    DuplicateOfEarlier(usize),
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: Arc<str>,
+        config: TopicConfig,
+        partitions: Vec<Arc<Partition>>,
+        dedup: DedupWindow,
+        budget: Arc<MemoryBudget>,
+    ) -> Self {
+        Topic {
+            name,
+            config,
+            partitions,
+            round_robin: AtomicU32::new(0),
+            dedup: Mutex::new(dedup),
+            budget,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &TopicConfig {
+        &self.config
+    }
+
+    pub fn partition_count(&self) -> u32 {
+        self.partitions.len() as u32
+    }
+
+    pub fn partitions(&self) -> &[Arc<Partition>] {
+        &self.partitions
+    }
+
+    pub fn partition(&self, index: u32) -> Result<&Arc<Partition>, BrokerError> {
+        self.partitions
+            .get(index as usize)
+            .ok_or_else(|| self.unknown_partition(index))
+    }
+
+    fn unknown_partition(&self, index: u32) -> BrokerError {
+        BrokerError::UnknownPartition {
+            topic: self.name.to_string(),
+            partition: index,
+            count: self.partition_count(),
+        }
+    }
+
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            retention_ms: self.config.retention_ms,
+            retention_bytes: self.config.retention_bytes,
+        }
+    }
+
+    /// Appends `records`, all or none, and returns each one's position in request order.
+    pub fn produce(
+        &self,
+        records: &[NewRecord<'_>],
+        max_record_bytes: u64,
+        now_ms: i64,
+    ) -> Result<Vec<RecordPosition>, BrokerError> {
+        let count = self.partition_count();
+        if let Some(bad) = records.iter().find_map(|r| r.partition.filter(|&p| p >= count)) {
+            return Err(self.unknown_partition(bad));
+        }
+        let mut dedup = records
+            .iter()
+            .any(|r| r.id.is_some())
+            .then(|| self.dedup.lock());
+        let mut first_index_of_id: HashMap<Uuid, usize> = HashMap::new();
+        let mut builders: Vec<Option<BatchBuilder>> = (0..count).map(|_| None).collect();
+        let mut placements = Vec::with_capacity(records.len());
+        let mut header_refs: Vec<(&str, &[u8])> = Vec::new();
+
+        for (index, record) in records.iter().enumerate() {
+            if let (Some(id), Some(window)) = (record.id, dedup.as_mut()) {
+                if let Some(position) = window.position_of(&id, now_ms) {
+                    placements.push(Placement::Duplicate(position));
+                    continue;
+                }
+                match first_index_of_id.entry(id) {
+                    Entry::Occupied(first) => {
+                        placements.push(Placement::DuplicateOfEarlier(*first.get()));
+                        continue;
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(index);
+                    }
+                }
+            }
+            let partition = match (record.partition, &record.key) {
+                (Some(partition), _) => partition,
+                (None, Some(key)) => partition_for_key(key, count),
+                (None, None) => self.round_robin.fetch_add(1, Ordering::Relaxed) % count,
+            };
+            header_refs.clear();
+            header_refs.extend(record.headers.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+            let input = RecordInput {
+                id: record.id.unwrap_or_else(Uuid::now_v7),
+                timestamp: record.timestamp.unwrap_or(now_ms),
+                key: record.key.as_deref(),
+                value: &record.value,
+                headers: &header_refs,
+            };
+            let builder = builders[partition as usize].get_or_insert_with(BatchBuilder::default);
+            let size = builder.record_len(&input);
+            if size as u64 > max_record_bytes {
+                return Err(BrokerError::RecordTooLarge {
+                    index,
+                    size,
+                    max: max_record_bytes,
+                });
+            }
+            placements.push(Placement::New {
+                partition,
+                index_in_batch: builder.record_count(),
+            });
+            builder.push(&input);
+        }
+
+        let batches: Vec<(usize, Vec<u8>)> = builders
+            .into_iter()
+            .enumerate()
+            .filter_map(|(partition, builder)| builder.map(|b| (partition, b.finish())))
+            .collect();
+        let total: u64 = batches.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        let mut reservation = self.budget.try_reserve(total)?;
+        let mut base_offsets = vec![0u64; count as usize];
+        for (partition, mut bytes) in batches {
+            base_offsets[partition] = self.partitions[partition].append(&mut bytes, &mut reservation)?;
+        }
+
+        let mut positions: Vec<RecordPosition> = Vec::with_capacity(records.len());
+        for placement in placements {
+            let position = match placement {
+                Placement::New {
+                    partition,
+                    index_in_batch,
+                } => RecordPosition {
+                    partition,
+                    offset: base_offsets[partition as usize] + u64::from(index_in_batch),
+                    duplicate: false,
+                },
+                Placement::Duplicate(original) => RecordPosition {
+                    duplicate: true,
+                    ..original
+                },
+                Placement::DuplicateOfEarlier(first) => RecordPosition {
+                    duplicate: true,
+                    ..positions[first]
+                },
+            };
+            positions.push(position);
+        }
+        if let Some(window) = dedup.as_mut() {
+            for (record, position) in records.iter().zip(&positions) {
+                if let (Some(id), false) = (record.id, position.duplicate) {
+                    window.remember(id, *position, now_ms);
+                }
+            }
+        }
+        Ok(positions)
+    }
+
+    pub fn describe(&self) -> TopicDescription {
+        TopicDescription {
+            name: self.name.to_string(),
+            config: self.config.clone(),
+            partitions: self.partitions.iter().map(|p| p.info()).collect(),
+        }
+    }
+
+    pub fn summary(&self) -> TopicSummary {
+        let (mut records, mut bytes) = (0, 0);
+        for info in self.partitions.iter().map(|p| p.info()) {
+            records += info.log_end - info.log_start;
+            bytes += info.bytes;
+        }
+        TopicSummary {
+            name: self.name.to_string(),
+            partitions: self.partition_count(),
+            replication_factor: self.config.replication_factor,
+            records,
+            bytes,
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The node's configuration: typed structs loaded from TOML, with every default in one place
+//! ([`Config::default`], mirrored key by key in `default.toml`, which `mqd --print-default-config`
+//! prints) and validation at start that names the offending key.
+//!
+//! Unknown keys are refused (`deny_unknown_fields`), so a misspelt setting fails loudly instead of
+//! silently keeping its default.
+
+mod units;
+
+pub use units::{ByteSize, HumanDuration};
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The commented default configuration, printed by `mqd --print-default-config`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default.toml");
+
+/// Why a configuration was refused. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub log: LogConfig,
+    pub topics: TopicDefaults,
+    pub limits: Limits,
+    pub logging: LoggingConfig,
+}
+
+/// `[node]`: who this node is and where it listens.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    pub id: u64,
+    pub listen: SocketAddr,
+    /// How long a SIGTERM waits for in-flight requests before the process exits anyway.
+    pub shutdown_timeout: HumanDuration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            id: 1,
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+            shutdown_timeout: HumanDuration::from_secs(10),
+        }
+    }
+}
+
+/// The port of the embedded default: not 8080 (web servers) nor 9092 (Kafka), so mq runs beside both.
+pub const DEFAULT_PORT: u16 = 7171;
+
+/// `[log]`: segments and retention; topics take these as defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub segment_bytes: ByteSize,
+    pub index_interval_bytes: ByteSize,
+    /// `0s` keeps records forever.
+    pub retention: HumanDuration,
+    /// Per partition; `0` means no size limit.
+    pub retention_bytes: ByteSize,
+    pub retention_check_interval: HumanDuration,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: ByteSize::mib(8),
+            index_interval_bytes: ByteSize::kib(4),
+            retention: HumanDuration::from_secs(7 * 24 * 3600),
+            retention_bytes: ByteSize(0),
+            retention_check_interval: HumanDuration::from_secs(30),
+        }
+    }
+}
+
+/// `[topics]`: defaults for new topics.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicDefaults {
+    pub default_partitions: u32,
+    /// How long a record id is remembered for deduplication.
+    pub dedup_window: HumanDuration,
+    /// How many record ids a topic remembers at most.
+    pub dedup_window_records: u64,
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        TopicDefaults {
+            default_partitions: 1,
+            dedup_window: HumanDuration::from_secs(300),
+            dedup_window_records: 100_000,
+        }
+    }
+}
+
+/// `[limits]`: what one request and the whole node may use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Node-wide bytes of stored records; past it produce is refused with 507.
+    pub memory: ByteSize,
+    pub max_request_bytes: ByteSize,
+    pub max_record_bytes: ByteSize,
+    pub max_batch_records: u32,
+    pub max_partitions_per_topic: u32,
+    /// Upper bound of a fetch's `max_bytes`, and its default.
+    pub max_fetch_bytes: ByteSize,
+    /// Upper bound of a fetch's `max_wait_ms`.
+    pub max_fetch_wait: HumanDuration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: ByteSize::gib(1),
+            max_request_bytes: ByteSize::mib(64),
+            max_record_bytes: ByteSize::mib(1),
+            max_batch_records: 100_000,
+            max_partitions_per_topic: 1024,
+            max_fetch_bytes: ByteSize::mib(16),
+            max_fetch_wait: HumanDuration::from_secs(30),
+        }
+    }
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// A `tracing` filter (`info`, `mqd=debug,info`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            key,
+            message,
+        };
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|error| invalid("(syntax)".to_owned(), one_line(&error.to_string())))?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let key = error.path().to_string();
+            let key = if key == "." { "(top level)".to_owned() } else { key };
+            invalid(key, one_line(&error.into_inner().to_string()))
+        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| invalid(key.to_owned(), message))?;
+        Ok(config)
+    }
+
+    /// Refuses impossible values: returns the key and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let check = |ok: bool, key: &'static str, message: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err((key, message.to_owned()))
+            }
+        };
+        check(self.log.segment_bytes.0 >= 1024, "log.segment_bytes", "must be at least 1KiB")?;
+        check(
+            self.log.segment_bytes.0 <= u64::from(u32::MAX),
+            "log.segment_bytes",
+            "must be at most 4GiB",
+        )?;
+        check(
+            self.log.index_interval_bytes.0 >= 1,
+            "log.index_interval_bytes",
+            "must be at least 1",
+        )?;
+        check(
+            !self.log.retention_check_interval.is_zero(),
+            "log.retention_check_interval",
+            "must be more than 0s",
+        )?;
+        check(
+            self.topics.default_partitions >= 1,
+            "topics.default_partitions",
+            "must be at least 1",
+        )?;
+        check(
+            self.topics.default_partitions <= self.limits.max_partitions_per_topic,
+            "topics.default_partitions",
+            "must not exceed limits.max_partitions_per_topic",
+        )?;
+        check(self.limits.memory.0 >= 1024 * 1024, "limits.memory", "must be at least 1MiB")?;
+        check(
+            self.limits.max_request_bytes.0 >= 1024,
+            "limits.max_request_bytes",
+            "must be at least 1KiB",
+        )?;
+        check(
+            self.limits.max_record_bytes.0 >= 1
+                && self.limits.max_record_bytes.0 <= self.limits.max_request_bytes.0,
+            "limits.max_record_bytes",
+            "must be between 1 and limits.max_request_bytes",
+        )?;
+        check(
+            self.limits.max_batch_records >= 1,
+            "limits.max_batch_records",
+            "must be at least 1",
+        )?;
+        check(
+            self.limits.max_partitions_per_topic >= 1,
+            "limits.max_partitions_per_topic",
+            "must be at least 1",
+        )?;
+        check(
+            self.limits.max_fetch_bytes.0 >= 1024,
+            "limits.max_fetch_bytes",
+            "must be at least 1KiB",
+        )?;
+        check(
+            tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_ok(),
+            "logging.level",
+            "is not a valid filter (try info, debug, or mqd=debug,info)",
+        )?;
+        Ok(())
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_default_config_is_the_default() {
+        let parsed = Config::parse(DEFAULT_CONFIG_TOML, "default.toml").unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Config::parse("", "empty").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn units_are_read() {
+        let config = Config::parse(
+            "[log]\nsegment_bytes = \"64KiB\"\nretention = \"90m\"\n[limits]\nmemory = 2097152\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(config.log.segment_bytes, ByteSize(64 * 1024));
+        assert_eq!(config.log.retention.as_millis(), 90 * 60 * 1000);
+        assert_eq!(config.limits.memory, ByteSize(2 * 1024 * 1024));
+    }
+
+    fn error_of(text: &str) -> String {
+        Config::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let unknown = error_of("[log]\nsegment_byts = 5\n");
+        assert!(unknown.contains("segment_byts"), "{unknown}");
+        let wrong_type = error_of("[topics]\ndefault_partitions = \"many\"\n");
+        assert!(wrong_type.contains("topics.default_partitions"), "{wrong_type}");
+        let impossible = error_of("[topics]\ndefault_partitions = 0\n");
+        assert!(impossible.contains("topics.default_partitions"), "{impossible}");
+        let bad_size = error_of("[limits]\nmemory = \"lots\"\n");
+        assert!(bad_size.contains("limits.memory"), "{bad_size}");
+        let bad_duration = error_of("[log]\nretention = \"soon\"\n");
+        assert!(bad_duration.contains("log.retention"), "{bad_duration}");
+        let unknown_section = error_of("[nodes]\nid = 1\n");
+        assert!(unknown_section.contains("nodes"), "{unknown_section}");
+    }
+}

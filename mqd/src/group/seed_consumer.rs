@@ -1,0 +1,131 @@
+//! The seed's consumers: `POST /consume {"topicId","consumerId"}` answers the record at the
+//! consumer's committed position, again and again until `POST /commit` advances it by one
+//! (at-least-once). A consumer reads every partition of the topic; among the partitions with a record
+//! at their position it takes the one whose record is oldest (then the lowest partition), so repeated
+//! consumes without a commit give the same record. A position evicted by retention moves up to the
+//! log start.
+
+use super::CommittedOffsets;
+use crate::broker::{BrokerError, Topic};
+use mq_wire::batch::BatchIter;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// A record handed to a seed consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedRecord {
+    pub partition: u32,
+    pub offset: u64,
+    pub id: Uuid,
+    pub value: Vec<u8>,
+    pub timestamp: i64,
+}
+
+/// What each seed consumer was last given, so `/commit` advances that partition.
+#[derive(Default)]
+pub struct SeedConsumers {
+    last_given: Mutex<HashMap<(String, String), (u32, u64)>>,
+}
+
+impl SeedConsumers {
+    /// The record at the consumer's position, or `NoRecord`.
+    pub fn consume(
+        &self,
+        offsets: &CommittedOffsets,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<SeedRecord, BrokerError> {
+        let record = next_record(offsets, topic, consumer)?;
+        self.last_given.lock().insert(
+            (topic.name().to_owned(), consumer.to_owned()),
+            (record.partition, record.offset),
+        );
+        Ok(record)
+    }
+
+    /// Advances the consumer past the record it was last given (or, if it was given none, past the
+    /// record `/consume` would give). Returns the partition and the next offset.
+    pub fn commit(
+        &self,
+        offsets: &CommittedOffsets,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<(u32, u64), BrokerError> {
+        let key = (topic.name().to_owned(), consumer.to_owned());
+        let given = self.last_given.lock().remove(&key);
+        if let Some((partition, offset)) = given {
+            let committed = offsets.get(consumer, topic.name(), partition);
+            let position = position(offsets, topic, consumer, partition)?;
+            if position == offset
+                && offsets.compare_and_commit(consumer, topic.name(), partition, committed, offset + 1)
+            {
+                return Ok((partition, offset + 1));
+            }
+        }
+        let record = next_record(offsets, topic, consumer)?;
+        offsets.commit(consumer, topic.name(), record.partition, record.offset + 1);
+        Ok((record.partition, record.offset + 1))
+    }
+
+    pub fn forget_topic(&self, topic: &str) {
+        self.last_given.lock().retain(|(t, _), _| t != topic);
+    }
+}
+
+/// The consumer's position in a partition: its committed offset, moved up to the log start.
+fn position(
+    offsets: &CommittedOffsets,
+    topic: &Topic,
+    consumer: &str,
+    partition: u32,
+) -> Result<u64, BrokerError> {
+    let log_start = topic.partition(partition)?.log_start();
+    let committed = offsets.get(consumer, topic.name(), partition).unwrap_or(0);
+    Ok(committed.max(log_start))
+}
+
+fn next_record(
+    offsets: &CommittedOffsets,
+    topic: &Topic,
+    consumer: &str,
+) -> Result<SeedRecord, BrokerError> {
+    let mut best: Option<SeedRecord> = None;
+    for partition in topic.partitions() {
+        let at = position(offsets, topic, consumer, partition.index())?;
+        if at >= partition.high_watermark() {
+            continue;
+        }
+        let read = match partition.read(at, 1) {
+            Ok(read) => read,
+            // Evicted between the two reads: the next consume sees the new log start.
+            Err(BrokerError::OffsetOutOfRange { .. }) => continue,
+            Err(other) => return Err(other),
+        };
+        let found = BatchIter::new(&read.batches.bytes)
+            .filter_map(Result::ok)
+            .flat_map(|batch| batch.records())
+            .filter_map(Result::ok)
+            .find(|record| record.offset == at);
+        if let Some(record) = found {
+            let older = best
+                .as_ref()
+                .is_none_or(|b| record.timestamp < b.timestamp);
+            if older {
+                best = Some(SeedRecord {
+                    partition: partition.index(),
+                    offset: record.offset,
+                    id: record.id,
+                    value: record.value.to_vec(),
+                    timestamp: record.timestamp,
+                });
+            }
+        }
+    }
+    best.ok_or_else(|| {
+        BrokerError::NoRecord(format!(
+            "consumer `{consumer}` has read every record of topic `{}`",
+            topic.name()
+        ))
+    })
+}

@@ -1,0 +1,130 @@
+//! Request extractors that fail with [`ApiError`]s instead of axum's plain-text rejections:
+//! [`ApiJson`] (content type, body size limit, JSON syntax vs shape), [`ApiQuery`] and [`ApiPath`].
+
+use super::error::ApiError;
+use super::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::request::Parts;
+use mq_wire::ErrorCode;
+use serde::de::DeserializeOwned;
+
+/// A JSON body. A `Content-Type` other than JSON gets 415; a body over `limits.max_request_bytes`
+/// gets 413 (at once when `Content-Length` says so, else as soon as the limit is passed while
+/// reading); broken JSON gets 400 `malformed_json`; JSON of the wrong shape gets 400
+/// `invalid_request` naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.broker.config().limits.max_request_bytes.0;
+        check_json_content_type(request.headers())?;
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(declared) = declared.filter(|&n| n > limit) {
+            return Err(too_large(declared, limit));
+        }
+        let body = axum::body::to_bytes(request.into_body(), limit as usize)
+            .await
+            .map_err(|error| {
+                if std::error::Error::source(&error)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    too_large_unknown(limit)
+                } else {
+                    ApiError::invalid(format!("could not read the request body: {error}"))
+                }
+            })?;
+        parse_json(&body).map(ApiJson)
+    }
+}
+
+fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("this endpoint reads application/json, not `{essence}`"),
+        ))
+    }
+}
+
+fn too_large(declared: u64, limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body is {declared} bytes, over the limit of {limit} (limits.max_request_bytes)"),
+    )
+}
+
+fn too_large_unknown(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body is over the limit of {limit} bytes (limits.max_request_bytes)"),
+    )
+}
+
+/// Parses JSON, telling broken syntax from a wrong shape, and naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {inner}"))
+            }
+            _ if path == "." => ApiError::invalid(format!("invalid request body: {inner}")),
+            _ => ApiError::invalid(format!("invalid field `{path}`: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("trailing characters after the JSON body: {e}")))?;
+    Ok(value)
+}
+
+/// A query string, with 400 `invalid_request` for unknown or ill-typed parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+    }
+}
+
+/// Path parameters, with 400 `invalid_request` when one does not parse (a partition that is not a
+/// number, say).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+    }
+}

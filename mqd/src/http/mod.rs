@@ -1,0 +1,53 @@
+//! The HTTP API: routes, handlers (one file per area) and error mapping. Handlers translate between
+//! the JSON wire types of [`mq_wire::api`] and the broker; they hold no state of their own.
+//!
+//! | path | file |
+//! |---|---|
+//! | `/v1/topics…` create, list, describe, delete | [`topics`] |
+//! | `/v1/topics/{topic}/records`, `…/partitions/{p}/records` produce, fetch | [`records`] |
+//! | `/v1/topics/{topic}/offsets` list offsets | [`offsets`] |
+//! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
+
+mod error;
+mod extract;
+mod offsets;
+mod records;
+mod seed;
+mod topics;
+
+pub use error::ApiError;
+
+use crate::broker::Broker;
+use crate::group::Groups;
+use crate::shutdown::ShutdownSignal;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub broker: Arc<Broker>,
+    pub groups: Arc<Groups>,
+    pub shutdown: ShutdownSignal,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(seed::health))
+        .route("/topics", post(seed::create_topic))
+        .route("/produce", post(seed::produce))
+        .route("/consume", post(seed::consume))
+        .route("/commit", post(seed::commit))
+        .route("/v1/topics", post(topics::create).get(topics::list))
+        .route("/v1/topics/{topic}", get(topics::describe).delete(topics::delete))
+        .route("/v1/topics/{topic}/records", post(records::produce))
+        .route(
+            "/v1/topics/{topic}/partitions/{partition}/records",
+            get(records::fetch).post(records::produce_to_partition),
+        )
+        .route("/v1/topics/{topic}/offsets", get(offsets::list))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+}

@@ -1,0 +1,15 @@
+//! mqd, the mq broker, as a library; `main.rs` only parses flags and calls [`server::run`].
+//!
+//! Reading order: [`log`] (how records are stored), [`broker`] (topics, partitions, produce and
+//! fetch), [`group`] (committed offsets and consumers), [`http`] (the API), [`server`] (wiring and
+//! shutdown). [`config`] holds every setting and its default.
+
+pub mod broker;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod group;
+pub mod http;
+pub mod log;
+pub mod server;
+pub mod shutdown;

@@ -1,0 +1,172 @@
+//! [`MemoryLog`]: a partition log held in memory, as a queue of segments whose last one is active.
+//! Closed segments are shrunk to fit; eviction drops whole segments from the front and returns
+//! their bytes to the node's [`MemoryBudget`].
+
+use super::{
+    Evicted, LogError, LogSettings, MemoryBudget, PartitionLog, ReadBatches, Reservation,
+    RetentionPolicy, Segment,
+};
+use mq_wire::batch::{patch_leader_fields, BatchHeader};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct MemoryLog {
+    /// Never empty: the last segment is the active one.
+    segments: VecDeque<Segment>,
+    settings: LogSettings,
+    budget: Arc<MemoryBudget>,
+    /// Bytes taken from the budget and not yet released.
+    accounted_bytes: u64,
+}
+
+impl MemoryLog {
+    pub fn new(settings: LogSettings, budget: Arc<MemoryBudget>) -> Self {
+        let mut segments = VecDeque::new();
+        segments.push_back(Segment::new(0, settings.segment_bytes));
+        MemoryLog {
+            segments,
+            settings,
+            budget,
+            accounted_bytes: 0,
+        }
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        self.segments.back_mut().expect("a log always has an active segment")
+    }
+
+    /// Closes the active segment and opens an empty one at the log end.
+    fn roll(&mut self) {
+        let end = self.log_end();
+        self.active().seal();
+        self.segments
+            .push_back(Segment::new(end, self.settings.segment_bytes));
+    }
+
+    /// Drops the oldest segment; keeps an empty active segment if it was the last.
+    fn evict_front(&mut self, evicted: &mut Evicted) {
+        if self.segments.len() == 1 {
+            self.roll();
+        }
+        if let Some(segment) = self.segments.pop_front() {
+            let bytes = segment.len_bytes() as u64;
+            evicted.segments += 1;
+            evicted.bytes += bytes;
+            evicted.records += segment.record_count();
+            self.accounted_bytes -= bytes;
+            self.budget.release(bytes);
+        }
+    }
+
+    fn segment_holding(&self, offset: u64) -> Option<usize> {
+        let index = self.segments.partition_point(|s| s.base_offset() <= offset);
+        index.checked_sub(1)
+    }
+}
+
+impl PartitionLog for MemoryLog {
+    fn append(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: u32,
+        reservation: &mut Reservation,
+    ) -> Result<u64, LogError> {
+        let base_offset = self.log_end();
+        patch_leader_fields(batch, base_offset, leader_epoch);
+        let header = BatchHeader::read(batch)?;
+        let needed = batch.len() as u64;
+        if !reservation.take(needed) {
+            return Err(LogError::NotReserved {
+                reserved: reservation.remaining(),
+                needed,
+            });
+        }
+        let segment_bytes = self.settings.segment_bytes;
+        if !self.active().fits(batch.len(), segment_bytes) {
+            self.roll();
+        }
+        let interval = self.settings.index_interval_bytes;
+        self.active().append(batch, &header, interval);
+        self.accounted_bytes += needed;
+        Ok(base_offset)
+    }
+
+    fn read(&self, from: u64, max_bytes: usize) -> Result<ReadBatches, LogError> {
+        let (log_start, log_end) = (self.log_start(), self.log_end());
+        let mut read = ReadBatches {
+            bytes: Vec::new(),
+            log_start,
+            log_end,
+        };
+        if from < log_start || from > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: from,
+                log_start,
+                log_end,
+            });
+        }
+        if from == log_end {
+            return Ok(read);
+        }
+        let first = self.segment_holding(from).unwrap_or(0);
+        let mut next = from;
+        for segment in self.segments.range(first..) {
+            if next >= segment.next_offset() {
+                continue;
+            }
+            next = segment.copy_from(next, max_bytes, &mut read.bytes)?;
+            if next < segment.next_offset() {
+                break;
+            }
+        }
+        Ok(read)
+    }
+
+    fn log_start(&self) -> u64 {
+        self.segments.front().map_or(0, Segment::base_offset)
+    }
+
+    fn log_end(&self) -> u64 {
+        self.segments.back().map_or(0, Segment::next_offset)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.accounted_bytes
+    }
+
+    fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
+        self.segments
+            .iter()
+            .find_map(|segment| segment.offset_for_timestamp(timestamp_ms))
+    }
+
+    fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted {
+        let mut evicted = Evicted::default();
+        while let Some(oldest) = self.segments.front() {
+            if oldest.is_empty() {
+                break;
+            }
+            let aged_out = policy.expired(oldest.max_timestamp(), now_ms);
+            let too_big = policy.over_size(self.accounted_bytes, oldest.len_bytes() as u64);
+            if !(aged_out || too_big) {
+                break;
+            }
+            self.evict_front(&mut evicted);
+        }
+        evicted
+    }
+}
+
+impl Drop for MemoryLog {
+    fn drop(&mut self) {
+        self.budget.release(self.accounted_bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests;

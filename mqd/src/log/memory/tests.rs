@@ -1,0 +1,201 @@
+//! Segment and index lookups, reads across segments, retention and memory accounting of
+//! [`MemoryLog`].
+
+use super::*;
+use mq_wire::batch::{BatchBuilder, BatchIter, RecordInput};
+use proptest::prelude::*;
+use uuid::Uuid;
+
+fn settings(segment_bytes: usize, index_interval_bytes: usize) -> LogSettings {
+    LogSettings {
+        segment_bytes,
+        index_interval_bytes,
+    }
+}
+
+fn batch(first_value: u64, count: u64, timestamp: i64, value_len: usize) -> Vec<u8> {
+    let mut builder = BatchBuilder::default();
+    for i in 0..count {
+        let mut value = format!("{:08}", first_value + i).into_bytes();
+        value.resize(value_len.max(8), b'.');
+        builder.push(&RecordInput {
+            id: Uuid::from_u128(u128::from(first_value + i)),
+            timestamp,
+            key: None,
+            value: &value,
+            headers: &[],
+        });
+    }
+    builder.finish()
+}
+
+fn append(log: &mut MemoryLog, budget: &Arc<MemoryBudget>, mut bytes: Vec<u8>) -> u64 {
+    let mut reservation = budget.try_reserve(bytes.len() as u64).unwrap();
+    log.append(&mut bytes, 3, &mut reservation).unwrap()
+}
+
+/// Every record offset and value number in the batches of a read, from `from` on.
+fn records_of(read: &ReadBatches, from: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for batch in BatchIter::new(&read.bytes) {
+        let batch = batch.unwrap();
+        assert_eq!(batch.header.leader_epoch, 3);
+        for record in batch.records() {
+            let record = record.unwrap();
+            if record.offset >= from {
+                let number = std::str::from_utf8(&record.value[..8]).unwrap().parse().unwrap();
+                out.push((record.offset, number));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn appends_get_consecutive_offsets_and_roll_segments() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
+    let mut expected_base = 0;
+    for i in 0..100 {
+        let base = append(&mut log, &budget, batch(i * 10, 10, 1_000, 40));
+        assert_eq!(base, expected_base);
+        expected_base += 10;
+    }
+    assert_eq!(log.log_start(), 0);
+    assert_eq!(log.log_end(), 1000);
+    assert!(log.segment_count() > 5, "segments: {}", log.segment_count());
+    assert_eq!(budget.used(), log.size_bytes());
+    let read = log.read(0, usize::MAX).unwrap();
+    let records = records_of(&read, 0);
+    assert_eq!(records.len(), 1000);
+    assert!(records.iter().enumerate().all(|(i, &(offset, n))| offset == i as u64 && n == i as u64));
+}
+
+#[test]
+fn reading_from_the_middle_of_a_batch_starts_at_that_batch() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 100), Arc::clone(&budget));
+    for i in 0..50 {
+        append(&mut log, &budget, batch(i * 7, 7, 1_000, 20));
+    }
+    for from in [0, 1, 6, 7, 8, 123, 349] {
+        let read = log.read(from, 1).unwrap();
+        let first = BatchIter::new(&read.bytes).next().unwrap().unwrap();
+        assert!(first.header.base_offset <= from && from < first.header.next_offset());
+        assert_eq!(BatchIter::new(&read.bytes).count(), 1, "max_bytes 1 still gives one batch");
+        assert_eq!(records_of(&read, from)[0], (from, from));
+    }
+}
+
+#[test]
+fn max_bytes_bounds_a_read_to_whole_batches() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(1 << 20, 4096), Arc::clone(&budget));
+    let one = batch(0, 10, 1, 50);
+    let len = one.len();
+    for i in 0..10 {
+        append(&mut log, &budget, batch(i * 10, 10, 1, 50));
+    }
+    let read = log.read(0, len * 3 + len / 2).unwrap();
+    assert_eq!(read.bytes.len(), len * 3);
+}
+
+#[test]
+fn out_of_range_reads_are_errors_and_the_end_is_empty() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
+    append(&mut log, &budget, batch(0, 5, 1, 10));
+    assert!(log.read(5, 100).unwrap().bytes.is_empty());
+    assert!(matches!(log.read(6, 100), Err(LogError::OffsetOutOfRange { requested: 6, log_start: 0, log_end: 5 })));
+}
+
+#[test]
+fn retention_by_size_evicts_whole_old_segments_and_releases_memory() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 512), Arc::clone(&budget));
+    for i in 0..100 {
+        append(&mut log, &budget, batch(i * 4, 4, 1, 64));
+    }
+    let before = log.size_bytes();
+    let policy = RetentionPolicy { retention_ms: 0, retention_bytes: 8 * 1024 };
+    let evicted = log.enforce_retention(policy, 10);
+    assert!(evicted.segments > 0);
+    assert_eq!(log.size_bytes(), before - evicted.bytes);
+    assert!(log.size_bytes() >= 8 * 1024 && log.size_bytes() < 8 * 1024 + 2048 + 512);
+    assert_eq!(log.log_start(), evicted.records);
+    assert_eq!(budget.used(), log.size_bytes());
+    assert!(matches!(log.read(0, 10), Err(LogError::OffsetOutOfRange { .. })));
+    assert_eq!(records_of(&log.read(log.log_start(), usize::MAX).unwrap(), 0).len() as u64, 400 - evicted.records);
+}
+
+#[test]
+fn retention_by_age_can_empty_the_log_but_keeps_offsets() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 512), Arc::clone(&budget));
+    for i in 0..20 {
+        append(&mut log, &budget, batch(i * 4, 4, 1_000 + i as i64, 64));
+    }
+    let policy = RetentionPolicy { retention_ms: 100, retention_bytes: 0 };
+    assert_eq!(log.enforce_retention(policy, 1_100).segments, 0);
+    let evicted = log.enforce_retention(policy, 10_000);
+    assert_eq!(evicted.records, 80);
+    assert_eq!((log.log_start(), log.log_end()), (80, 80));
+    assert_eq!(budget.used(), 0);
+    assert_eq!(append(&mut log, &budget, batch(80, 1, 10_000, 8)), 80);
+}
+
+#[test]
+fn offsets_are_found_by_timestamp() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
+    for i in 0..40 {
+        append(&mut log, &budget, batch(i * 5, 5, 1_000 * (i as i64 + 1), 30));
+    }
+    assert_eq!(log.offset_for_timestamp(0), Some((0, 1_000)));
+    assert_eq!(log.offset_for_timestamp(2_500), Some((10, 3_000)));
+    assert_eq!(log.offset_for_timestamp(40_000), Some((195, 40_000)));
+    assert_eq!(log.offset_for_timestamp(40_001), None);
+}
+
+#[test]
+fn dropping_a_log_returns_its_memory() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
+    append(&mut log, &budget, batch(0, 10, 1, 100));
+    assert!(budget.used() > 0);
+    drop(log);
+    assert_eq!(budget.used(), 0);
+}
+
+proptest! {
+    /// Reading from any offset with any byte bound, again and again from the next offset, yields
+    /// every record from there to the end exactly once and in order.
+    #[test]
+    fn chained_reads_see_every_record_once(
+        batch_sizes in proptest::collection::vec(1u64..30, 1..60),
+        segment_bytes in 512usize..8192,
+        index_interval in 1usize..2048,
+        max_bytes in 1usize..6000,
+        start_pick in any::<u64>(),
+    ) {
+        let budget = MemoryBudget::new(1 << 30);
+        let mut log = MemoryLog::new(settings(segment_bytes, index_interval), Arc::clone(&budget));
+        let mut total = 0;
+        for count in batch_sizes {
+            append(&mut log, &budget, batch(total, count, 5, 16));
+            total += count;
+        }
+        let mut next = start_pick % (total + 1);
+        let first = next;
+        let mut seen = Vec::new();
+        while next < total {
+            let read = log.read(next, max_bytes).unwrap();
+            let records = records_of(&read, next);
+            prop_assert!(!records.is_empty());
+            next = records.last().unwrap().0 + 1;
+            seen.extend(records);
+        }
+        let expected: Vec<(u64, u64)> = (first..total).map(|o| (o, o)).collect();
+        prop_assert_eq!(seen, expected);
+    }
+}

@@ -1,0 +1,87 @@
+//! The partition log: an append-only run of record batches split into segments, with a sparse offset
+//! index per segment and retention that evicts whole segments.
+//!
+//! [`PartitionLog`] is the one interface the broker stores through. [`MemoryLog`] implements it in
+//! memory today; a file-backed log (segment files, CRC checks on recovery, fsync policy) will implement
+//! the same trait later, so nothing above this module changes when it lands.
+//!
+//! The log knows nothing of topics, leaders or high watermarks: those belong to
+//! [`crate::broker::Partition`], which wraps a log.
+
+mod memory;
+mod memory_budget;
+mod retention;
+mod segment;
+
+pub use memory::MemoryLog;
+pub use memory_budget::{MemoryBudget, MemoryLimitExceeded, Reservation};
+pub use retention::{Evicted, RetentionPolicy};
+pub use segment::Segment;
+
+use mq_wire::batch::BatchError;
+
+/// How a log lays out its segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A segment is closed once it holds this many bytes (a larger batch gets a segment of its own).
+    pub segment_bytes: usize,
+    /// One index entry per this many bytes of batches.
+    pub index_interval_bytes: usize,
+}
+
+/// Why the log refused an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("offset {requested} is out of range: the log holds [{log_start}, {log_end})")]
+    OffsetOutOfRange {
+        requested: u64,
+        log_start: u64,
+        log_end: u64,
+    },
+    #[error("invalid batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    #[error("corrupt log: {0}")]
+    Corrupt(String),
+    #[error("the reservation holds {reserved} bytes but the batch needs {needed}")]
+    NotReserved { reserved: u64, needed: u64 },
+}
+
+/// What a read returns: whole batches copied out of the log, starting with the batch that holds the
+/// requested offset (so the first batch may begin before it; readers skip records below it).
+#[derive(Debug, Default, Clone)]
+pub struct ReadBatches {
+    pub bytes: Vec<u8>,
+    pub log_start: u64,
+    pub log_end: u64,
+}
+
+/// The store interface of one partition's records.
+pub trait PartitionLog: Send + Sync {
+    /// Appends an encoded batch (validated by the caller), giving it the next offsets: patches its
+    /// base offset and leader epoch, copies it into the active segment, and returns the base offset.
+    /// The bytes it keeps are taken from `reservation`.
+    fn append(
+        &mut self,
+        batch: &mut [u8],
+        leader_epoch: u32,
+        reservation: &mut Reservation,
+    ) -> Result<u64, LogError>;
+
+    /// Copies whole batches from the one holding `from` on, stopping before `max_bytes` is passed
+    /// (but always returning at least one batch when `from` is below the log end).
+    fn read(&self, from: u64, max_bytes: usize) -> Result<ReadBatches, LogError>;
+
+    /// The first retained offset.
+    fn log_start(&self) -> u64;
+    /// The offset the next record will get.
+    fn log_end(&self) -> u64;
+    /// Bytes of batches held.
+    fn size_bytes(&self) -> u64;
+    fn segment_count(&self) -> usize;
+
+    /// The first record whose timestamp is at or after `timestamp_ms`: its offset and timestamp.
+    fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)>;
+
+    /// Evicts the oldest whole segments that `policy` no longer keeps.
+    fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted;
+}

@@ -1,0 +1,170 @@
+//! One segment: a contiguous run of whole batches in one buffer, with a sparse index from offsets to
+//! byte positions (one entry per `index_interval_bytes`), as in Kafka's `.index` files.
+//!
+//! Records live only as encoded bytes inside the buffer: there is no heap object per record, so the
+//! memory a record costs is its encoding plus a share of the index.
+
+use super::LogError;
+use mq_wire::batch::{BatchHeader, BatchIter, BatchView};
+
+/// One sparse-index entry: the first offset of a batch and where the batch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IndexEntry {
+    /// Offset relative to the segment's base offset.
+    relative_offset: u32,
+    position: u32,
+}
+
+#[derive(Debug)]
+pub struct Segment {
+    base_offset: u64,
+    next_offset: u64,
+    data: Vec<u8>,
+    index: Vec<IndexEntry>,
+    bytes_since_index: usize,
+    max_timestamp: i64,
+}
+
+impl Segment {
+    /// An empty segment whose first record will get `base_offset`. `capacity` is reserved up front:
+    /// untouched pages cost address space, not memory.
+    pub fn new(base_offset: u64, capacity: usize) -> Self {
+        Segment {
+            base_offset,
+            next_offset: base_offset,
+            data: Vec::with_capacity(capacity),
+            index: Vec::new(),
+            bytes_since_index: 0,
+            max_timestamp: i64::MIN,
+        }
+    }
+
+    pub fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn record_count(&self) -> u64 {
+        self.next_offset - self.base_offset
+    }
+
+    /// Newest record timestamp, `i64::MIN` when empty.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// Whether `extra` more bytes would still fit in a segment of `segment_bytes`. An empty segment
+    /// takes any batch, so an oversized batch gets a segment of its own.
+    pub fn fits(&self, extra: usize, segment_bytes: usize) -> bool {
+        self.data.is_empty() || self.data.len() + extra <= segment_bytes
+    }
+
+    /// Copies a batch whose base offset is already this segment's next offset.
+    pub fn append(&mut self, batch: &[u8], header: &BatchHeader, index_interval_bytes: usize) {
+        debug_assert_eq!(header.base_offset, self.next_offset);
+        if self.index.is_empty() || self.bytes_since_index >= index_interval_bytes {
+            self.index.push(IndexEntry {
+                relative_offset: (header.base_offset - self.base_offset) as u32,
+                position: self.data.len() as u32,
+            });
+            self.bytes_since_index = 0;
+        }
+        self.data.extend_from_slice(batch);
+        self.bytes_since_index += batch.len();
+        self.next_offset = header.next_offset();
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+    }
+
+    /// Gives back spare capacity once the segment is closed.
+    pub fn seal(&mut self) {
+        self.data.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
+    /// Byte position of the batch that holds `offset`: the index gives the last entry at or before
+    /// it, then batches are scanned forward from there.
+    pub fn position_of(&self, offset: u64) -> Result<usize, LogError> {
+        if offset < self.base_offset || offset >= self.next_offset {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start: self.base_offset,
+                log_end: self.next_offset,
+            });
+        }
+        let relative = (offset - self.base_offset) as u32;
+        let entry = match self.index.partition_point(|e| e.relative_offset <= relative) {
+            0 => 0,
+            n => n - 1,
+        };
+        let mut position = self.index[entry].position as usize;
+        for batch in BatchIter::new(&self.data[position..]) {
+            let batch = batch?;
+            if batch.header.next_offset() > offset {
+                return Ok(position);
+            }
+            position += batch.as_bytes().len();
+        }
+        Err(LogError::Corrupt(format!(
+            "offset {offset} is below the segment end {} but in no batch",
+            self.next_offset
+        )))
+    }
+
+    /// Appends to `out` whole batches from the one holding `from`, while `out` stays within
+    /// `max_bytes` (a first batch always goes in when `out` is empty, so a reader always progresses).
+    /// Returns the offset after the last batch copied.
+    pub fn copy_from(&self, from: u64, max_bytes: usize, out: &mut Vec<u8>) -> Result<u64, LogError> {
+        let start = self.position_of(from)?;
+        let mut end = start;
+        let mut next = from;
+        for batch in BatchIter::new(&self.data[start..]) {
+            let batch = batch?;
+            let len = batch.as_bytes().len();
+            let first_of_read = out.is_empty() && end == start;
+            if !first_of_read && out.len() + (end - start) + len > max_bytes {
+                break;
+            }
+            end += len;
+            next = batch.header.next_offset();
+        }
+        out.extend_from_slice(&self.data[start..end]);
+        Ok(next)
+    }
+
+    /// The first record at or after `timestamp_ms`, scanning batches whose newest record is late
+    /// enough (timestamps need not be monotonic, as in Kafka).
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
+        if self.max_timestamp < timestamp_ms {
+            return None;
+        }
+        for batch in BatchIter::new(&self.data) {
+            let batch: BatchView<'_> = batch.ok()?;
+            if batch.header.max_timestamp < timestamp_ms {
+                continue;
+            }
+            for record in batch.records() {
+                let record = record.ok()?;
+                if record.timestamp >= timestamp_ms {
+                    return Some((record.offset, record.timestamp));
+                }
+            }
+        }
+        None
+    }
+
+    /// Bytes of index entries, for memory accounting.
+    pub fn index_bytes(&self) -> usize {
+        self.index.len() * std::mem::size_of::<IndexEntry>()
+    }
+}

@@ -1,0 +1,83 @@
+//! Topic administration: create, list, describe, delete.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/topics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTopicRequest {
+    pub name: String,
+    /// Defaults to the node's `topics.default_partitions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
+    /// Must be 1 on a single node (kept for the cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<u32>,
+    /// Age after which whole segments are evicted, in ms; defaults to `log.retention`. 0 keeps
+    /// records forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_ms: Option<u64>,
+    /// Size per partition past which the oldest segments are evicted; defaults to
+    /// `log.retention_bytes`. 0 means no size limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<u64>,
+}
+
+/// Settings a topic was created with (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    pub partitions: u32,
+    pub replication_factor: u32,
+    /// 0 = forever.
+    pub retention_ms: u64,
+    /// 0 = no size limit.
+    pub retention_bytes: u64,
+    pub segment_bytes: u64,
+}
+
+/// One partition as `describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    pub leader: u64,
+    pub leader_epoch: u32,
+    pub replicas: Vec<u64>,
+    pub isr: Vec<u64>,
+    pub log_start: u64,
+    pub log_end: u64,
+    pub high_watermark: u64,
+    /// Bytes held by the partition's segments.
+    pub bytes: u64,
+    pub segments: u32,
+}
+
+/// `GET /v1/topics/{topic}` and the answer to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDescription {
+    pub name: String,
+    pub config: TopicConfig,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// One row of `GET /v1/topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSummary {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+/// `GET /v1/topics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicList {
+    pub topics: Vec<TopicSummary>,
+}
+
+/// `DELETE /v1/topics/{topic}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteTopicResponse {
+    pub name: String,
+    pub deleted: bool,
+}

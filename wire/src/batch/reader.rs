@@ -1,0 +1,149 @@
+//! Reading batches: one batch as a [`BatchView`], a run of batches (a segment, a fetch answer) as a
+//! [`BatchIter`]. Every length is checked against the slice, so corrupt or hostile bytes give a
+//! [`BatchError`], never a panic or an out-of-bounds read.
+
+use super::header::{BatchHeader, CRC_FROM};
+use super::record::{self, RecordRef};
+use super::BatchError;
+
+/// One batch, borrowed from a larger buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchView<'a> {
+    pub header: BatchHeader,
+    bytes: &'a [u8],
+}
+
+impl<'a> BatchView<'a> {
+    /// Splits the first batch off `bytes`; returns it and the bytes after it. Checks the header and
+    /// the length only (cheap); call [`BatchView::validate`] for untrusted input.
+    pub fn parse(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), BatchError> {
+        let header = BatchHeader::read(bytes)?;
+        let len = header.batch_len as usize;
+        if bytes.len() < len {
+            return Err(BatchError::Truncated {
+                needed: len,
+                available: bytes.len(),
+            });
+        }
+        let (batch, rest) = bytes.split_at(len);
+        Ok((BatchView { header, bytes: batch }, rest))
+    }
+
+    /// The batch's whole encoding, header included.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Checks everything a producer could get wrong: the CRC, every record's encoding, the record
+    /// count, offset deltas in order from 0, and `last_offset_delta`.
+    pub fn validate(&self) -> Result<(), BatchError> {
+        let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
+        if computed != self.header.crc {
+            return Err(BatchError::BadCrc {
+                stored: self.header.crc,
+                computed,
+            });
+        }
+        let mut found = 0u32;
+        for record in self.records() {
+            let record = record?;
+            if record.offset != self.header.base_offset + u64::from(found) {
+                return Err(BatchError::BadRecord {
+                    index: found,
+                    reason: "offset deltas must run 0, 1, 2, …",
+                });
+            }
+            found += 1;
+        }
+        if found != self.header.record_count
+            || (found > 0 && self.header.last_offset_delta != found - 1)
+        {
+            return Err(BatchError::CountMismatch {
+                declared: self.header.record_count,
+                found,
+            });
+        }
+        Ok(())
+    }
+
+    /// The batch's records in order.
+    pub fn records(&self) -> RecordIter<'a> {
+        RecordIter {
+            rest: &self.bytes[super::HEADER_LEN..],
+            base_offset: self.header.base_offset,
+            base_timestamp: self.header.base_timestamp,
+            index: 0,
+            failed: false,
+        }
+    }
+}
+
+/// Iterates the records of one batch. After an error it yields nothing more.
+#[derive(Debug, Clone)]
+pub struct RecordIter<'a> {
+    rest: &'a [u8],
+    base_offset: u64,
+    base_timestamp: i64,
+    index: u32,
+    failed: bool,
+}
+
+impl<'a> Iterator for RecordIter<'a> {
+    type Item = Result<RecordRef<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        match record::decode(self.rest, self.base_offset, self.base_timestamp) {
+            Ok((record, rest)) => {
+                self.rest = rest;
+                self.index += 1;
+                Some(Ok(record))
+            }
+            Err(reason) => {
+                self.failed = true;
+                Some(Err(BatchError::BadRecord {
+                    index: self.index,
+                    reason,
+                }))
+            }
+        }
+    }
+}
+
+/// Iterates batches laid back to back in one buffer. After an error it yields nothing more.
+#[derive(Debug, Clone)]
+pub struct BatchIter<'a> {
+    rest: &'a [u8],
+    failed: bool,
+}
+
+impl<'a> BatchIter<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        BatchIter {
+            rest: bytes,
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = Result<BatchView<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        match BatchView::parse(self.rest) {
+            Ok((batch, rest)) => {
+                self.rest = rest;
+                Some(Ok(batch))
+            }
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Round trips and hostile-input checks for the batch encoding.
+
+use super::*;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+struct OwnedRecord {
+    id: [u8; 16],
+    timestamp: i64,
+    key: Option<Vec<u8>>,
+    value: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+fn owned_record() -> impl Strategy<Value = OwnedRecord> {
+    (
+        any::<[u8; 16]>(),
+        -1_000_000i64..4_000_000_000_000,
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+        proptest::collection::vec(any::<u8>(), 0..300),
+        proptest::collection::vec(("[a-z]{0,8}", proptest::collection::vec(any::<u8>(), 0..20)), 0..3),
+    )
+        .prop_map(|(id, timestamp, key, value, headers)| OwnedRecord {
+            id,
+            timestamp,
+            key,
+            value,
+            headers,
+        })
+}
+
+fn build(records: &[OwnedRecord]) -> Vec<u8> {
+    let mut builder = BatchBuilder::default();
+    for record in records {
+        let headers: Vec<(&str, &[u8])> =
+            record.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        builder.push(&RecordInput {
+            id: Uuid::from_bytes(record.id),
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value: &record.value,
+            headers: &headers,
+        });
+    }
+    builder.finish()
+}
+
+proptest! {
+    #[test]
+    fn batches_round_trip(records in proptest::collection::vec(owned_record(), 1..20), base in 0u64..1 << 40, epoch in any::<u32>()) {
+        let mut bytes = build(&records);
+        patch_leader_fields(&mut bytes, base, epoch);
+        let (batch, rest) = BatchView::parse(&bytes).unwrap();
+        prop_assert!(rest.is_empty());
+        batch.validate().unwrap();
+        prop_assert_eq!(batch.header.base_offset, base);
+        prop_assert_eq!(batch.header.leader_epoch, epoch);
+        prop_assert_eq!(batch.header.record_count as usize, records.len());
+        prop_assert_eq!(batch.header.max_timestamp, records.iter().map(|r| r.timestamp).max().unwrap());
+        for (i, (decoded, original)) in batch.records().zip(&records).enumerate() {
+            let decoded = decoded.unwrap();
+            prop_assert_eq!(decoded.offset, base + i as u64);
+            prop_assert_eq!(decoded.timestamp, original.timestamp);
+            prop_assert_eq!(decoded.id.as_bytes(), &original.id);
+            prop_assert_eq!(decoded.key, original.key.as_deref());
+            prop_assert_eq!(decoded.value, original.value.as_slice());
+            let headers: Vec<(String, Vec<u8>)> = decoded.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
+            prop_assert_eq!(&headers, &original.headers);
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_never_panic(records in proptest::collection::vec(owned_record(), 1..5), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+        let mut bytes = build(&records);
+        for (at, byte) in flips {
+            let at = at % bytes.len();
+            bytes[at] ^= byte | 1;
+        }
+        bytes.truncate(cut % (bytes.len() + 1));
+        for batch in BatchIter::new(&bytes) {
+            let Ok(batch) = batch else { break };
+            let _ = batch.validate();
+            for record in batch.records() {
+                if let Ok(record) = record {
+                    let _ = record.headers().count();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn builder_predicts_record_length(records in proptest::collection::vec(owned_record(), 1..10)) {
+        let mut builder = BatchBuilder::default();
+        for record in &records {
+            let headers: Vec<(&str, &[u8])> = record.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+            let input = RecordInput { id: Uuid::from_bytes(record.id), timestamp: record.timestamp, key: record.key.as_deref(), value: &record.value, headers: &headers };
+            let before = builder.len();
+            let predicted = builder.record_len(&input);
+            builder.push(&input);
+            prop_assert_eq!(builder.len() - before, predicted);
+        }
+    }
+}
+
+#[test]
+fn a_flipped_payload_byte_fails_the_crc() {
+    let records = vec![OwnedRecord {
+        id: [7; 16],
+        timestamp: 1_700_000_000_000,
+        key: Some(b"k".to_vec()),
+        value: b"hello".to_vec(),
+        headers: vec![],
+    }];
+    let mut bytes = build(&records);
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x40;
+    let (batch, _) = BatchView::parse(&bytes).unwrap();
+    assert!(matches!(batch.validate(), Err(BatchError::BadCrc { .. })));
+}
+
+#[test]
+fn a_short_buffer_is_truncated_not_a_panic() {
+    let bytes = build(&[OwnedRecord { id: [1; 16], timestamp: 0, key: None, value: vec![1, 2, 3], headers: vec![] }]);
+    assert!(matches!(BatchView::parse(&bytes[..10]), Err(BatchError::Truncated { .. })));
+    assert!(matches!(BatchView::parse(&bytes[..bytes.len() - 1]), Err(BatchError::Truncated { .. })));
+}
+
+#[test]
+fn overhead_for_a_560_byte_value_is_small() {
+    let value = vec![b'x'; 560];
+    let records: Vec<OwnedRecord> = (0..1000)
+        .map(|i| OwnedRecord { id: [i as u8; 16], timestamp: 1_700_000_000_000 + i, key: None, value: value.clone(), headers: vec![] })
+        .collect();
+    let bytes = build(&records);
+    let per_record = bytes.len() as f64 / 1000.0 - 560.0;
+    assert!(per_record < 32.0, "per-record overhead {per_record} bytes");
+}

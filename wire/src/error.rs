@@ -1,0 +1,133 @@
+//! Stable error codes and the error body every failing request answers with:
+//! `{"error": {"code": "unknown_topic", "message": "…"}}`. Each code has exactly one HTTP status, so
+//! the server and clients agree on both.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error the API can answer with. The snake_case name is the `code` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not JSON at all (syntax error, truncated).
+    MalformedJson,
+    /// The body or query is JSON of the wrong shape: a missing field, a wrong type, an unknown field,
+    /// or a value out of range.
+    InvalidRequest,
+    /// The request's `Content-Type` is not one the endpoint reads.
+    UnsupportedMediaType,
+    /// The request body is larger than `limits.max_request_bytes`.
+    PayloadTooLarge,
+    /// A record is larger than `limits.max_record_bytes`.
+    RecordTooLarge,
+    /// A batch has more records than `limits.max_batch_records`.
+    TooManyRecords,
+    /// No route has this path.
+    NotFound,
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+    UnknownTopic,
+    UnknownPartition,
+    TopicExists,
+    /// A topic name outside `[A-Za-z0-9._-]{1,249}`.
+    InvalidTopicName,
+    /// A fetch asked for an offset outside `[log start, log end]`.
+    OffsetOutOfRange,
+    /// The seed `/consume` or `/commit` found no record at the consumer's position.
+    NoRecord,
+    /// The node-wide memory limit is reached: produce is refused until retention frees room.
+    MemoryLimitExceeded,
+    /// The node is shutting down.
+    ShuttingDown,
+    /// A bug: the server could not complete a valid request.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is always sent with.
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            MalformedJson | InvalidRequest | InvalidTopicName => 400,
+            NotFound | UnknownTopic | UnknownPartition | NoRecord => 404,
+            MethodNotAllowed => 405,
+            TopicExists => 409,
+            PayloadTooLarge | RecordTooLarge | TooManyRecords => 413,
+            UnsupportedMediaType => 415,
+            OffsetOutOfRange => 416,
+            Internal => 500,
+            ShuttingDown => 503,
+            MemoryLimitExceeded => 507,
+        }
+    }
+
+    /// The wire name, e.g. `unknown_topic`.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => "malformed_json",
+            InvalidRequest => "invalid_request",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge => "payload_too_large",
+            RecordTooLarge => "record_too_large",
+            TooManyRecords => "too_many_records",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            UnknownTopic => "unknown_topic",
+            UnknownPartition => "unknown_partition",
+            TopicExists => "topic_exists",
+            InvalidTopicName => "invalid_topic_name",
+            OffsetOutOfRange => "offset_out_of_range",
+            NoRecord => "no_record",
+            MemoryLimitExceeded => "memory_limit_exceeded",
+            ShuttingDown => "shutting_down",
+            Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_name_matches_serde_name() {
+        for code in [
+            ErrorCode::MalformedJson,
+            ErrorCode::UnknownTopic,
+            ErrorCode::MemoryLimitExceeded,
+            ErrorCode::OffsetOutOfRange,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}
