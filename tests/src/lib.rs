@@ -1,1 +1,261 @@
+//! The end-to-end harness: starts real `mqd` processes on `127.0.0.1` with port 0, learns the
+//! address from the "listening" log line, talks to them over HTTP, and always stops them (on
+//! [`Mqd::terminate`] or on drop). Every test in `tests/tests/` uses it.
+//!
+//! Synchronisation is by polling with a deadline ([`eventually`]), never by fixed sleeps.
 
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start listening.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Path of a binary built from this workspace (`mqd`, `mqctl`), next to the test executables.
+/// `MQ_BIN_DIR` overrides the directory.
+pub fn binary(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("MQ_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run the tests with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// A running `mqd`.
+pub struct Mqd {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    config_path: Option<PathBuf>,
+    http: reqwest::blocking::Client,
+}
+
+/// A JSON answer: status and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl Mqd {
+    /// A node with the embedded default configuration.
+    pub fn start() -> Mqd {
+        Mqd::start_with_config("")
+    }
+
+    /// A node with this TOML as its config file (the listen address is always overridden to
+    /// `127.0.0.1:0`).
+    pub fn start_with_config(toml: &str) -> Mqd {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "mq-e2e-{}-{}.toml",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, toml).expect("write the test config");
+        let mut mqd = Mqd::spawn(&["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+        mqd.config_path = Some(path);
+        mqd
+    }
+
+    fn spawn(args: &[&str]) -> Mqd {
+        let mut child = Command::new(binary("mqd"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mqd");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (address_tx, address_rx) = mpsc::channel();
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("listening on http://") {
+                        let address = line[at + "listening on ".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                        let _ = address_tx.send(address);
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        let base = match address_rx.recv_timeout(START_DEADLINE) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mqd did not start listening; its log:\n{}", log.lock().unwrap());
+            }
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("http client");
+        Mqd {
+            child,
+            base,
+            log,
+            config_path: None,
+            http,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the node has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        answer(self.http.get(self.url(path)).send())
+    }
+
+    pub fn delete(&self, path: &str) -> Answer {
+        answer(self.http.delete(self.url(path)).send())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        answer(self.http.post(self.url(path)).json(body).send())
+    }
+
+    /// POSTs raw bytes with a content type.
+    pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        answer(
+            self.http
+                .post(self.url(path))
+                .header("content-type", content_type)
+                .body(body)
+                .send(),
+        )
+    }
+
+    /// Creates a topic and checks that it was created.
+    pub fn create_topic(&self, name: &str, partitions: u32) -> Value {
+        let created = self.post(
+            "/v1/topics",
+            &serde_json::json!({"name": name, "partitions": partitions}),
+        );
+        assert_eq!(created.status, 201, "create {name}: {:?}", created.body);
+        created.body
+    }
+
+    /// Resident memory of the process, from /proc.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
+    }
+
+    /// Sends SIGTERM and waits (up to `deadline`) for the process to exit.
+    pub fn terminate(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Mqd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(path) = &self.config_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Answer {
+    let response = sent.expect("HTTP request to mqd");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().expect("response body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer { status, body }
+}
+
+/// Calls `probe` every 20 ms until it returns `Some`, or panics naming `what` after `deadline`.
+pub fn eventually<T>(deadline: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fetches every record of a partition from `from` up to the log end, in pages.
+pub fn fetch_all(mqd: &Mqd, topic: &str, partition: u32, from: u64) -> Vec<mq_wire::api::FetchedRecord> {
+    let mut records = Vec::new();
+    let mut next = from;
+    loop {
+        let page = mqd.get(&format!(
+            "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
+        ));
+        assert_eq!(page.status, 200, "fetch {topic}/{partition}@{next}: {:?}", page.body);
+        let page: mq_wire::api::FetchResponse = serde_json::from_value(page.body).expect("fetch response");
+        if page.records.is_empty() {
+            assert_eq!(next, page.high_watermark, "an empty page before the end");
+            return records;
+        }
+        next = page.next_offset;
+        records.extend(page.records);
+    }
+}

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use mq_wire::ErrorCode;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 /// A JSON body. A `Content-Type` other than JSON gets 415; a body over `limits.max_request_bytes`
@@ -29,19 +30,39 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if let Some(declared) = declared.filter(|&n| n > limit) {
             return Err(too_large(declared, limit));
         }
-        let body = axum::body::to_bytes(request.into_body(), limit as usize)
-            .await
-            .map_err(|error| {
-                if std::error::Error::source(&error)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                {
-                    too_large_unknown(limit)
-                } else {
-                    ApiError::invalid(format!("could not read the request body: {error}"))
-                }
-            })?;
+        let body = read_limited(request.into_body(), limit as usize).await?;
         parse_json(&body).map(ApiJson)
     }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413, and for how long:
+/// a client still sending when the server closes sees a broken pipe instead of the answer, so the
+/// server keeps reading a little while (a "lingering close", as nginx does), within bounds.
+const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads a whole body of at most `limit` bytes, frame by frame.
+async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if collected.len() + data.len() > limit {
+            let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
+                let mut drained = 0;
+                while let Some(Ok(frame)) = body.frame().await {
+                    drained += frame.data_ref().map_or(0, |d| d.len());
+                    if drained > DRAIN_MAX_BYTES {
+                        break;
+                    }
+                }
+            })
+            .await;
+            return Err(too_large_unknown(limit as u64));
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(collected.freeze())
 }
 
 fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {

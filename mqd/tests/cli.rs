@@ -1,0 +1,64 @@
+//! The `mqd` command line: printing and checking configs, and exit code 2 for refused ones.
+//! (This file also makes `cargo test` build the `mqd` binary that the end-to-end tests start.)
+
+use std::process::Command;
+
+fn mqd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mqd"))
+        .args(args)
+        .output()
+        .expect("run mqd")
+}
+
+fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("mqd-cli-{}-{name}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_printed_default_config_checks_ok() {
+    let printed = mqd(&["--print-default-config"]);
+    assert!(printed.status.success());
+    let text = String::from_utf8(printed.stdout).unwrap();
+    assert!(text.contains("[limits]") && text.contains("listen = \"127.0.0.1:7171\""));
+    let path = temp_config("default", &text);
+    let checked = mqd(&["--check-config", path.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn refused_configs_exit_2_naming_the_key() {
+    let cases = [
+        ("unknown", "[log]\nsegment_byts = 1\n", "segment_byts"),
+        ("type", "[node]\nid = \"one\"\n", "node.id"),
+        ("impossible", "[limits]\nmax_batch_records = 0\n", "limits.max_batch_records"),
+        ("address", "[node]\nlisten = \"nowhere\"\n", "node.listen"),
+    ];
+    for (name, text, key) in cases {
+        let path = temp_config(name, text);
+        for flag in ["--check-config", "--config"] {
+            let output = mqd(&[flag, path.to_str().unwrap()]);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{name} with {flag}: {stderr}");
+            assert!(stderr.contains(key), "{name} with {flag}: {stderr}");
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[test]
+fn a_missing_config_file_exits_2() {
+    let output = mqd(&["--config", "/nonexistent/mqd.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/mqd.toml"));
+}
+
+#[test]
+fn version_and_bad_flags() {
+    let version = mqd(&["--version"]);
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("mqd "));
+    assert_eq!(mqd(&["--no-such-flag"]).status.code(), Some(2));
+}
