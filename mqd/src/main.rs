@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config.logging.level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("mqd: cannot start the runtime: {error}");

@@ -24,7 +24,11 @@ fn the_printed_default_config_checks_ok() {
     assert!(text.contains("[limits]") && text.contains("listen = \"127.0.0.1:7171\""));
     let path = temp_config("default", &text);
     let checked = mqd(&["--check-config", path.to_str().unwrap()]);
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     std::fs::remove_file(path).unwrap();
 }
 
@@ -33,7 +37,11 @@ fn refused_configs_exit_2_naming_the_key() {
     let cases = [
         ("unknown", "[log]\nsegment_byts = 1\n", "segment_byts"),
         ("type", "[node]\nid = \"one\"\n", "node.id"),
-        ("impossible", "[limits]\nmax_batch_records = 0\n", "limits.max_batch_records"),
+        (
+            "impossible",
+            "[limits]\nmax_batch_records = 0\n",
+            "limits.max_batch_records",
+        ),
         ("address", "[node]\nlisten = \"nowhere\"\n", "node.listen"),
     ];
     for (name, text, key) in cases {
@@ -41,7 +49,11 @@ fn refused_configs_exit_2_naming_the_key() {
         for flag in ["--check-config", "--config"] {
             let output = mqd(&[flag, path.to_str().unwrap()]);
             let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(output.status.code(), Some(2), "{name} with {flag}: {stderr}");
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{name} with {flag}: {stderr}"
+            );
             assert!(stderr.contains(key), "{name} with {flag}: {stderr}");
         }
         std::fs::remove_file(path).unwrap();
@@ -61,4 +73,15 @@ fn version_and_bad_flags() {
     assert!(version.status.success());
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("mqd "));
     assert_eq!(mqd(&["--no-such-flag"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_example_config_in_config_dir_checks_ok() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/mqd.toml");
+    let checked = mqd(&["--check-config", path]);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }

@@ -75,7 +75,12 @@ impl Mqd {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&path, toml).expect("write the test config");
-        let mut mqd = Mqd::spawn(&["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+        let mut mqd = Mqd::spawn(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
         mqd.config_path = Some(path);
         mqd
     }
@@ -115,7 +120,10 @@ impl Mqd {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("mqd did not start listening; its log:\n{}", log.lock().unwrap());
+                panic!(
+                    "mqd did not start listening; its log:\n{}",
+                    log.lock().unwrap()
+                );
             }
         };
         let http = reqwest::blocking::Client::builder()
@@ -242,15 +250,25 @@ pub fn eventually<T>(deadline: Duration, what: &str, mut probe: impl FnMut() -> 
 }
 
 /// Fetches every record of a partition from `from` up to the log end, in pages.
-pub fn fetch_all(mqd: &Mqd, topic: &str, partition: u32, from: u64) -> Vec<mq_wire::api::FetchedRecord> {
+pub fn fetch_all(
+    mqd: &Mqd,
+    topic: &str,
+    partition: u32,
+    from: u64,
+) -> Vec<mq_wire::api::FetchedRecord> {
     let mut records = Vec::new();
     let mut next = from;
     loop {
         let page = mqd.get(&format!(
             "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
         ));
-        assert_eq!(page.status, 200, "fetch {topic}/{partition}@{next}: {:?}", page.body);
-        let page: mq_wire::api::FetchResponse = serde_json::from_value(page.body).expect("fetch response");
+        assert_eq!(
+            page.status, 200,
+            "fetch {topic}/{partition}@{next}: {:?}",
+            page.body
+        );
+        let page: mq_wire::api::FetchResponse =
+            serde_json::from_value(page.body).expect("fetch response");
         if page.records.is_empty() {
             assert_eq!(next, page.high_watermark, "an empty page before the end");
             return records;

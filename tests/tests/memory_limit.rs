@@ -19,9 +19,18 @@ fn produce_past_the_memory_limit_is_refused_cleanly() {
         accepted += 100;
         assert!(accepted < 10_000, "the limit never refused");
     };
-    assert_eq!((refused.status, refused.error_code()), (507, "memory_limit_exceeded"));
-    assert!(refused.body["error"]["message"].as_str().unwrap().contains("limits.memory"));
-    assert!(accepted >= 1500, "accepted only {accepted} records of 1 KB under 2 MiB");
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (507, "memory_limit_exceeded")
+    );
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("limits.memory"));
+    assert!(
+        accepted >= 1500,
+        "accepted only {accepted} records of 1 KB under 2 MiB"
+    );
 
     // Everything acknowledged is still there, and nothing of the refused request.
     let stored: usize = (0..2).map(|p| fetch_all(&mqd, "fill", p, 0).len()).sum();
@@ -31,5 +40,9 @@ fn produce_past_the_memory_limit_is_refused_cleanly() {
     // Deleting the topic frees room for new data.
     assert_eq!(mqd.delete("/v1/topics/fill").status, 200);
     mqd.create_topic("again", 1);
-    assert_eq!(mqd.post("/v1/topics/again/records", &json!({ "records": batch })).status, 200);
+    assert_eq!(
+        mqd.post("/v1/topics/again/records", &json!({ "records": batch }))
+            .status,
+        200
+    );
 }

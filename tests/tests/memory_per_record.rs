@@ -19,7 +19,11 @@ fn two_million_560_byte_records_fit_well_under_1_3_gb() {
     let body = format!("{{\"records\":[{}]}}", vec![record; PER_REQUEST].join(",")).into_bytes();
     let before = mqd.rss_bytes();
     for _ in 0..RECORDS / PER_REQUEST {
-        let answer = mqd.post_raw("/v1/topics/density/records", "application/json", body.clone());
+        let answer = mqd.post_raw(
+            "/v1/topics/density/records",
+            "application/json",
+            body.clone(),
+        );
         assert_eq!(answer.status, 200, "{:?}", answer.body["error"]);
     }
     let described = mqd.get("/v1/topics/density");
@@ -33,5 +37,8 @@ fn two_million_560_byte_records_fit_well_under_1_3_gb() {
         per_record - VALUE_BYTES as f64,
         stored_bytes as f64 / RECORDS as f64
     );
-    assert!(after < RSS_CEILING, "RSS {after} bytes is not under {RSS_CEILING}");
+    assert!(
+        after < RSS_CEILING,
+        "RSS {after} bytes is not under {RSS_CEILING}"
+    );
 }

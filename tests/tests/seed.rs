@@ -8,7 +8,10 @@ fn health_answers_ok_in_plain_text() {
     let mqd = Mqd::start();
     let response = mqd.http().get(mqd.url("/health")).send().unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     assert_eq!(response.text().unwrap(), "OK");
 }
 
@@ -20,7 +23,10 @@ fn consume_repeats_until_commit_then_moves_on() {
     assert_eq!(created.body["partitions"], 1, "one partition unless told");
     let mut ids = Vec::new();
     for message in ["hello", "world", "again"] {
-        let produced = mqd.post("/produce", &json!({"topicId": "greetings", "message": message}));
+        let produced = mqd.post(
+            "/produce",
+            &json!({"topicId": "greetings", "message": message}),
+        );
         assert_eq!(produced.status, 200, "{:?}", produced.body);
         ids.push(produced.body["id"].as_str().unwrap().to_owned());
     }
@@ -29,7 +35,10 @@ fn consume_repeats_until_commit_then_moves_on() {
         let first = mqd.post("/consume", &consumer);
         let second = mqd.post("/consume", &consumer);
         assert_eq!(first.status, 200);
-        assert_eq!(first.body, second.body, "at-least-once: the same record until committed");
+        assert_eq!(
+            first.body, second.body,
+            "at-least-once: the same record until committed"
+        );
         assert_eq!(first.body["body"], *message);
         assert_eq!(first.body["id"], ids[i].as_str());
         assert_eq!(first.body["topicId"], "greetings");
@@ -46,7 +55,10 @@ fn consume_repeats_until_commit_then_moves_on() {
     assert_eq!(nothing_to_commit.error_code(), "no_record");
 
     // Another consumer has its own position.
-    let bob = mqd.post("/consume", &json!({"topicId": "greetings", "consumerId": "bob"}));
+    let bob = mqd.post(
+        "/consume",
+        &json!({"topicId": "greetings", "consumerId": "bob"}),
+    );
     assert_eq!(bob.body["body"], "hello");
 }
 
@@ -55,7 +67,10 @@ fn a_seed_topic_with_partitions_delivers_every_message_once_per_consumer() {
     let mqd = Mqd::start();
     mqd.post("/topics", &json!({"topicId": "many", "partitions": 4}));
     for i in 0..40 {
-        mqd.post("/produce", &json!({"topicId": "many", "message": format!("m{i}"), "key": format!("k{i}")}));
+        mqd.post(
+            "/produce",
+            &json!({"topicId": "many", "message": format!("m{i}"), "key": format!("k{i}")}),
+        );
     }
     let consumer = json!({"topicId": "many", "consumerId": "c"});
     let mut seen = Vec::new();
@@ -84,5 +99,8 @@ fn seed_produce_with_an_id_appends_once() {
     assert_eq!(second.body["duplicate"], true);
     assert_eq!(first.body["offset"], second.body["offset"]);
     let unknown = mqd.post("/produce", &json!({"topicId": "nope", "message": "x"}));
-    assert_eq!((unknown.status, unknown.error_code()), (404, "unknown_topic"));
+    assert_eq!(
+        (unknown.status, unknown.error_code()),
+        (404, "unknown_topic")
+    );
 }

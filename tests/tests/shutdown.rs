@@ -12,8 +12,17 @@ fn sigterm_exits_zero_even_with_a_long_poll_in_flight() {
     let http = mqd.http().clone();
     let poll = std::thread::spawn(move || http.get(url).send().map(|r| r.status().as_u16()));
     // Make sure the node is serving before it is stopped.
-    assert_eq!(mqd.post("/v1/topics/t/records", &json!({"records": [{"value": "x"}]})).status, 200);
-    let status = mqd.terminate(Duration::from_secs(15)).expect("mqd exits after SIGTERM");
+    assert_eq!(
+        mqd.post(
+            "/v1/topics/t/records",
+            &json!({"records": [{"value": "x"}]})
+        )
+        .status,
+        200
+    );
+    let status = mqd
+        .terminate(Duration::from_secs(15))
+        .expect("mqd exits after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     assert!(mqd.log().contains("mqd stopped"));
     // The poll was answered (or had not been sent yet); either way nothing hangs.

@@ -62,7 +62,9 @@ mod tests {
         for bytes in [&b"hello"[..], &[0xff, 0x00, 0xfe][..], &[][..]] {
             let (text, b64) = encode(bytes, false);
             assert_eq!(bytes_of(text.as_deref(), b64.as_deref()).unwrap(), bytes);
-            let decoded = decode("value", text.as_deref(), b64.as_deref()).unwrap().unwrap();
+            let decoded = decode("value", text.as_deref(), b64.as_deref())
+                .unwrap()
+                .unwrap();
             assert_eq!(&*decoded, bytes);
         }
     }
@@ -76,8 +78,14 @@ mod tests {
 
     #[test]
     fn both_spellings_or_bad_base64_are_refused() {
-        assert_eq!(decode("key", Some("a"), Some("YQ==")), Err(BytesFieldError::Both("key")));
-        assert_eq!(decode("key", None, Some("!!")), Err(BytesFieldError::BadBase64("key")));
+        assert_eq!(
+            decode("key", Some("a"), Some("YQ==")),
+            Err(BytesFieldError::Both("key"))
+        );
+        assert_eq!(
+            decode("key", None, Some("!!")),
+            Err(BytesFieldError::BadBase64("key"))
+        );
         assert_eq!(decode("key", None, None), Ok(None));
     }
 }

@@ -76,7 +76,11 @@ mod tests {
     use super::*;
 
     fn at(offset: u64) -> RecordPosition {
-        RecordPosition { partition: 0, offset, duplicate: false }
+        RecordPosition {
+            partition: 0,
+            offset,
+            duplicate: false,
+        }
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub enum BrokerError {
         log_start: u64,
         log_end: u64,
     },
-    #[error("{0}; produce is refused until retention or topic deletion frees room (limits.memory)")]
+    #[error(
+        "{0}; produce is refused until retention or topic deletion frees room (limits.memory)"
+    )]
     MemoryLimit(#[from] MemoryLimitExceeded),
     #[error("{0}")]
     NoRecord(String),

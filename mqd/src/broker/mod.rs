@@ -104,14 +104,25 @@ impl Broker {
         let partitions = (0..partitions)
             .map(|index| {
                 let log = MemoryLog::new(settings, Arc::clone(&self.budget));
-                Arc::new(Partition::new(Arc::clone(&name), index, self.node_id(), Box::new(log)))
+                Arc::new(Partition::new(
+                    Arc::clone(&name),
+                    index,
+                    self.node_id(),
+                    Box::new(log),
+                ))
             })
             .collect();
         let dedup = DedupWindow::new(
             defaults.topics.dedup_window.as_millis(),
             defaults.topics.dedup_window_records,
         );
-        let topic = Arc::new(Topic::new(name, config, partitions, dedup, Arc::clone(&self.budget)));
+        let topic = Arc::new(Topic::new(
+            name,
+            config,
+            partitions,
+            dedup,
+            Arc::clone(&self.budget),
+        ));
         topics.insert(request.name.clone(), Arc::clone(&topic));
         tracing::info!(topic = %request.name, partitions = topic.partition_count(), "topic created");
         Ok(topic)

@@ -58,7 +58,11 @@ impl Partition {
     }
 
     /// Appends one encoded batch and returns its base offset.
-    pub fn append(&self, batch: &mut [u8], reservation: &mut Reservation) -> Result<u64, BrokerError> {
+    pub fn append(
+        &self,
+        batch: &mut [u8],
+        reservation: &mut Reservation,
+    ) -> Result<u64, BrokerError> {
         let (base_offset, log_end) = {
             let mut log = self.log.write();
             let base = log

@@ -49,12 +49,20 @@ fn keyed_records_keep_their_order_in_one_partition() {
     let topic = create(&broker, "orders", 4);
     let values_for_key: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
     for chunk in values_for_key.chunks(7) {
-        let records: Vec<NewRecord> = chunk.iter().map(|v| record(Some("customer-42"), v)).collect();
+        let records: Vec<NewRecord> = chunk
+            .iter()
+            .map(|v| record(Some("customer-42"), v))
+            .collect();
         let positions = topic.produce(&records, 1 << 20, 1).unwrap();
-        assert!(positions.windows(2).all(|w| w[0].partition == w[1].partition && w[1].offset == w[0].offset + 1));
+        assert!(positions
+            .windows(2)
+            .all(|w| w[0].partition == w[1].partition && w[1].offset == w[0].offset + 1));
     }
     let partition = partition_for_key_of(&topic, "customer-42");
-    assert_eq!(values(&topic.partitions()[partition as usize]), values_for_key);
+    assert_eq!(
+        values(&topic.partitions()[partition as usize]),
+        values_for_key
+    );
 }
 
 fn partition_for_key_of(topic: &Topic, key: &str) -> u32 {
@@ -77,13 +85,24 @@ fn a_repeated_id_is_acknowledged_with_its_first_offset_and_not_appended() {
     let broker = broker_with(1 << 30);
     let topic = create(&broker, "dedup", 2);
     let id = Uuid::new_v4();
-    let with_id = |value| NewRecord { id: Some(id), ..record(None, value) };
-    let first = topic.produce(&[with_id("a"), record(None, "b"), with_id("c")], 1 << 20, 1).unwrap();
+    let with_id = |value| NewRecord {
+        id: Some(id),
+        ..record(None, value)
+    };
+    let first = topic
+        .produce(&[with_id("a"), record(None, "b"), with_id("c")], 1 << 20, 1)
+        .unwrap();
     assert!(!first[0].duplicate && first[2].duplicate);
-    assert_eq!((first[2].partition, first[2].offset), (first[0].partition, first[0].offset));
+    assert_eq!(
+        (first[2].partition, first[2].offset),
+        (first[0].partition, first[0].offset)
+    );
     let again = topic.produce(&[with_id("d")], 1 << 20, 2).unwrap();
     assert!(again[0].duplicate);
-    assert_eq!((again[0].partition, again[0].offset), (first[0].partition, first[0].offset));
+    assert_eq!(
+        (again[0].partition, again[0].offset),
+        (first[0].partition, first[0].offset)
+    );
     let stored: usize = topic.partitions().iter().map(|p| values(p).len()).sum();
     assert_eq!(stored, 2);
 }
@@ -115,12 +134,31 @@ fn bad_requests_are_refused_before_anything_is_appended() {
     let broker = broker_with(1 << 30);
     let topic = create(&broker, "t", 2);
     let big = "b".repeat(2000);
-    let error = topic.produce(&[record(None, "ok"), record(None, &big)], 1000, 1).unwrap_err();
-    assert!(matches!(error, BrokerError::RecordTooLarge { index: 1, .. }), "{error}");
     let error = topic
-        .produce(&[NewRecord { partition: Some(2), ..record(None, "x") }], 1000, 1)
+        .produce(&[record(None, "ok"), record(None, &big)], 1000, 1)
         .unwrap_err();
-    assert!(matches!(error, BrokerError::UnknownPartition { partition: 2, count: 2, .. }));
+    assert!(
+        matches!(error, BrokerError::RecordTooLarge { index: 1, .. }),
+        "{error}"
+    );
+    let error = topic
+        .produce(
+            &[NewRecord {
+                partition: Some(2),
+                ..record(None, "x")
+            }],
+            1000,
+            1,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        BrokerError::UnknownPartition {
+            partition: 2,
+            count: 2,
+            ..
+        }
+    ));
     assert_eq!(topic.summary().records, 0);
 }
 
@@ -129,13 +167,22 @@ fn topic_names_follow_kafkas_rule() {
     let broker = broker_with(1 << 30);
     for bad in ["", ".", "..", "has space", "slash/", &"x".repeat(250)] {
         let error = broker
-            .create_topic(&CreateTopicRequest { name: bad.into(), ..Default::default() })
+            .create_topic(&CreateTopicRequest {
+                name: bad.into(),
+                ..Default::default()
+            })
             .err()
             .unwrap();
-        assert!(matches!(error, BrokerError::InvalidTopicName { .. }), "{bad}: {error}");
+        assert!(
+            matches!(error, BrokerError::InvalidTopicName { .. }),
+            "{bad}: {error}"
+        );
     }
     create(&broker, "ok.name_1-x", 1);
-    let again = broker.create_topic(&CreateTopicRequest { name: "ok.name_1-x".into(), ..Default::default() });
+    let again = broker.create_topic(&CreateTopicRequest {
+        name: "ok.name_1-x".into(),
+        ..Default::default()
+    });
     assert!(matches!(again.err().unwrap(), BrokerError::TopicExists(_)));
 }
 
@@ -149,13 +196,23 @@ async fn a_long_poll_returns_when_a_record_arrives() {
         let partition = Arc::clone(&partition);
         tokio::spawn(async move {
             broker
-                .fetch(&partition, Some(0), 1 << 20, Duration::from_secs(30), std::future::pending())
+                .fetch(
+                    &partition,
+                    Some(0),
+                    1 << 20,
+                    Duration::from_secs(30),
+                    std::future::pending(),
+                )
                 .await
         })
     };
     tokio::task::yield_now().await;
     topic.produce(&[record(None, "hello")], 1 << 20, 1).unwrap();
-    let (from, read) = tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
+    let (from, read) = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(from, 0);
     assert!(read.has_records_from(0));
 }
@@ -165,7 +222,13 @@ async fn a_long_poll_with_nothing_to_read_ends_at_its_deadline_empty() {
     let broker = broker_with(1 << 30);
     let topic = create(&broker, "quiet", 1);
     let (_, read) = broker
-        .fetch(&topic.partitions()[0], None, 1024, Duration::from_millis(20), std::future::pending())
+        .fetch(
+            &topic.partitions()[0],
+            None,
+            1024,
+            Duration::from_millis(20),
+            std::future::pending(),
+        )
         .await
         .unwrap();
     assert!(!read.has_records_from(0));

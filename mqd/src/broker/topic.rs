@@ -97,7 +97,10 @@ impl Topic {
         now_ms: i64,
     ) -> Result<Vec<RecordPosition>, BrokerError> {
         let count = self.partition_count();
-        if let Some(bad) = records.iter().find_map(|r| r.partition.filter(|&p| p >= count)) {
+        if let Some(bad) = records
+            .iter()
+            .find_map(|r| r.partition.filter(|&p| p >= count))
+        {
             return Err(self.unknown_partition(bad));
         }
         let mut dedup = records
@@ -164,7 +167,8 @@ impl Topic {
         let mut reservation = self.budget.try_reserve(total)?;
         let mut base_offsets = vec![0u64; count as usize];
         for (partition, mut bytes) in batches {
-            base_offsets[partition] = self.partitions[partition].append(&mut bytes, &mut reservation)?;
+            base_offsets[partition] =
+                self.partitions[partition].append(&mut bytes, &mut reservation)?;
         }
 
         let mut positions: Vec<RecordPosition> = Vec::with_capacity(records.len());

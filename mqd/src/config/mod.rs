@@ -178,7 +178,11 @@ impl Config {
             .map_err(|error| invalid("(syntax)".to_owned(), one_line(&error.to_string())))?;
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let key = error.path().to_string();
-            let key = if key == "." { "(top level)".to_owned() } else { key };
+            let key = if key == "." {
+                "(top level)".to_owned()
+            } else {
+                key
+            };
             invalid(key, one_line(&error.into_inner().to_string()))
         })?;
         config
@@ -196,7 +200,11 @@ impl Config {
                 Err((key, message.to_owned()))
             }
         };
-        check(self.log.segment_bytes.0 >= 1024, "log.segment_bytes", "must be at least 1KiB")?;
+        check(
+            self.log.segment_bytes.0 >= 1024,
+            "log.segment_bytes",
+            "must be at least 1KiB",
+        )?;
         check(
             self.log.segment_bytes.0 <= u64::from(u32::MAX),
             "log.segment_bytes",
@@ -222,7 +230,11 @@ impl Config {
             "topics.default_partitions",
             "must not exceed limits.max_partitions_per_topic",
         )?;
-        check(self.limits.memory.0 >= 1024 * 1024, "limits.memory", "must be at least 1MiB")?;
+        check(
+            self.limits.memory.0 >= 1024 * 1024,
+            "limits.memory",
+            "must be at least 1MiB",
+        )?;
         check(
             self.limits.max_request_bytes.0 >= 1024,
             "limits.max_request_bytes",
@@ -298,9 +310,15 @@ mod tests {
         let unknown = error_of("[log]\nsegment_byts = 5\n");
         assert!(unknown.contains("segment_byts"), "{unknown}");
         let wrong_type = error_of("[topics]\ndefault_partitions = \"many\"\n");
-        assert!(wrong_type.contains("topics.default_partitions"), "{wrong_type}");
+        assert!(
+            wrong_type.contains("topics.default_partitions"),
+            "{wrong_type}"
+        );
         let impossible = error_of("[topics]\ndefault_partitions = 0\n");
-        assert!(impossible.contains("topics.default_partitions"), "{impossible}");
+        assert!(
+            impossible.contains("topics.default_partitions"),
+            "{impossible}"
+        );
         let bad_size = error_of("[limits]\nmemory = \"lots\"\n");
         assert!(bad_size.contains("limits.memory"), "{bad_size}");
         let bad_duration = error_of("[log]\nretention = \"soon\"\n");

@@ -89,6 +89,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let text = String::deserialize(deserializer)?;
         humantime::parse_duration(text.trim())
             .map(HumanDuration)
-            .map_err(|_| de::Error::custom(format!("`{text}` is not a duration (try 500ms, 30s, 7d)")))
+            .map_err(|_| {
+                de::Error::custom(format!("`{text}` is not a duration (try 500ms, 30s, 7d)"))
+            })
     }
 }

@@ -58,7 +58,13 @@ impl SeedConsumers {
             let committed = offsets.get(consumer, topic.name(), partition);
             let position = position(offsets, topic, consumer, partition)?;
             if position == offset
-                && offsets.compare_and_commit(consumer, topic.name(), partition, committed, offset + 1)
+                && offsets.compare_and_commit(
+                    consumer,
+                    topic.name(),
+                    partition,
+                    committed,
+                    offset + 1,
+                )
             {
                 return Ok((partition, offset + 1));
             }
@@ -108,9 +114,7 @@ fn next_record(
             .filter_map(Result::ok)
             .find(|record| record.offset == at);
         if let Some(record) = found {
-            let older = best
-                .as_ref()
-                .is_none_or(|b| record.timestamp < b.timestamp);
+            let older = best.as_ref().is_none_or(|b| record.timestamp < b.timestamp);
             if older {
                 best = Some(SeedRecord {
                     partition: partition.index(),

@@ -45,7 +45,10 @@ impl IntoResponse for ApiError {
 
 /// The answer for paths no route has.
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(ErrorCode::NotFound, format!("no endpoint at {}", uri.path()))
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no endpoint at {}", uri.path()),
+    )
 }
 
 /// The answer for a known path with a method it does not take.

@@ -6,8 +6,8 @@ use super::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
-use mq_wire::ErrorCode;
 use http_body_util::BodyExt;
+use mq_wire::ErrorCode;
 use serde::de::DeserializeOwned;
 
 /// A JSON body. A `Content-Type` other than JSON gets 415; a body over `limits.max_request_bytes`
@@ -45,8 +45,11 @@ const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     let mut collected = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let frame = frame
+            .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         if collected.len() + data.len() > limit {
             let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
                 let mut drained = 0;
@@ -90,7 +93,9 @@ fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiErr
 fn too_large(declared: u64, limit: u64) -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,
-        format!("the body is {declared} bytes, over the limit of {limit} (limits.max_request_bytes)"),
+        format!(
+            "the body is {declared} bytes, over the limit of {limit} (limits.max_request_bytes)"
+        ),
     )
 }
 
@@ -109,15 +114,21 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {inner}"))
+                ApiError::new(
+                    ErrorCode::MalformedJson,
+                    format!("the body is not valid JSON: {inner}"),
+                )
             }
             _ if path == "." => ApiError::invalid(format!("invalid request body: {inner}")),
             _ => ApiError::invalid(format!("invalid field `{path}`: {inner}")),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("trailing characters after the JSON body: {e}")))?;
+    deserializer.end().map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("trailing characters after the JSON body: {e}"),
+        )
+    })?;
     Ok(value)
 }
 

@@ -40,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/consume", post(seed::consume))
         .route("/commit", post(seed::commit))
         .route("/v1/topics", post(topics::create).get(topics::list))
-        .route("/v1/topics/{topic}", get(topics::describe).delete(topics::delete))
+        .route(
+            "/v1/topics/{topic}",
+            get(topics::describe).delete(topics::delete),
+        )
         .route("/v1/topics/{topic}/records", post(records::produce))
         .route(
             "/v1/topics/{topic}/partitions/{partition}/records",

@@ -75,17 +75,30 @@ fn new_record<'a>(
     pinned_partition: Option<u32>,
 ) -> Result<NewRecord<'a>, ApiError> {
     let at = |e: bytes_field::BytesFieldError| ApiError::invalid(format!("records[{index}]: {e}"));
-    let key = bytes_field::decode("key", record.key.as_deref(), record.key_b64.as_deref()).map_err(at)?;
-    let value = bytes_field::decode("value", record.value.as_deref(), record.value_b64.as_deref())
-        .map_err(at)?
-        .ok_or_else(|| ApiError::invalid(format!("records[{index}]: a record needs `value` or `value_b64`")))?;
+    let key =
+        bytes_field::decode("key", record.key.as_deref(), record.key_b64.as_deref()).map_err(at)?;
+    let value = bytes_field::decode(
+        "value",
+        record.value.as_deref(),
+        record.value_b64.as_deref(),
+    )
+    .map_err(at)?
+    .ok_or_else(|| {
+        ApiError::invalid(format!(
+            "records[{index}]: a record needs `value` or `value_b64`"
+        ))
+    })?;
     let headers = record
         .headers
         .iter()
         .map(|header| {
-            let value = bytes_field::decode("value", header.value.as_deref(), header.value_b64.as_deref())
-                .map_err(at)?
-                .unwrap_or(Cow::Borrowed(&[]));
+            let value = bytes_field::decode(
+                "value",
+                header.value.as_deref(),
+                header.value_b64.as_deref(),
+            )
+            .map_err(at)?
+            .unwrap_or(Cow::Borrowed(&[]));
             Ok((Cow::Borrowed(header.key.as_str()), value))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -120,21 +133,30 @@ pub async fn fetch(
     if max_records == 0 {
         return Err(ApiError::invalid("max_records must be at least 1"));
     }
-    let max_wait = Duration::from_millis(query.max_wait_ms.unwrap_or(0)).min(limits.max_fetch_wait.0);
+    let max_wait =
+        Duration::from_millis(query.max_wait_ms.unwrap_or(0)).min(limits.max_fetch_wait.0);
     let topic = state.broker.topic(&topic_name)?;
     let partition = topic.partition(partition_index)?;
     let shutdown = state.shutdown.clone();
     let (from, read) = state
         .broker
-        .fetch(partition, query.offset, max_bytes, max_wait, shutdown.wait())
+        .fetch(
+            partition,
+            query.offset,
+            max_bytes,
+            max_wait,
+            shutdown.wait(),
+        )
         .await?;
 
     let force_base64 = query.encoding == Some(FetchEncoding::Base64);
     let mut records = Vec::new();
     'batches: for batch in BatchIter::new(&read.batches.bytes) {
-        let batch = batch.map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt batch: {e}")))?;
+        let batch =
+            batch.map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt batch: {e}")))?;
         for record in batch.records() {
-            let record = record.map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt record: {e}")))?;
+            let record = record
+                .map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt record: {e}")))?;
             if record.offset < from {
                 continue;
             }

@@ -82,10 +82,11 @@ pub async fn commit(
     ApiJson(request): ApiJson<SeedConsumer>,
 ) -> Result<Json<SeedCommitted>, ApiError> {
     let topic = state.broker.topic(&request.topic_id)?;
-    let (partition, next) = state
-        .groups
-        .seed
-        .commit(&state.groups.offsets, &topic, &request.consumer_id)?;
+    let (partition, next) =
+        state
+            .groups
+            .seed
+            .commit(&state.groups.offsets, &topic, &request.consumer_id)?;
     Ok(Json(SeedCommitted {
         topic_id: request.topic_id,
         consumer_id: request.consumer_id,

@@ -33,7 +33,9 @@ impl MemoryLog {
     }
 
     fn active(&mut self) -> &mut Segment {
-        self.segments.back_mut().expect("a log always has an active segment")
+        self.segments
+            .back_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Closes the active segment and opens an empty one at the log end.

@@ -113,7 +113,14 @@ mod tests {
         let budget = MemoryBudget::new(100);
         let first = budget.try_reserve(60).unwrap();
         let refused = budget.try_reserve(41).unwrap_err();
-        assert_eq!(refused, MemoryLimitExceeded { limit: 100, used: 60, requested: 41 });
+        assert_eq!(
+            refused,
+            MemoryLimitExceeded {
+                limit: 100,
+                used: 60,
+                requested: 41
+            }
+        );
         let second = budget.try_reserve(40).unwrap();
         assert_eq!(budget.used(), 100);
         drop((first, second));

@@ -21,7 +21,8 @@ impl RetentionPolicy {
 
     /// Whether dropping a segment of `segment_bytes` still leaves `total_bytes` at or above the limit.
     pub fn over_size(&self, total_bytes: u64, segment_bytes: u64) -> bool {
-        self.retention_bytes > 0 && total_bytes.saturating_sub(segment_bytes) >= self.retention_bytes
+        self.retention_bytes > 0
+            && total_bytes.saturating_sub(segment_bytes) >= self.retention_bytes
     }
 }
 
@@ -46,7 +47,10 @@ mod tests {
 
     #[test]
     fn age_and_size_limits() {
-        let policy = RetentionPolicy { retention_ms: 1000, retention_bytes: 100 };
+        let policy = RetentionPolicy {
+            retention_ms: 1000,
+            retention_bytes: 100,
+        };
         assert!(policy.expired(1000, 2001));
         assert!(!policy.expired(1000, 2000));
         assert!(policy.over_size(150, 50));

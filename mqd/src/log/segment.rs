@@ -103,7 +103,10 @@ impl Segment {
             });
         }
         let relative = (offset - self.base_offset) as u32;
-        let entry = match self.index.partition_point(|e| e.relative_offset <= relative) {
+        let entry = match self
+            .index
+            .partition_point(|e| e.relative_offset <= relative)
+        {
             0 => 0,
             n => n - 1,
         };
@@ -124,7 +127,12 @@ impl Segment {
     /// Appends to `out` whole batches from the one holding `from`, while `out` stays within
     /// `max_bytes` (a first batch always goes in when `out` is empty, so a reader always progresses).
     /// Returns the offset after the last batch copied.
-    pub fn copy_from(&self, from: u64, max_bytes: usize, out: &mut Vec<u8>) -> Result<u64, LogError> {
+    pub fn copy_from(
+        &self,
+        from: u64,
+        max_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, LogError> {
         let start = self.position_of(from)?;
         let mut end = start;
         let mut next = from;

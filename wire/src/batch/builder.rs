@@ -35,7 +35,11 @@ impl BatchBuilder {
 
     /// Bytes `record` would add to the batch if pushed next.
     pub fn record_len(&self, record: &RecordInput<'_>) -> usize {
-        let base = if self.count == 0 { record.timestamp } else { self.base_timestamp };
+        let base = if self.count == 0 {
+            record.timestamp
+        } else {
+            self.base_timestamp
+        };
         record::encoded_len(record, record.timestamp.wrapping_sub(base), self.count)
     }
 
@@ -75,7 +79,11 @@ impl BatchBuilder {
             attributes: 0,
             last_offset_delta: self.count.saturating_sub(1),
             base_timestamp: self.base_timestamp,
-            max_timestamp: if self.count == 0 { self.base_timestamp } else { self.max_timestamp },
+            max_timestamp: if self.count == 0 {
+                self.base_timestamp
+            } else {
+                self.max_timestamp
+            },
             producer_id: -1,
             producer_epoch: -1,
             base_sequence: -1,

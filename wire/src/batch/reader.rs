@@ -26,7 +26,13 @@ impl<'a> BatchView<'a> {
             });
         }
         let (batch, rest) = bytes.split_at(len);
-        Ok((BatchView { header, bytes: batch }, rest))
+        Ok((
+            BatchView {
+                header,
+                bytes: batch,
+            },
+            rest,
+        ))
     }
 
     /// The batch's whole encoding, header included.

@@ -71,7 +71,11 @@ impl<'a> RecordRef<'a> {
 }
 
 /// Number of bytes `record` takes once encoded, length prefix included.
-pub(crate) fn encoded_len(record: &RecordInput<'_>, timestamp_delta: i64, offset_delta: u32) -> usize {
+pub(crate) fn encoded_len(
+    record: &RecordInput<'_>,
+    timestamp_delta: i64,
+    offset_delta: u32,
+) -> usize {
     let body = body_len(record, timestamp_delta, offset_delta);
     body.required_space() + body
 }
@@ -90,7 +94,12 @@ fn body_len(record: &RecordInput<'_>, timestamp_delta: i64, offset_delta: u32) -
 }
 
 /// Appends the encoding of `record` to `out`.
-pub(crate) fn encode(record: &RecordInput<'_>, timestamp_delta: i64, offset_delta: u32, out: &mut Vec<u8>) {
+pub(crate) fn encode(
+    record: &RecordInput<'_>,
+    timestamp_delta: i64,
+    offset_delta: u32,
+    out: &mut Vec<u8>,
+) {
     let body = body_len(record, timestamp_delta, offset_delta);
     put_varint(out, body);
     out.push(if record.key.is_some() { HAS_KEY } else { 0 });
@@ -116,7 +125,9 @@ pub(crate) fn decode<'a>(
 ) -> Result<(RecordRef<'a>, &'a [u8]), &'static str> {
     let (body_len, prefix) = usize::decode_var(bytes).ok_or("bad length varint")?;
     let body_end = prefix.checked_add(body_len).ok_or("length overflow")?;
-    let body = bytes.get(prefix..body_end).ok_or("record runs past the batch")?;
+    let body = bytes
+        .get(prefix..body_end)
+        .ok_or("record runs past the batch")?;
     let rest = &bytes[body_end..];
 
     let (&attributes, body) = body.split_first().ok_or("missing attributes")?;
@@ -124,7 +135,11 @@ pub(crate) fn decode<'a>(
     let body = &body[used..];
     let (offset_delta, used) = u32::decode_var(body).ok_or("bad offset delta")?;
     let body = &body[used..];
-    let id_bytes: [u8; 16] = body.get(..16).ok_or("truncated id")?.try_into().map_err(|_| "truncated id")?;
+    let id_bytes: [u8; 16] = body
+        .get(..16)
+        .ok_or("truncated id")?
+        .try_into()
+        .map_err(|_| "truncated id")?;
     let body = &body[16..];
     let (key, body) = if attributes & HAS_KEY != 0 {
         let (key, body) = take_len_prefixed(body).ok_or("truncated key")?;

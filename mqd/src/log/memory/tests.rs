@@ -43,7 +43,10 @@ fn records_of(read: &ReadBatches, from: u64) -> Vec<(u64, u64)> {
         for record in batch.records() {
             let record = record.unwrap();
             if record.offset >= from {
-                let number = std::str::from_utf8(&record.value[..8]).unwrap().parse().unwrap();
+                let number = std::str::from_utf8(&record.value[..8])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 out.push((record.offset, number));
             }
         }
@@ -68,7 +71,10 @@ fn appends_get_consecutive_offsets_and_roll_segments() {
     let read = log.read(0, usize::MAX).unwrap();
     let records = records_of(&read, 0);
     assert_eq!(records.len(), 1000);
-    assert!(records.iter().enumerate().all(|(i, &(offset, n))| offset == i as u64 && n == i as u64));
+    assert!(records
+        .iter()
+        .enumerate()
+        .all(|(i, &(offset, n))| offset == i as u64 && n == i as u64));
 }
 
 #[test]
@@ -82,7 +88,11 @@ fn reading_from_the_middle_of_a_batch_starts_at_that_batch() {
         let read = log.read(from, 1).unwrap();
         let first = BatchIter::new(&read.bytes).next().unwrap().unwrap();
         assert!(first.header.base_offset <= from && from < first.header.next_offset());
-        assert_eq!(BatchIter::new(&read.bytes).count(), 1, "max_bytes 1 still gives one batch");
+        assert_eq!(
+            BatchIter::new(&read.bytes).count(),
+            1,
+            "max_bytes 1 still gives one batch"
+        );
         assert_eq!(records_of(&read, from)[0], (from, from));
     }
 }
@@ -106,7 +116,14 @@ fn out_of_range_reads_are_errors_and_the_end_is_empty() {
     let mut log = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
     append(&mut log, &budget, batch(0, 5, 1, 10));
     assert!(log.read(5, 100).unwrap().bytes.is_empty());
-    assert!(matches!(log.read(6, 100), Err(LogError::OffsetOutOfRange { requested: 6, log_start: 0, log_end: 5 })));
+    assert!(matches!(
+        log.read(6, 100),
+        Err(LogError::OffsetOutOfRange {
+            requested: 6,
+            log_start: 0,
+            log_end: 5
+        })
+    ));
 }
 
 #[test]
@@ -117,15 +134,24 @@ fn retention_by_size_evicts_whole_old_segments_and_releases_memory() {
         append(&mut log, &budget, batch(i * 4, 4, 1, 64));
     }
     let before = log.size_bytes();
-    let policy = RetentionPolicy { retention_ms: 0, retention_bytes: 8 * 1024 };
+    let policy = RetentionPolicy {
+        retention_ms: 0,
+        retention_bytes: 8 * 1024,
+    };
     let evicted = log.enforce_retention(policy, 10);
     assert!(evicted.segments > 0);
     assert_eq!(log.size_bytes(), before - evicted.bytes);
     assert!(log.size_bytes() >= 8 * 1024 && log.size_bytes() < 8 * 1024 + 2048 + 512);
     assert_eq!(log.log_start(), evicted.records);
     assert_eq!(budget.used(), log.size_bytes());
-    assert!(matches!(log.read(0, 10), Err(LogError::OffsetOutOfRange { .. })));
-    assert_eq!(records_of(&log.read(log.log_start(), usize::MAX).unwrap(), 0).len() as u64, 400 - evicted.records);
+    assert!(matches!(
+        log.read(0, 10),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(
+        records_of(&log.read(log.log_start(), usize::MAX).unwrap(), 0).len() as u64,
+        400 - evicted.records
+    );
 }
 
 #[test]
@@ -135,7 +161,10 @@ fn retention_by_age_can_empty_the_log_but_keeps_offsets() {
     for i in 0..20 {
         append(&mut log, &budget, batch(i * 4, 4, 1_000 + i as i64, 64));
     }
-    let policy = RetentionPolicy { retention_ms: 100, retention_bytes: 0 };
+    let policy = RetentionPolicy {
+        retention_ms: 100,
+        retention_bytes: 0,
+    };
     assert_eq!(log.enforce_retention(policy, 1_100).segments, 0);
     let evicted = log.enforce_retention(policy, 10_000);
     assert_eq!(evicted.records, 80);
@@ -149,7 +178,11 @@ fn offsets_are_found_by_timestamp() {
     let budget = MemoryBudget::new(1 << 30);
     let mut log = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
     for i in 0..40 {
-        append(&mut log, &budget, batch(i * 5, 5, 1_000 * (i as i64 + 1), 30));
+        append(
+            &mut log,
+            &budget,
+            batch(i * 5, 5, 1_000 * (i as i64 + 1), 30),
+        );
     }
     assert_eq!(log.offset_for_timestamp(0), Some((0, 1_000)));
     assert_eq!(log.offset_for_timestamp(2_500), Some((10, 3_000)));
