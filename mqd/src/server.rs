@@ -5,7 +5,7 @@
 use crate::broker::Broker;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::group::Groups;
+use crate::group::{GroupSettings, Groups};
 use crate::http::{router, AppState};
 use crate::shutdown::{termination_signal, Shutdown, ShutdownSignal};
 use std::sync::Arc;
@@ -44,12 +44,27 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
     let retention_interval = config.log.retention_check_interval.0;
     let config = Arc::new(config);
     let broker = Arc::new(Broker::new(Arc::clone(&config)));
+    let groups = Arc::new(Groups::new(GroupSettings {
+        default_session_timeout: config.groups.default_session_timeout.0,
+        min_session_timeout: config.groups.min_session_timeout.0,
+        max_session_timeout: config.groups.max_session_timeout.0,
+    }));
     let state = AppState {
         broker: Arc::clone(&broker),
-        groups: Arc::new(Groups::default()),
+        groups: Arc::clone(&groups),
         shutdown: signal.clone(),
     };
-    tokio::spawn(retention_loop(broker, retention_interval, signal.clone()));
+    tokio::spawn(every(retention_interval, signal.clone(), {
+        let broker = Arc::clone(&broker);
+        move || {
+            broker.enforce_retention(now_ms());
+        }
+    }));
+    tokio::spawn(every(
+        config.groups.expiry_check_interval.0,
+        signal.clone(),
+        move || groups.expire_sessions(&broker),
+    ));
 
     tracing::info!(
         addr = %local,
@@ -73,16 +88,15 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
     Ok(())
 }
 
-async fn retention_loop(broker: Arc<Broker>, every: Duration, signal: ShutdownSignal) {
-    let mut ticks = tokio::time::interval(every);
+/// Runs `task` every `period` until shutdown (retention, session expiry).
+async fn every(period: Duration, signal: ShutdownSignal, mut task: impl FnMut() + Send) {
+    let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stop = signal.clone().wait();
+    let stop = signal.wait();
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = ticks.tick() => {
-                broker.enforce_retention(now_ms());
-            }
+            _ = ticks.tick() => task(),
             _ = &mut stop => return,
         }
     }

@@ -4,6 +4,8 @@
 //!
 //! Synchronisation is by polling with a deadline ([`eventually`]), never by fixed sleeps.
 
+pub mod group;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -54,6 +54,27 @@ fn consume_repeats_until_commit_then_moves_on() {
     let nothing_to_commit = mqd.post("/commit", &consumer);
     assert_eq!(nothing_to_commit.error_code(), "no_record");
 
+    // A consumer id is a group: while a real group of that name has members, the seed's
+    // implicit member is refused rather than committing around their fencing.
+    let member = mq_e2e::group::GroupMember::join(&mqd.base, "busy", &["greetings"], 5_000);
+    let refused = mqd.post(
+        "/consume",
+        &json!({"topicId": "greetings", "consumerId": "busy"}),
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (409, "group_not_empty")
+    );
+    let refused = mqd.post(
+        "/commit",
+        &json!({"topicId": "greetings", "consumerId": "busy"}),
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (409, "group_not_empty")
+    );
+    member.leave().unwrap();
+
     // Another consumer has its own position.
     let bob = mqd.post(
         "/consume",

@@ -34,10 +34,19 @@ pub enum ErrorCode {
     OffsetOutOfRange,
     /// The seed `/consume` or `/commit` found no record at the consumer's position.
     NoRecord,
+    UnknownGroup,
+    /// Fencing: the member is not (or no longer) in the group, e.g. its session expired. Rejoin.
+    UnknownMember,
+    /// Fencing: the request carries a generation other than the member's current one. Heartbeat.
+    StaleGeneration,
+    /// Fencing: the member does not own the partition in the current assignment.
+    NotPartitionOwner,
+    /// The group has members: delete, reset and administrative commits need it empty.
+    GroupNotEmpty,
+    /// The member's `auto_offset_reset` is `none` and a partition has no committed offset.
+    NoCommittedOffset,
     /// The node-wide memory limit is reached: produce is refused until retention frees room.
     MemoryLimitExceeded,
-    /// The node is shutting down.
-    ShuttingDown,
     /// A bug: the server could not complete a valid request.
     Internal,
 }
@@ -48,14 +57,14 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidRequest | InvalidTopicName => 400,
-            NotFound | UnknownTopic | UnknownPartition | NoRecord => 404,
+            NotFound | UnknownTopic | UnknownPartition | NoRecord | UnknownGroup => 404,
             MethodNotAllowed => 405,
-            TopicExists => 409,
+            TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | GroupNotEmpty
+            | NoCommittedOffset => 409,
             PayloadTooLarge | RecordTooLarge | TooManyRecords => 413,
             UnsupportedMediaType => 415,
             OffsetOutOfRange => 416,
             Internal => 500,
-            ShuttingDown => 503,
             MemoryLimitExceeded => 507,
         }
     }
@@ -78,8 +87,13 @@ impl ErrorCode {
             InvalidTopicName => "invalid_topic_name",
             OffsetOutOfRange => "offset_out_of_range",
             NoRecord => "no_record",
+            UnknownGroup => "unknown_group",
+            UnknownMember => "unknown_member",
+            StaleGeneration => "stale_generation",
+            NotPartitionOwner => "not_partition_owner",
+            GroupNotEmpty => "group_not_empty",
+            NoCommittedOffset => "no_committed_offset",
             MemoryLimitExceeded => "memory_limit_exceeded",
-            ShuttingDown => "shutting_down",
             Internal => "internal",
         }
     }
@@ -125,6 +139,9 @@ mod tests {
             ErrorCode::UnknownTopic,
             ErrorCode::MemoryLimitExceeded,
             ErrorCode::OffsetOutOfRange,
+            ErrorCode::StaleGeneration,
+            ErrorCode::NotPartitionOwner,
+            ErrorCode::NoCommittedOffset,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -23,7 +23,7 @@ pub enum BrokerError {
     RecordTooLarge { index: usize, size: usize, max: u64 },
     #[error("{count} records in one request, over the limit of {max} (limits.max_batch_records)")]
     TooManyRecords { count: usize, max: u32 },
-    #[error("offset {requested} of {topic}/{partition} is out of range: the partition holds [{log_start}, {log_end})")]
+    #[error("offset {requested} of {topic}/{partition} is out of range: valid offsets run from the log start {log_start} to the log end {log_end}")]
     OffsetOutOfRange {
         topic: String,
         partition: u32,

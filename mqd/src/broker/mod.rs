@@ -13,7 +13,7 @@ mod topic;
 
 pub use error::BrokerError;
 pub use partition::{Partition, PartitionRead};
-pub use produce::NewRecord;
+pub use produce::{NewRecord, RecordId};
 pub use topic::Topic;
 
 use crate::config::Config;

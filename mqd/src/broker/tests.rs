@@ -86,7 +86,7 @@ fn a_repeated_id_is_acknowledged_with_its_first_offset_and_not_appended() {
     let topic = create(&broker, "dedup", 2);
     let id = Uuid::new_v4();
     let with_id = |value| NewRecord {
-        id: Some(id),
+        id: RecordId::Producer(id),
         ..record(None, value)
     };
     let first = topic

@@ -105,7 +105,7 @@ impl Topic {
         }
         let mut dedup = records
             .iter()
-            .any(|r| r.id.is_some())
+            .any(|r| r.id.producer_id().is_some())
             .then(|| self.dedup.lock());
         let mut first_index_of_id: HashMap<Uuid, usize> = HashMap::new();
         let mut builders: Vec<Option<BatchBuilder>> = (0..count).map(|_| None).collect();
@@ -113,7 +113,7 @@ impl Topic {
         let mut header_refs: Vec<(&str, &[u8])> = Vec::new();
 
         for (index, record) in records.iter().enumerate() {
-            if let (Some(id), Some(window)) = (record.id, dedup.as_mut()) {
+            if let (Some(id), Some(window)) = (record.id.producer_id(), dedup.as_mut()) {
                 if let Some(position) = window.position_of(&id, now_ms) {
                     placements.push(Placement::Duplicate(position));
                     continue;
@@ -136,7 +136,7 @@ impl Topic {
             header_refs.clear();
             header_refs.extend(record.headers.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
             let input = RecordInput {
-                id: record.id.unwrap_or_else(Uuid::now_v7),
+                id: record.id.resolve(),
                 timestamp: record.timestamp.unwrap_or(now_ms),
                 key: record.key.as_deref(),
                 value: &record.value,
@@ -195,7 +195,7 @@ impl Topic {
         }
         if let Some(window) = dedup.as_mut() {
             for (record, position) in records.iter().zip(&positions) {
-                if let (Some(id), false) = (record.id, position.duplicate) {
+                if let (Some(id), false) = (record.id.producer_id(), position.duplicate) {
                     window.remember(id, *position, now_ms);
                 }
             }

@@ -39,6 +39,7 @@ pub struct Config {
     pub log: LogConfig,
     pub topics: TopicDefaults,
     pub limits: Limits,
+    pub groups: GroupsConfig,
     pub logging: LoggingConfig,
 }
 
@@ -137,6 +138,29 @@ impl Default for Limits {
             max_partitions_per_topic: 1024,
             max_fetch_bytes: ByteSize::mib(16),
             max_fetch_wait: HumanDuration::from_secs(30),
+        }
+    }
+}
+
+/// `[groups]`: consumer-group sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    /// Session timeout of a member that does not ask for one.
+    pub default_session_timeout: HumanDuration,
+    pub min_session_timeout: HumanDuration,
+    pub max_session_timeout: HumanDuration,
+    /// How often expired members are looked for (requests also check).
+    pub expiry_check_interval: HumanDuration,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GroupsConfig {
+            default_session_timeout: HumanDuration::from_secs(10),
+            min_session_timeout: HumanDuration(std::time::Duration::from_millis(100)),
+            max_session_timeout: HumanDuration::from_secs(300),
+            expiry_check_interval: HumanDuration(std::time::Duration::from_millis(100)),
         }
     }
 }
@@ -260,6 +284,18 @@ impl Config {
             self.limits.max_fetch_bytes.0 >= 1024,
             "limits.max_fetch_bytes",
             "must be at least 1KiB",
+        )?;
+        let groups = &self.groups;
+        check(
+            groups.min_session_timeout <= groups.default_session_timeout
+                && groups.default_session_timeout <= groups.max_session_timeout,
+            "groups.default_session_timeout",
+            "must lie between groups.min_session_timeout and groups.max_session_timeout",
+        )?;
+        check(
+            !groups.expiry_check_interval.is_zero(),
+            "groups.expiry_check_interval",
+            "must be more than 0s",
         )?;
         check(
             tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_ok(),

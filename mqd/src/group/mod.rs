@@ -1,25 +1,100 @@
-//! Consumer groups. Today: committed offsets per (group, topic, partition) and the seed's
-//! `/consume` + `/commit` consumers, each a group with one implicit member. The group coordinator
-//! (membership, rebalancing, fencing by generation) grows here on the same offset store.
+//! Consumer groups: the coordinator that shares a group's partitions among its members.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `consumer_group.rs` | one group's state machine: generations, target assignment, handover without overlap |
+//! | `assignor.rs` | range and round-robin, made sticky |
+//! | `member.rs` | one member: subscription, ownership, positions, what it was last told |
+//! | `coordinator.rs` | join, heartbeat, leave, session expiry |
+//! | `fetch.rs` | group fetch across all of a member's partitions, long-polling |
+//! | `admin.rs` | commit (fenced), describe with lag, list, delete, reset offsets |
+//! | `offsets.rs` | committed offsets per (group, topic, partition) |
+//! | `seed_consumer.rs` | the seed's `/consume` + `/commit`: a group with one implicit member |
+//!
+//! Fencing: a member's fetches and commits carry its member id and generation; an unknown member,
+//! a generation other than the one it was last given, or a partition it does not own is refused with
+//! its own error code, so a zombie can never commit over the partition's new owner.
 
+mod admin;
+mod assignor;
+mod consumer_group;
+mod coordinator;
+mod error;
+mod fetch;
+mod member;
 mod offsets;
 mod seed_consumer;
 
-pub use offsets::CommittedOffsets;
+pub use error::GroupError;
+pub use fetch::FetchLimits;
+pub use offsets::{Committed, CommittedOffsets};
 pub use seed_consumer::SeedConsumers;
 
-/// The consumer-group state of this node.
-#[derive(Default)]
+use consumer_group::ConsumerGroup;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One partition of one topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: &str, partition: u32) -> Self {
+        TopicPartition {
+            topic: topic.to_owned(),
+            partition,
+        }
+    }
+}
+
+/// Session timeouts a member may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupSettings {
+    pub default_session_timeout: Duration,
+    pub min_session_timeout: Duration,
+    pub max_session_timeout: Duration,
+}
+
+/// The consumer-group state of this node. The group map's lock is held only for bookkeeping,
+/// never across an `.await`.
 pub struct Groups {
     pub offsets: CommittedOffsets,
     pub seed: SeedConsumers,
+    groups: Mutex<HashMap<String, ConsumerGroup>>,
+    settings: GroupSettings,
 }
 
 impl Groups {
+    pub fn new(settings: GroupSettings) -> Self {
+        Groups {
+            offsets: CommittedOffsets::default(),
+            seed: SeedConsumers::default(),
+            groups: Mutex::new(HashMap::new()),
+            settings,
+        }
+    }
+
+    /// Refuses when `group` has members: the seed's implicit single member must not commit around
+    /// the fencing of a real group of the same name.
+    pub fn check_no_members(&self, group: &str) -> Result<(), GroupError> {
+        match self.groups.lock().get(group) {
+            Some(g) if !g.members.is_empty() => Err(GroupError::GroupNotEmpty(group.to_owned())),
+            _ => Ok(()),
+        }
+    }
+
     /// Forgets everything about a deleted topic, so a topic re-created with the same name starts
-    /// from its log start, not from offsets of the old one.
+    /// from its log start, not from offsets of the old one. Groups drop its partitions at their
+    /// next rebalance.
     pub fn forget_topic(&self, topic: &str) {
         self.offsets.forget_topic(topic);
         self.seed.forget_topic(topic);
     }
 }
+
+#[cfg(test)]
+mod tests;

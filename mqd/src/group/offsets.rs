@@ -1,7 +1,9 @@
-//! Committed offsets: per group and partition, the next offset the group will read.
+//! Committed offsets: per group and partition, the next offset the group will read, with optional
+//! metadata.
 
+use super::TopicPartition;
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -10,28 +12,49 @@ struct Key {
     partition: u32,
 }
 
+/// One committed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub offset: u64,
+    pub metadata: Option<String>,
+}
+
 #[derive(Default)]
 pub struct CommittedOffsets {
-    offsets: Mutex<HashMap<Key, u64>>,
+    offsets: Mutex<HashMap<Key, Committed>>,
+}
+
+fn key(group: &str, topic: &str, partition: u32) -> Key {
+    Key {
+        group: group.to_owned(),
+        topic: topic.to_owned(),
+        partition,
+    }
 }
 
 impl CommittedOffsets {
     pub fn get(&self, group: &str, topic: &str, partition: u32) -> Option<u64> {
-        let key = Key {
-            group: group.to_owned(),
-            topic: topic.to_owned(),
-            partition,
-        };
-        self.offsets.lock().get(&key).copied()
+        self.get_full(group, topic, partition).map(|c| c.offset)
     }
 
-    pub fn commit(&self, group: &str, topic: &str, partition: u32, offset: u64) {
-        let key = Key {
-            group: group.to_owned(),
-            topic: topic.to_owned(),
-            partition,
-        };
-        self.offsets.lock().insert(key, offset);
+    pub fn get_full(&self, group: &str, topic: &str, partition: u32) -> Option<Committed> {
+        self.offsets
+            .lock()
+            .get(&key(group, topic, partition))
+            .cloned()
+    }
+
+    pub fn commit(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        metadata: Option<String>,
+    ) {
+        self.offsets
+            .lock()
+            .insert(key(group, topic, partition), Committed { offset, metadata });
     }
 
     /// Commits `next` only if the committed offset is still `expected` (None: never committed).
@@ -44,21 +67,46 @@ impl CommittedOffsets {
         expected: Option<u64>,
         next: u64,
     ) -> bool {
-        let key = Key {
-            group: group.to_owned(),
-            topic: topic.to_owned(),
-            partition,
-        };
         let mut offsets = self.offsets.lock();
-        if offsets.get(&key).copied() != expected {
+        let key = key(group, topic, partition);
+        if offsets.get(&key).map(|c| c.offset) != expected {
             return false;
         }
-        offsets.insert(key, next);
+        offsets.insert(
+            key,
+            Committed {
+                offset: next,
+                metadata: None,
+            },
+        );
         true
+    }
+
+    /// Everything a group has committed.
+    pub fn for_group(&self, group: &str) -> Vec<(TopicPartition, Committed)> {
+        self.offsets
+            .lock()
+            .iter()
+            .filter(|(k, _)| k.group == group)
+            .map(|(k, c)| (TopicPartition::new(&k.topic, k.partition), c.clone()))
+            .collect()
+    }
+
+    /// Every group with a committed offset.
+    pub fn groups(&self) -> BTreeSet<String> {
+        self.offsets
+            .lock()
+            .keys()
+            .map(|k| k.group.clone())
+            .collect()
     }
 
     pub fn forget_topic(&self, topic: &str) {
         self.offsets.lock().retain(|key, _| key.topic != topic);
+    }
+
+    pub fn forget_group(&self, group: &str) {
+        self.offsets.lock().retain(|key, _| key.group != group);
     }
 }
 
@@ -69,13 +117,19 @@ mod tests {
     #[test]
     fn commits_are_per_group_and_partition() {
         let offsets = CommittedOffsets::default();
-        offsets.commit("g1", "t", 0, 5);
-        offsets.commit("g2", "t", 0, 7);
+        offsets.commit("g1", "t", 0, 5, None);
+        offsets.commit("g2", "t", 0, 7, Some("m".into()));
         assert_eq!(offsets.get("g1", "t", 0), Some(5));
-        assert_eq!(offsets.get("g2", "t", 0), Some(7));
+        assert_eq!(
+            offsets.get_full("g2", "t", 0).unwrap().metadata.as_deref(),
+            Some("m")
+        );
         assert_eq!(offsets.get("g1", "t", 1), None);
         assert!(!offsets.compare_and_commit("g1", "t", 0, Some(4), 6));
         assert!(offsets.compare_and_commit("g1", "t", 0, Some(5), 6));
+        assert_eq!(offsets.groups().len(), 2);
+        offsets.forget_group("g2");
+        assert_eq!(offsets.for_group("g2").len(), 0);
         offsets.forget_topic("t");
         assert_eq!(offsets.get("g1", "t", 0), None);
     }

@@ -70,7 +70,13 @@ impl SeedConsumers {
             }
         }
         let record = next_record(offsets, topic, consumer)?;
-        offsets.commit(consumer, topic.name(), record.partition, record.offset + 1);
+        offsets.commit(
+            consumer,
+            topic.name(),
+            record.partition,
+            record.offset + 1,
+            None,
+        );
         Ok((record.partition, record.offset + 1))
     }
 

@@ -35,6 +35,15 @@ impl From<BrokerError> for ApiError {
     }
 }
 
+impl From<crate::group::GroupError> for ApiError {
+    fn from(error: crate::group::GroupError) -> Self {
+        match error {
+            crate::group::GroupError::Broker(inner) => inner.into(),
+            other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status())

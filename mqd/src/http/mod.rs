@@ -6,10 +6,12 @@
 //! | `/v1/topics…` create, list, describe, delete | [`topics`] |
 //! | `/v1/topics/{topic}/records`, `…/partitions/{p}/records` produce, fetch | [`records`] |
 //! | `/v1/topics/{topic}/offsets` list offsets | [`offsets`] |
+//! | `/v1/groups…` join, heartbeat, leave, group fetch, commit, describe, list, delete, reset | [`groups`] |
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
 mod error;
 mod extract;
+mod groups;
 mod offsets;
 mod records;
 mod seed;
@@ -20,7 +22,7 @@ pub use error::ApiError;
 use crate::broker::Broker;
 use crate::group::Groups;
 use crate::shutdown::ShutdownSignal;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -50,6 +52,20 @@ pub fn router(state: AppState) -> Router {
             get(records::fetch).post(records::produce_to_partition),
         )
         .route("/v1/topics/{topic}/offsets", get(offsets::list))
+        .route("/v1/groups", get(groups::list))
+        .route(
+            "/v1/groups/{group}",
+            get(groups::describe).delete(groups::delete),
+        )
+        .route("/v1/groups/{group}/members", post(groups::join))
+        .route("/v1/groups/{group}/members/{member}", delete(groups::leave))
+        .route("/v1/groups/{group}/heartbeat", post(groups::heartbeat))
+        .route("/v1/groups/{group}/fetch", post(groups::fetch))
+        .route("/v1/groups/{group}/offsets", post(groups::commit))
+        .route(
+            "/v1/groups/{group}/offsets/reset",
+            post(groups::reset_offsets),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

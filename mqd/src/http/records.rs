@@ -3,13 +3,13 @@
 
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, AppState};
-use crate::broker::NewRecord;
+use crate::broker::{NewRecord, RecordId};
 use crate::clock::now_ms;
 use axum::extract::State;
 use axum::Json;
 use mq_wire::api::{
     FetchEncoding, FetchQuery, FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest,
-    ProduceResponse, RecordHeader,
+    ProduceResponse,
 };
 use mq_wire::batch::BatchIter;
 use mq_wire::bytes_field;
@@ -110,7 +110,7 @@ fn new_record<'a>(
         }
     }
     Ok(NewRecord {
-        id: record.id,
+        id: record.id.map_or(RecordId::New, RecordId::Producer),
         timestamp: record.timestamp,
         key,
         value,
@@ -163,32 +163,7 @@ pub async fn fetch(
             if record.offset >= read.high_watermark || records.len() >= max_records as usize {
                 break 'batches;
             }
-            let (key, key_b64) = match record.key {
-                Some(key) => bytes_field::encode(key, force_base64),
-                None => (None, None),
-            };
-            let (value, value_b64) = bytes_field::encode(record.value, force_base64);
-            let headers = record
-                .headers()
-                .map(|header| {
-                    let (value, value_b64) = bytes_field::encode(header.value, force_base64);
-                    RecordHeader {
-                        key: header.key.to_owned(),
-                        value,
-                        value_b64,
-                    }
-                })
-                .collect();
-            records.push(FetchedRecord {
-                offset: record.offset,
-                timestamp: record.timestamp,
-                id: record.id,
-                key,
-                key_b64,
-                value,
-                value_b64,
-                headers,
-            });
+            records.push(FetchedRecord::from_record(&record, force_base64));
         }
     }
     let next_offset = records.last().map_or(from, |r| r.offset + 1);

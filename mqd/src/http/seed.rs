@@ -3,7 +3,7 @@
 
 use super::extract::ApiJson;
 use super::{ApiError, AppState};
-use crate::broker::NewRecord;
+use crate::broker::{NewRecord, RecordId};
 use crate::clock::now_ms;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -42,9 +42,15 @@ pub async fn produce(
     ApiJson(request): ApiJson<SeedProduce>,
 ) -> Result<Json<SeedProduced>, ApiError> {
     let topic = state.broker.topic(&request.topic_id)?;
-    let id = request.id.unwrap_or_else(uuid::Uuid::now_v7);
+    let (id, record_id) = match request.id {
+        Some(id) => (id, RecordId::Producer(id)),
+        None => {
+            let id = uuid::Uuid::now_v7();
+            (id, RecordId::Assigned(id))
+        }
+    };
     let record = NewRecord {
-        id: Some(id),
+        id: record_id,
         key: request.key.as_deref().map(|k| Cow::Borrowed(k.as_bytes())),
         value: Cow::Borrowed(request.message.as_bytes()),
         ..Default::default()
@@ -65,6 +71,7 @@ pub async fn consume(
     ApiJson(request): ApiJson<SeedConsumer>,
 ) -> Result<Json<SeedMessage>, ApiError> {
     let topic = state.broker.topic(&request.topic_id)?;
+    state.groups.check_no_members(&request.consumer_id)?;
     let record = state
         .groups
         .seed
@@ -82,6 +89,7 @@ pub async fn commit(
     ApiJson(request): ApiJson<SeedConsumer>,
 ) -> Result<Json<SeedCommitted>, ApiError> {
     let topic = state.broker.topic(&request.topic_id)?;
+    state.groups.check_no_members(&request.consumer_id)?;
     let (partition, next) =
         state
             .groups

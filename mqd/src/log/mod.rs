@@ -32,7 +32,7 @@ pub struct LogSettings {
 /// Why the log refused an operation.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("offset {requested} is out of range: the log holds [{log_start}, {log_end})")]
+    #[error("offset {requested} is out of range: valid offsets run from the log start {log_start} to the log end {log_end}")]
     OffsetOutOfRange {
         requested: u64,
         log_start: u64,

@@ -101,6 +101,38 @@ pub struct FetchedRecord {
 }
 
 impl FetchedRecord {
+    /// The JSON form of a stored record; bytes as text where they are UTF-8, unless
+    /// `force_base64`.
+    pub fn from_record(record: &crate::batch::RecordRef<'_>, force_base64: bool) -> Self {
+        use crate::bytes_field::encode;
+        let (key, key_b64) = match record.key {
+            Some(key) => encode(key, force_base64),
+            None => (None, None),
+        };
+        let (value, value_b64) = encode(record.value, force_base64);
+        let headers = record
+            .headers()
+            .map(|header| {
+                let (value, value_b64) = encode(header.value, force_base64);
+                RecordHeader {
+                    key: header.key.to_owned(),
+                    value,
+                    value_b64,
+                }
+            })
+            .collect();
+        FetchedRecord {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            id: record.id,
+            key,
+            key_b64,
+            value,
+            value_b64,
+            headers,
+        }
+    }
+
     /// The value's bytes, whichever spelling carried them.
     pub fn value_bytes(&self) -> Vec<u8> {
         crate::bytes_field::bytes_of(self.value.as_deref(), self.value_b64.as_deref())

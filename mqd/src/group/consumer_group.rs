@@ -1,0 +1,247 @@
+//! One consumer group's membership and assignment, as a state machine driven by the coordinator.
+//!
+//! Every join, leave or expiry (and every change in the partitions of subscribed topics) raises the
+//! generation and recomputes the target assignment. Ownership follows the target without ever
+//! overlapping: a partition moving from A to B stays A's until A acknowledges the generation that
+//! took it away (a heartbeat carrying it) or A is removed; only then is it granted to B. So at any
+//! moment each partition has at most one owner, and partitions that do not move are never paused.
+
+use super::assignor::{assign, Subscriber};
+use super::member::Member;
+use super::{GroupError, TopicPartition};
+use mq_wire::api::{AssignmentStrategy, GroupState, MemberAssignment, TopicPartitions};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+pub(super) struct ConsumerGroup {
+    pub name: String,
+    pub generation: u64,
+    pub strategy: AssignmentStrategy,
+    pub members: BTreeMap<String, Member>,
+    /// The owner of each owned partition.
+    pub owners: HashMap<TopicPartition, String>,
+    /// The target assignment of the current generation.
+    pub target: BTreeMap<String, BTreeSet<TopicPartition>>,
+    /// Partition counts of the subscribed topics when the target was computed.
+    partition_counts: BTreeMap<String, u32>,
+    /// Wakes the member fetches waiting on this group when the generation changes.
+    pub wake: Arc<Notify>,
+}
+
+impl ConsumerGroup {
+    pub fn new(name: &str, strategy: AssignmentStrategy) -> Self {
+        ConsumerGroup {
+            name: name.to_owned(),
+            generation: 0,
+            strategy,
+            members: BTreeMap::new(),
+            owners: HashMap::new(),
+            target: BTreeMap::new(),
+            partition_counts: BTreeMap::new(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Every topic some member reads.
+    pub fn subscribed_topics(&self) -> BTreeSet<String> {
+        self.members
+            .values()
+            .flat_map(|m| m.topics.iter().cloned())
+            .collect()
+    }
+
+    /// Removes members whose session expired; returns their ids.
+    pub fn expire(&mut self, now: Instant) -> Vec<String> {
+        let expired: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| m.expired(now))
+            .map(|m| m.id.clone())
+            .collect();
+        for id in &expired {
+            self.remove_member(id);
+        }
+        expired
+    }
+
+    /// Removes a member and frees its partitions. Returns whether it was there.
+    pub fn remove_member(&mut self, id: &str) -> bool {
+        let Some(member) = self.members.remove(id) else {
+            return false;
+        };
+        for tp in &member.owned {
+            self.owners.remove(tp);
+        }
+        self.target.remove(id);
+        true
+    }
+
+    /// Recomputes the target when `membership_changed` or the subscribed topics' partitions
+    /// changed (raising the generation), drops ownership of partitions that no longer exist, and
+    /// grants free partitions to their target owners.
+    pub fn rebalance(&mut self, membership_changed: bool, partition_counts: BTreeMap<String, u32>) {
+        if membership_changed || partition_counts != self.partition_counts {
+            self.generation += 1;
+            self.partition_counts = partition_counts;
+            let subscribers: Vec<Subscriber<'_>> = self
+                .members
+                .values()
+                .map(|m| Subscriber {
+                    id: &m.id,
+                    topics: &m.topics,
+                })
+                .collect();
+            self.target = assign(
+                self.strategy,
+                &subscribers,
+                &self.partition_counts,
+                &self.owners,
+            );
+            let counts = &self.partition_counts;
+            let gone: Vec<TopicPartition> = self
+                .owners
+                .keys()
+                .filter(|tp| counts.get(&tp.topic).is_none_or(|&n| tp.partition >= n))
+                .cloned()
+                .collect();
+            for tp in gone {
+                if let Some(owner) = self.owners.remove(&tp) {
+                    if let Some(member) = self.members.get_mut(&owner) {
+                        member.release(&tp);
+                    }
+                }
+            }
+            tracing::info!(
+                group = %self.name,
+                generation = self.generation,
+                members = self.members.len(),
+                "rebalance"
+            );
+            self.wake.notify_waiters();
+        }
+        self.grant_free();
+    }
+
+    /// Gives every unowned partition of the target to its target member.
+    fn grant_free(&mut self) {
+        for (member_id, partitions) in &self.target {
+            for tp in partitions {
+                if !self.owners.contains_key(tp) {
+                    self.owners.insert(tp.clone(), member_id.clone());
+                    if let Some(member) = self.members.get_mut(member_id) {
+                        member.owned.insert(tp.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// A heartbeat with `generation`: if it is the one last delivered, the member has let go of
+    /// what that delivery took away, so those partitions are freed.
+    pub fn acknowledge(&mut self, member_id: &str, generation: u64) {
+        let Some(member) = self.members.get_mut(member_id) else {
+            return;
+        };
+        if generation != member.delivered_generation {
+            return;
+        }
+        let released: Vec<TopicPartition> = member
+            .owned
+            .difference(&member.delivered_target)
+            .cloned()
+            .collect();
+        for tp in released {
+            member.release(&tp);
+            self.owners.remove(&tp);
+        }
+    }
+
+    /// Tells a member the current generation and its assignment, and records what it was told.
+    pub fn deliver(&mut self, member_id: &str, state: GroupState) -> Option<MemberAssignment> {
+        let target = self.target.get(member_id).cloned().unwrap_or_default();
+        let generation = self.generation;
+        let member = self.members.get_mut(member_id)?;
+        member.delivered_generation = generation;
+        let owned_now: BTreeSet<TopicPartition> =
+            member.owned.intersection(&target).cloned().collect();
+        let pending: BTreeSet<TopicPartition> = target.difference(&member.owned).cloned().collect();
+        member.delivered_target = target;
+        Some(MemberAssignment {
+            member_id: member_id.to_owned(),
+            generation,
+            state,
+            assignment: by_topic(&owned_now),
+            pending: by_topic(&pending),
+            heartbeat_interval_ms: (member.session_timeout.as_millis() / 3) as u64,
+        })
+    }
+
+    pub fn state(&self) -> GroupState {
+        if self.members.is_empty() {
+            return GroupState::Empty;
+        }
+        let settled = self.members.values().all(|m| {
+            m.delivered_generation == self.generation
+                && self.target.get(&m.id).is_some_and(|t| *t == m.owned)
+        });
+        if settled {
+            GroupState::Stable
+        } else {
+            GroupState::Rebalancing
+        }
+    }
+
+    /// Fencing: the member exists, speaks its current generation, and (for `tp`) owns it.
+    pub fn check_member(&self, member_id: &str, generation: u64) -> Result<&Member, GroupError> {
+        let member = self
+            .members
+            .get(member_id)
+            .ok_or_else(|| GroupError::UnknownMember {
+                group: self.name.clone(),
+                member: member_id.to_owned(),
+            })?;
+        if generation != member.delivered_generation {
+            return Err(GroupError::StaleGeneration {
+                member: member_id.to_owned(),
+                given: generation,
+                current: member.delivered_generation,
+            });
+        }
+        Ok(member)
+    }
+
+    pub fn check_owner(
+        &self,
+        member_id: &str,
+        generation: u64,
+        tp: &TopicPartition,
+    ) -> Result<(), GroupError> {
+        self.check_member(member_id, generation)?;
+        if self.owners.get(tp).map(String::as_str) != Some(member_id) {
+            return Err(GroupError::NotPartitionOwner {
+                group: self.name.clone(),
+                member: member_id.to_owned(),
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Groups a set of partitions by topic, sorted.
+pub(super) fn by_topic(partitions: &BTreeSet<TopicPartition>) -> Vec<TopicPartitions> {
+    let mut grouped: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for tp in partitions {
+        grouped.entry(&tp.topic).or_default().push(tp.partition);
+    }
+    grouped
+        .into_iter()
+        .map(|(topic, partitions)| TopicPartitions {
+            topic: topic.to_owned(),
+            partitions,
+        })
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! Membership: join, heartbeat, leave and session expiry, on the groups held by [`Groups`].
+//!
+//! Every operation first brings its group up to date (expired members out, target recomputed if
+//! anything changed, free partitions granted), so an answer always reflects the present.
+
+use super::consumer_group::ConsumerGroup;
+use super::member::Member;
+use super::{GroupError, Groups};
+use crate::broker::Broker;
+use mq_wire::api::{HeartbeatRequest, JoinGroupRequest, MemberAssignment};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+impl Groups {
+    /// Partition counts of the topics that exist among `topics`.
+    fn partition_counts(broker: &Broker, topics: &BTreeSet<String>) -> BTreeMap<String, u32> {
+        topics
+            .iter()
+            .filter_map(|name| {
+                broker
+                    .topic(name)
+                    .ok()
+                    .map(|t| (name.clone(), t.partition_count()))
+            })
+            .collect()
+    }
+
+    /// Expires members, then rebalances if membership or the subscribed partitions changed.
+    pub(super) fn refresh(group: &mut ConsumerGroup, broker: &Broker, membership_changed: bool) {
+        let expired = group.expire(Instant::now());
+        for member in &expired {
+            tracing::info!(group = %group.name, %member, "member session expired");
+        }
+        let counts = Self::partition_counts(broker, &group.subscribed_topics());
+        group.rebalance(membership_changed || !expired.is_empty(), counts);
+    }
+
+    pub fn join(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        request: &JoinGroupRequest,
+    ) -> Result<MemberAssignment, GroupError> {
+        if request.topics.is_empty() {
+            return Err(GroupError::InvalidArgument(
+                "a member must read at least one topic".into(),
+            ));
+        }
+        let session_timeout = self.session_timeout(request.session_timeout_ms)?;
+        let strategy = request.strategy.unwrap_or_default();
+        let mut groups = self.groups.lock();
+        let group = groups
+            .entry(group_name.to_owned())
+            .or_insert_with(|| ConsumerGroup::new(group_name, strategy));
+        if group.members.is_empty() {
+            group.strategy = strategy;
+        } else if request.strategy.is_some_and(|s| s != group.strategy) {
+            return Err(GroupError::InvalidArgument(format!(
+                "group `{group_name}` assigns with {:?}; join with the same strategy",
+                group.strategy
+            )));
+        }
+        let prefix = request.client_id.as_deref().unwrap_or("member");
+        let id = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+        let mut topics = request.topics.clone();
+        topics.sort();
+        topics.dedup();
+        group.members.insert(
+            id.clone(),
+            Member {
+                id: id.clone(),
+                client_id: request.client_id.clone(),
+                topics,
+                session_timeout,
+                last_seen: Instant::now(),
+                offset_reset: request.auto_offset_reset.unwrap_or_default(),
+                delivered_generation: 0,
+                delivered_target: BTreeSet::new(),
+                owned: BTreeSet::new(),
+                positions: HashMap::new(),
+                fetch_rotation: 0,
+            },
+        );
+        tracing::info!(group = %group_name, member = %id, "member joined");
+        Self::refresh(group, broker, true);
+        let state = group.state();
+        Ok(group
+            .deliver(&id, state)
+            .expect("the member was just added"))
+    }
+
+    fn session_timeout(&self, requested_ms: Option<u64>) -> Result<Duration, GroupError> {
+        let settings = &self.settings;
+        let timeout = requested_ms.map_or(settings.default_session_timeout, Duration::from_millis);
+        if timeout < settings.min_session_timeout || timeout > settings.max_session_timeout {
+            return Err(GroupError::InvalidArgument(format!(
+                "session_timeout_ms must be between {} and {} (groups.min_session_timeout, groups.max_session_timeout)",
+                settings.min_session_timeout.as_millis(),
+                settings.max_session_timeout.as_millis()
+            )));
+        }
+        Ok(timeout)
+    }
+
+    /// Keeps the member alive, acknowledges the generation it carries, and answers with the
+    /// current generation and assignment.
+    pub fn heartbeat(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        request: &HeartbeatRequest,
+    ) -> Result<MemberAssignment, GroupError> {
+        let mut groups = self.groups.lock();
+        let unknown = || GroupError::UnknownMember {
+            group: group_name.to_owned(),
+            member: request.member_id.clone(),
+        };
+        let group = groups.get_mut(group_name).ok_or_else(unknown)?;
+        Self::refresh(group, broker, false);
+        let member = group
+            .members
+            .get_mut(&request.member_id)
+            .ok_or_else(unknown)?;
+        if request.generation > member.delivered_generation {
+            return Err(GroupError::StaleGeneration {
+                member: request.member_id.clone(),
+                given: request.generation,
+                current: member.delivered_generation,
+            });
+        }
+        member.last_seen = Instant::now();
+        group.acknowledge(&request.member_id, request.generation);
+        Self::refresh(group, broker, false);
+        let state = group.state();
+        Ok(group
+            .deliver(&request.member_id, state)
+            .expect("the member is in the group"))
+    }
+
+    /// Removes a member at once; its partitions go to the others without waiting for its session
+    /// to expire. Commit before leaving.
+    pub fn leave(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        member_id: &str,
+    ) -> Result<(), GroupError> {
+        let mut groups = self.groups.lock();
+        let unknown = || GroupError::UnknownMember {
+            group: group_name.to_owned(),
+            member: member_id.to_owned(),
+        };
+        let group = groups.get_mut(group_name).ok_or_else(unknown)?;
+        if !group.remove_member(member_id) {
+            return Err(unknown());
+        }
+        tracing::info!(group = %group_name, member = %member_id, "member left");
+        Self::refresh(group, broker, true);
+        Ok(())
+    }
+
+    /// One expiry pass over every group (run periodically by the server).
+    pub fn expire_sessions(&self, broker: &Broker) {
+        for group in self.groups.lock().values_mut() {
+            Self::refresh(group, broker, false);
+        }
+    }
+}

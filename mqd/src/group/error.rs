@@ -1,0 +1,54 @@
+//! Errors of the group coordinator; the fencing ones tell a member exactly what to do next.
+
+use crate::broker::BrokerError;
+use mq_wire::ErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error("unknown group `{0}`")]
+    UnknownGroup(String),
+    #[error(
+        "member `{member}` is not in group `{group}` (its session may have expired): join again"
+    )]
+    UnknownMember { group: String, member: String },
+    #[error("generation {given} is stale: member `{member}` is at generation {current}; heartbeat to learn the assignment")]
+    StaleGeneration {
+        member: String,
+        given: u64,
+        current: u64,
+    },
+    #[error("member `{member}` does not own {topic}/{partition} in group `{group}`")]
+    NotPartitionOwner {
+        group: String,
+        member: String,
+        topic: String,
+        partition: u32,
+    },
+    #[error("group `{0}` has members; stop them first (or wait for their sessions to expire)")]
+    GroupNotEmpty(String),
+    #[error("no committed offset for {topic}/{partition} in group `{group}` and auto_offset_reset is none")]
+    NoCommittedOffset {
+        group: String,
+        topic: String,
+        partition: u32,
+    },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+impl GroupError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            GroupError::UnknownGroup(_) => ErrorCode::UnknownGroup,
+            GroupError::UnknownMember { .. } => ErrorCode::UnknownMember,
+            GroupError::StaleGeneration { .. } => ErrorCode::StaleGeneration,
+            GroupError::NotPartitionOwner { .. } => ErrorCode::NotPartitionOwner,
+            GroupError::GroupNotEmpty(_) => ErrorCode::GroupNotEmpty,
+            GroupError::NoCommittedOffset { .. } => ErrorCode::NoCommittedOffset,
+            GroupError::InvalidArgument(_) => ErrorCode::InvalidRequest,
+            GroupError::Broker(error) => error.code(),
+        }
+    }
+}

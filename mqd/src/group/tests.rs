@@ -1,0 +1,176 @@
+//! The coordinator's promises, on a broker without HTTP: one owner per partition at every moment,
+//! handover only after the previous owner acknowledges, fencing of stale members.
+
+use super::*;
+use crate::broker::Broker;
+use crate::config::Config;
+use mq_wire::api::{
+    CommitRequest, HeartbeatRequest, JoinGroupRequest, MemberAssignment, OffsetCommit,
+};
+use mq_wire::ErrorCode;
+use std::sync::Arc;
+
+fn setup() -> (Broker, Groups) {
+    let broker = Broker::new(Arc::new(Config::default()));
+    broker
+        .create_topic(&mq_wire::api::CreateTopicRequest {
+            name: "t".into(),
+            partitions: Some(6),
+            ..Default::default()
+        })
+        .unwrap();
+    let groups = Groups::new(GroupSettings {
+        default_session_timeout: Duration::from_secs(10),
+        min_session_timeout: Duration::from_millis(1),
+        max_session_timeout: Duration::from_secs(60),
+    });
+    (broker, groups)
+}
+
+fn join(broker: &Broker, groups: &Groups, session_ms: u64) -> MemberAssignment {
+    let request = JoinGroupRequest {
+        topics: vec!["t".into()],
+        session_timeout_ms: Some(session_ms),
+        ..Default::default()
+    };
+    groups.join(broker, "g", &request).unwrap()
+}
+
+fn heartbeat(broker: &Broker, groups: &Groups, member: &MemberAssignment) -> MemberAssignment {
+    let request = HeartbeatRequest {
+        member_id: member.member_id.clone(),
+        generation: member.generation,
+    };
+    groups.heartbeat(broker, "g", &request).unwrap()
+}
+
+fn owned(assignment: &MemberAssignment) -> Vec<u32> {
+    assignment
+        .assignment
+        .iter()
+        .flat_map(|t| t.partitions.clone())
+        .collect()
+}
+
+fn assert_no_overlap(groups: &Groups) {
+    let guard = groups.groups.lock();
+    let group = &guard["g"];
+    let mut seen = std::collections::HashSet::new();
+    for member in group.members.values() {
+        for tp in &member.owned {
+            assert!(seen.insert(tp.clone()), "{tp:?} owned twice");
+            assert_eq!(group.owners.get(tp), Some(&member.id));
+        }
+    }
+}
+
+#[test]
+fn a_moving_partition_is_handed_over_only_after_the_owner_acknowledges() {
+    let (broker, groups) = setup();
+    let a = join(&broker, &groups, 10_000);
+    assert_eq!(owned(&a), [0, 1, 2, 3, 4, 5]);
+    let b = join(&broker, &groups, 10_000);
+    assert_no_overlap(&groups);
+    // b waits for what a still owns; a keeps everything until it hears of the new generation.
+    assert!(owned(&b).is_empty());
+    assert_eq!(
+        b.pending.iter().map(|t| t.partitions.len()).sum::<usize>(),
+        3
+    );
+    let a_told = heartbeat(&broker, &groups, &a);
+    assert_eq!(owned(&a_told).len(), 3, "a is told to keep three");
+    assert_no_overlap(&groups);
+    let b_still = heartbeat(&broker, &groups, &b);
+    assert!(owned(&b_still).is_empty(), "a has not acknowledged yet");
+    let a_acked = heartbeat(&broker, &groups, &a_told);
+    assert_eq!(owned(&a_acked).len(), 3);
+    let b_now = heartbeat(&broker, &groups, &b_still);
+    assert_eq!(owned(&b_now).len(), 3);
+    assert_no_overlap(&groups);
+    let mut all: Vec<u32> = owned(&a_acked).into_iter().chain(owned(&b_now)).collect();
+    all.sort();
+    assert_eq!(all, [0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn a_zombie_is_fenced_after_its_partition_moves() {
+    let (broker, groups) = setup();
+    let a = join(&broker, &groups, 10_000);
+    let b = join(&broker, &groups, 10_000);
+    let a_told = heartbeat(&broker, &groups, &a);
+    let moved = (0..6).find(|p| !owned(&a_told).contains(p)).unwrap();
+    let commit = |member: &MemberAssignment, generation: u64| {
+        let request = CommitRequest {
+            member_id: Some(member.member_id.clone()),
+            generation: Some(generation),
+            offsets: vec![OffsetCommit {
+                topic: "t".into(),
+                partition: moved,
+                offset: 0,
+                metadata: None,
+            }],
+        };
+        groups.commit(&broker, "g", &request)
+    };
+    // Before acknowledging, a may still commit the partition it is giving up.
+    commit(&a_told, a_told.generation).unwrap();
+    heartbeat(&broker, &groups, &a_told);
+    heartbeat(&broker, &groups, &b);
+    assert_eq!(
+        commit(&a_told, a.generation).unwrap_err().code(),
+        ErrorCode::StaleGeneration
+    );
+    assert_eq!(
+        commit(&a_told, a_told.generation).unwrap_err().code(),
+        ErrorCode::NotPartitionOwner
+    );
+}
+
+#[test]
+fn an_expired_member_is_removed_and_its_partitions_go_at_once() {
+    let (broker, groups) = setup();
+    let short = join(&broker, &groups, 1);
+    let long = join(&broker, &groups, 10_000);
+    std::thread::sleep(Duration::from_millis(5));
+    let after = heartbeat(&broker, &groups, &long);
+    assert_eq!(owned(&after), [0, 1, 2, 3, 4, 5]);
+    let request = HeartbeatRequest {
+        member_id: short.member_id.clone(),
+        generation: short.generation,
+    };
+    assert_eq!(
+        groups.heartbeat(&broker, "g", &request).unwrap_err().code(),
+        ErrorCode::UnknownMember
+    );
+}
+
+#[test]
+fn operators_commit_and_reset_only_while_the_group_is_empty() {
+    let (broker, groups) = setup();
+    let admin = CommitRequest {
+        member_id: None,
+        generation: None,
+        offsets: vec![OffsetCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: 0,
+            metadata: Some("m".into()),
+        }],
+    };
+    groups.commit(&broker, "g", &admin).unwrap();
+    let member = join(&broker, &groups, 10_000);
+    assert_eq!(
+        groups.commit(&broker, "g", &admin).unwrap_err().code(),
+        ErrorCode::GroupNotEmpty
+    );
+    assert_eq!(
+        groups.delete(&broker, "g").unwrap_err().code(),
+        ErrorCode::GroupNotEmpty
+    );
+    groups.leave(&broker, "g", &member.member_id).unwrap();
+    groups.delete(&broker, "g").unwrap();
+    assert_eq!(
+        groups.describe(&broker, "g").unwrap_err().code(),
+        ErrorCode::UnknownGroup
+    );
+}

@@ -1,0 +1,133 @@
+//! Consumer groups over HTTP: membership (`/members`, `/heartbeat`), data (`/fetch`, `/offsets`)
+//! and administration (list, describe, delete, `/offsets/reset`).
+
+use super::extract::{ApiJson, ApiPath};
+use super::{ApiError, AppState};
+use crate::group::FetchLimits;
+use axum::extract::State;
+use axum::Json;
+use mq_wire::api::{
+    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
+    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
+    ResetOffsetsResponse,
+};
+use serde::Serialize;
+use std::time::Duration;
+
+/// Records a group fetch returns when it does not say `max_records`.
+const DEFAULT_FETCH_RECORDS: u32 = 1000;
+
+pub async fn join(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(request): ApiJson<JoinGroupRequest>,
+) -> Result<Json<MemberAssignment>, ApiError> {
+    Ok(Json(state.groups.join(&state.broker, &group, &request)?))
+}
+
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(request): ApiJson<HeartbeatRequest>,
+) -> Result<Json<MemberAssignment>, ApiError> {
+    Ok(Json(state.groups.heartbeat(
+        &state.broker,
+        &group,
+        &request,
+    )?))
+}
+
+#[derive(Serialize)]
+pub struct LeaveResponse {
+    group: String,
+    member_id: String,
+    left: bool,
+}
+
+pub async fn leave(
+    State(state): State<AppState>,
+    ApiPath((group, member_id)): ApiPath<(String, String)>,
+) -> Result<Json<LeaveResponse>, ApiError> {
+    state.groups.leave(&state.broker, &group, &member_id)?;
+    Ok(Json(LeaveResponse {
+        group,
+        member_id,
+        left: true,
+    }))
+}
+
+pub async fn fetch(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(request): ApiJson<GroupFetchRequest>,
+) -> Result<Json<GroupFetchResponse>, ApiError> {
+    let limits = &state.broker.config().limits;
+    let max_records = request.max_records.unwrap_or(DEFAULT_FETCH_RECORDS);
+    if max_records == 0 {
+        return Err(ApiError::invalid("max_records must be at least 1"));
+    }
+    let fetch_limits = FetchLimits {
+        max_records: max_records as usize,
+        max_bytes: request
+            .max_bytes
+            .unwrap_or(limits.max_fetch_bytes.0)
+            .min(limits.max_fetch_bytes.0) as usize,
+        max_wait: Duration::from_millis(request.max_wait_ms.unwrap_or(0))
+            .min(limits.max_fetch_wait.0),
+    };
+    let stop = state.shutdown.clone().wait();
+    let response = state
+        .groups
+        .fetch(&state.broker, &group, &request, fetch_limits, stop)
+        .await?;
+    Ok(Json(response))
+}
+
+pub async fn commit(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(request): ApiJson<CommitRequest>,
+) -> Result<Json<CommitResponse>, ApiError> {
+    let committed = state.groups.commit(&state.broker, &group, &request)?;
+    Ok(Json(CommitResponse { group, committed }))
+}
+
+pub async fn list(State(state): State<AppState>) -> Json<GroupList> {
+    Json(state.groups.list(&state.broker))
+}
+
+pub async fn describe(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+) -> Result<Json<GroupDescription>, ApiError> {
+    Ok(Json(state.groups.describe(&state.broker, &group)?))
+}
+
+#[derive(Serialize)]
+pub struct DeleteGroupResponse {
+    group: String,
+    deleted: bool,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+) -> Result<Json<DeleteGroupResponse>, ApiError> {
+    state.groups.delete(&state.broker, &group)?;
+    Ok(Json(DeleteGroupResponse {
+        group,
+        deleted: true,
+    }))
+}
+
+pub async fn reset_offsets(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+    ApiJson(request): ApiJson<ResetOffsetsRequest>,
+) -> Result<Json<ResetOffsetsResponse>, ApiError> {
+    Ok(Json(state.groups.reset_offsets(
+        &state.broker,
+        &group,
+        &request,
+    )?))
+}
