@@ -50,6 +50,7 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
         max_session_timeout: config.groups.max_session_timeout.0,
     }));
     let state = AppState {
+        advertised: format!("http://{local}"),
         broker: Arc::clone(&broker),
         groups: Arc::clone(&groups),
         shutdown: signal.clone(),

@@ -7,7 +7,6 @@
 mod dedup;
 mod error;
 mod partition;
-mod partitioner;
 mod produce;
 mod topic;
 

@@ -66,7 +66,7 @@ fn keyed_records_keep_their_order_in_one_partition() {
 }
 
 fn partition_for_key_of(topic: &Topic, key: &str) -> u32 {
-    partitioner::partition_for_key(key.as_bytes(), topic.partition_count())
+    mq_wire::partitioner::partition_for_key(key.as_bytes(), topic.partition_count())
 }
 
 #[test]

@@ -4,11 +4,11 @@
 //! appends them. Records carrying a producer id go through the topic's dedup window.
 
 use super::dedup::DedupWindow;
-use super::partitioner::partition_for_key;
 use super::{BrokerError, NewRecord, Partition};
 use crate::log::{MemoryBudget, RetentionPolicy};
 use mq_wire::api::{RecordPosition, TopicConfig, TopicDescription, TopicSummary};
 use mq_wire::batch::{BatchBuilder, RecordInput};
+use mq_wire::partitioner::partition_for_key;
 use parking_lot::Mutex;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;

@@ -40,6 +40,7 @@ impl Groups {
                     member: member_id.clone(),
                 })?;
                 Self::refresh(group, broker, false);
+                group.check_member(member_id, generation)?;
                 for commit in &request.offsets {
                     let tp = TopicPartition::new(&commit.topic, commit.partition);
                     group.check_owner(member_id, generation, &tp)?;
@@ -49,8 +50,11 @@ impl Groups {
                 }
             }
             (None, None) => {
-                if groups.get(group_name).is_some_and(|g| !g.members.is_empty()) {
-                    return Err(GroupError::GroupNotEmpty(group_name.to_owned()));
+                if let Some(group) = groups.get_mut(group_name) {
+                    Self::refresh(group, broker, false);
+                    if !group.members.is_empty() {
+                        return Err(GroupError::GroupNotEmpty(group_name.to_owned()));
+                    }
                 }
             }
             _ => {
@@ -109,7 +113,7 @@ impl Groups {
                     })
                     .collect();
                 (
-                    group.state(),
+                    group.state(!committed.is_empty()),
                     group.generation,
                     group.strategy,
                     members,
@@ -162,7 +166,8 @@ impl Groups {
     /// Groups with members or with committed offsets (the seed's consumers among them).
     pub fn list(&self, broker: &Broker) -> GroupList {
         let mut groups = self.groups.lock();
-        let mut names = self.offsets.groups();
+        let with_offsets = self.offsets.groups();
+        let mut names = with_offsets.clone();
         names.extend(groups.keys().cloned());
         let summaries = names
             .into_iter()
@@ -170,7 +175,7 @@ impl Groups {
                 Some(group) => {
                     Self::refresh(group, broker, false);
                     GroupSummary {
-                        state: group.state(),
+                        state: group.state(with_offsets.contains(&name)),
                         generation: group.generation,
                         members: group.members.len(),
                         group: name,

@@ -124,8 +124,10 @@ impl ConsumerGroup {
         self.grant_free();
     }
 
-    /// Gives every unowned partition of the target to its target member.
+    /// Gives every unowned partition of the target to its target member, and wakes waiting
+    /// fetches so a new owner starts reading at once.
     fn grant_free(&mut self) {
+        let mut granted = false;
         for (member_id, partitions) in &self.target {
             for tp in partitions {
                 if !self.owners.contains_key(tp) {
@@ -133,8 +135,12 @@ impl ConsumerGroup {
                     if let Some(member) = self.members.get_mut(member_id) {
                         member.owned.insert(tp.clone());
                     }
+                    granted = true;
                 }
             }
+        }
+        if granted {
+            self.wake.notify_waiters();
         }
     }
 
@@ -159,7 +165,7 @@ impl ConsumerGroup {
     }
 
     /// Tells a member the current generation and its assignment, and records what it was told.
-    pub fn deliver(&mut self, member_id: &str, state: GroupState) -> Option<MemberAssignment> {
+    pub fn deliver(&mut self, member_id: &str) -> Option<MemberAssignment> {
         let target = self.target.get(member_id).cloned().unwrap_or_default();
         let generation = self.generation;
         let member = self.members.get_mut(member_id)?;
@@ -168,19 +174,26 @@ impl ConsumerGroup {
             member.owned.intersection(&target).cloned().collect();
         let pending: BTreeSet<TopicPartition> = target.difference(&member.owned).cloned().collect();
         member.delivered_target = target;
+        let heartbeat_interval_ms = (member.session_timeout.as_millis() / 3) as u64;
         Some(MemberAssignment {
             member_id: member_id.to_owned(),
             generation,
-            state,
+            state: self.state(true),
             assignment: by_topic(&owned_now),
             pending: by_topic(&pending),
-            heartbeat_interval_ms: (member.session_timeout.as_millis() / 3) as u64,
+            heartbeat_interval_ms,
         })
     }
 
-    pub fn state(&self) -> GroupState {
+    /// `has_offsets`: whether the group has committed offsets. A group with neither members nor
+    /// offsets is dead: nothing of it is worth keeping, and the expiry sweep removes it.
+    pub fn state(&self, has_offsets: bool) -> GroupState {
         if self.members.is_empty() {
-            return GroupState::Empty;
+            return if has_offsets {
+                GroupState::Empty
+            } else {
+                GroupState::Dead
+            };
         }
         let settled = self.members.values().all(|m| {
             m.delivered_generation == self.generation

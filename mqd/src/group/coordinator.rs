@@ -7,7 +7,7 @@ use super::consumer_group::ConsumerGroup;
 use super::member::Member;
 use super::{GroupError, Groups};
 use crate::broker::Broker;
-use mq_wire::api::{HeartbeatRequest, JoinGroupRequest, MemberAssignment};
+use mq_wire::api::{GroupState, HeartbeatRequest, JoinGroupRequest, MemberAssignment};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -56,8 +56,8 @@ impl Groups {
             group.strategy = strategy;
         } else if request.strategy.is_some_and(|s| s != group.strategy) {
             return Err(GroupError::InvalidArgument(format!(
-                "group `{group_name}` assigns with {:?}; join with the same strategy",
-                group.strategy
+                "group `{group_name}` assigns with {}; join with the same strategy",
+                serde_json::to_value(group.strategy).unwrap_or_default()
             )));
         }
         let prefix = request.client_id.as_deref().unwrap_or("member");
@@ -83,10 +83,7 @@ impl Groups {
         );
         tracing::info!(group = %group_name, member = %id, "member joined");
         Self::refresh(group, broker, true);
-        let state = group.state();
-        Ok(group
-            .deliver(&id, state)
-            .expect("the member was just added"))
+        Ok(group.deliver(&id).expect("the member was just added"))
     }
 
     fn session_timeout(&self, requested_ms: Option<u64>) -> Result<Duration, GroupError> {
@@ -131,9 +128,8 @@ impl Groups {
         member.last_seen = Instant::now();
         group.acknowledge(&request.member_id, request.generation);
         Self::refresh(group, broker, false);
-        let state = group.state();
         Ok(group
-            .deliver(&request.member_id, state)
+            .deliver(&request.member_id)
             .expect("the member is in the group"))
     }
 
@@ -159,10 +155,14 @@ impl Groups {
         Ok(())
     }
 
-    /// One expiry pass over every group (run periodically by the server).
+    /// One expiry pass over every group (run periodically by the server); dead groups (no
+    /// members, no committed offsets) are removed.
     pub fn expire_sessions(&self, broker: &Broker) {
-        for group in self.groups.lock().values_mut() {
+        let with_offsets = self.offsets.groups();
+        let mut groups = self.groups.lock();
+        for group in groups.values_mut() {
             Self::refresh(group, broker, false);
         }
+        groups.retain(|name, group| group.state(with_offsets.contains(name)) != GroupState::Dead);
     }
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 /// What one round of a fetch reads, taken under the group lock and read without it.
 struct FetchPlan {
     parts: Vec<(TopicPartition, Arc<Partition>, u64)>,
+    session_timeout: Duration,
     generation: u64,
     rebalance: bool,
     wake: Arc<Notify>,
@@ -41,10 +42,13 @@ impl Groups {
         limits: FetchLimits,
         stop: impl Future<Output = ()>,
     ) -> Result<GroupFetchResponse, GroupError> {
-        let deadline = Instant::now() + limits.max_wait;
+        let started = Instant::now();
         tokio::pin!(stop);
         loop {
             let plan = self.fetch_plan(broker, group_name, request)?;
+            // A fetch keeps its member alive only at its start and end, so a long poll waits at
+            // most half the session: a member that long-polls is never expired while it waits.
+            let deadline = started + limits.max_wait.min(plan.session_timeout / 2);
             let mut watchers: Vec<_> = plan
                 .parts
                 .iter()
@@ -155,13 +159,15 @@ impl Groups {
         }
         Ok(FetchPlan {
             parts,
+            session_timeout: member.session_timeout,
             generation,
             rebalance,
             wake,
         })
     }
 
-    /// Moves positions past what a fetch returned, for partitions the member still owns.
+    /// Moves positions past what a fetch returned, for partitions the member still owns, and
+    /// counts the fetch as a sign of life.
     fn advance_positions(
         &self,
         group_name: &str,
@@ -175,6 +181,7 @@ impl Groups {
         else {
             return;
         };
+        member.last_seen = std::time::Instant::now();
         for (tp, next) in advanced {
             if member.owned.contains(&tp) {
                 member.positions.insert(tp, next);

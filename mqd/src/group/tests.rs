@@ -70,6 +70,7 @@ fn a_moving_partition_is_handed_over_only_after_the_owner_acknowledges() {
     let a = join(&broker, &groups, 10_000);
     assert_eq!(owned(&a), [0, 1, 2, 3, 4, 5]);
     let b = join(&broker, &groups, 10_000);
+    assert_eq!(b.state, mq_wire::api::GroupState::Rebalancing);
     assert_no_overlap(&groups);
     // b waits for what a still owns; a keeps everything until it hears of the new generation.
     assert!(owned(&b).is_empty());
@@ -86,6 +87,7 @@ fn a_moving_partition_is_handed_over_only_after_the_owner_acknowledges() {
     assert_eq!(owned(&a_acked).len(), 3);
     let b_now = heartbeat(&broker, &groups, &b_still);
     assert_eq!(owned(&b_now).len(), 3);
+    assert_eq!(b_now.state, mq_wire::api::GroupState::Stable);
     assert_no_overlap(&groups);
     let mut all: Vec<u32> = owned(&a_acked).into_iter().chain(owned(&b_now)).collect();
     all.sort();
@@ -169,6 +171,48 @@ fn operators_commit_and_reset_only_while_the_group_is_empty() {
     );
     groups.leave(&broker, "g", &member.member_id).unwrap();
     groups.delete(&broker, "g").unwrap();
+    assert_eq!(
+        groups.describe(&broker, "g").unwrap_err().code(),
+        ErrorCode::UnknownGroup
+    );
+}
+
+#[test]
+fn an_empty_commit_is_fenced_too() {
+    let (broker, groups) = setup();
+    let member = join(&broker, &groups, 10_000);
+    let empty = |generation| CommitRequest {
+        member_id: Some(member.member_id.clone()),
+        generation: Some(generation),
+        offsets: vec![],
+    };
+    assert_eq!(
+        groups
+            .commit(&broker, "g", &empty(member.generation + 5))
+            .unwrap_err()
+            .code(),
+        ErrorCode::StaleGeneration
+    );
+    groups.leave(&broker, "g", &member.member_id).unwrap();
+    assert_eq!(
+        groups
+            .commit(&broker, "g", &empty(member.generation))
+            .unwrap_err()
+            .code(),
+        ErrorCode::UnknownMember
+    );
+}
+
+#[test]
+fn a_group_with_no_members_and_no_offsets_is_dead_and_swept() {
+    let (broker, groups) = setup();
+    let member = join(&broker, &groups, 10_000);
+    groups.leave(&broker, "g", &member.member_id).unwrap();
+    assert_eq!(
+        groups.describe(&broker, "g").unwrap().state,
+        mq_wire::api::GroupState::Dead
+    );
+    groups.expire_sessions(&broker);
     assert_eq!(
         groups.describe(&broker, "g").unwrap_err().code(),
         ErrorCode::UnknownGroup

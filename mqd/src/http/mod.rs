@@ -7,8 +7,10 @@
 //! | `/v1/topics/{topic}/records`, `…/partitions/{p}/records` produce, fetch | [`records`] |
 //! | `/v1/topics/{topic}/offsets` list offsets | [`offsets`] |
 //! | `/v1/groups…` join, heartbeat, leave, group fetch, commit, describe, list, delete, reset | [`groups`] |
+//! | `/v1/cluster` nodes, roles, health | [`cluster`] |
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
+mod cluster;
 mod error;
 mod extract;
 mod groups;
@@ -29,6 +31,8 @@ use std::sync::Arc;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The address this node's API listens on, as clients reach it.
+    pub advertised: String,
     pub broker: Arc<Broker>,
     pub groups: Arc<Groups>,
     pub shutdown: ShutdownSignal,
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             get(records::fetch).post(records::produce_to_partition),
         )
         .route("/v1/topics/{topic}/offsets", get(offsets::list))
+        .route("/v1/cluster", get(cluster::status))
         .route("/v1/groups", get(groups::list))
         .route(
             "/v1/groups/{group}",

@@ -156,7 +156,8 @@ pub enum GroupState {
     Rebalancing,
     /// Every member owns exactly its assignment.
     Stable,
-    /// Being deleted.
+    /// No members and no committed offsets: nothing is kept, and the group is removed at the
+    /// next expiry sweep (after which it is `unknown_group`).
     Dead,
 }
 

@@ -1,0 +1,84 @@
+//! Consumer groups: membership, group fetch, commits and administration.
+
+use super::topics::segment;
+use super::{Client, ClientError};
+use mq_wire::api::{
+    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
+    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
+    ResetOffsetsResponse,
+};
+
+impl Client {
+    pub async fn join_group(
+        &self,
+        group: &str,
+        request: &JoinGroupRequest,
+    ) -> Result<MemberAssignment, ClientError> {
+        self.post(&format!("/v1/groups/{}/members", segment(group)), request)
+            .await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        group: &str,
+        request: &HeartbeatRequest,
+    ) -> Result<MemberAssignment, ClientError> {
+        self.post(&format!("/v1/groups/{}/heartbeat", segment(group)), request)
+            .await
+    }
+
+    pub async fn leave_group(
+        &self,
+        group: &str,
+        member_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.delete(&format!(
+            "/v1/groups/{}/members/{}",
+            segment(group),
+            segment(member_id)
+        ))
+        .await
+    }
+
+    pub async fn group_fetch(
+        &self,
+        group: &str,
+        request: &GroupFetchRequest,
+    ) -> Result<GroupFetchResponse, ClientError> {
+        self.post(&format!("/v1/groups/{}/fetch", segment(group)), request)
+            .await
+    }
+
+    pub async fn commit(
+        &self,
+        group: &str,
+        request: &CommitRequest,
+    ) -> Result<CommitResponse, ClientError> {
+        self.post(&format!("/v1/groups/{}/offsets", segment(group)), request)
+            .await
+    }
+
+    pub async fn list_groups(&self) -> Result<GroupList, ClientError> {
+        self.get("/v1/groups").await
+    }
+
+    pub async fn describe_group(&self, group: &str) -> Result<GroupDescription, ClientError> {
+        self.get(&format!("/v1/groups/{}", segment(group))).await
+    }
+
+    pub async fn delete_group(&self, group: &str) -> Result<serde_json::Value, ClientError> {
+        self.delete(&format!("/v1/groups/{}", segment(group))).await
+    }
+
+    pub async fn reset_offsets(
+        &self,
+        group: &str,
+        request: &ResetOffsetsRequest,
+    ) -> Result<ResetOffsetsResponse, ClientError> {
+        self.post(
+            &format!("/v1/groups/{}/offsets/reset", segment(group)),
+            request,
+        )
+        .await
+    }
+}

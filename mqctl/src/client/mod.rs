@@ -1,0 +1,233 @@
+//! [`Client`]: every endpoint of the mq HTTP API as an async method returning the shared wire types.
+//!
+//! A client knows one or more bootstrap servers; each request goes to the first that answers, so a
+//! dead node is skipped. Server errors come back as [`ClientError::Api`] with the stable code and
+//! message of the `{"error": …}` body.
+
+mod groups;
+mod topics;
+
+use mq_wire::{ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message} ({code})")]
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
+    /// No server could be reached.
+    #[error("cannot reach {servers}: {reason}")]
+    Unreachable { servers: String, reason: String },
+    /// The server answered something that is not the expected JSON.
+    #[error("unexpected answer from {url} (HTTP {status}): {reason}")]
+    Decode {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    /// A bad server address was given.
+    #[error("invalid server address `{0}`: give host:port or http://host:port")]
+    BadServer(String),
+}
+
+impl ClientError {
+    /// The server's error code, when the server answered with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// An async client of one mq cluster.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    servers: Vec<String>,
+    verbose: bool,
+}
+
+impl Client {
+    /// A client of `servers` (comma-separated lists are split; `host:port` gets `http://`), with a
+    /// per-request `timeout`.
+    pub fn new(servers: &[String], timeout: Duration) -> Result<Client, ClientError> {
+        let mut normalized = Vec::new();
+        for server in servers.iter().flat_map(|s| s.split(',')) {
+            let server = server.trim().trim_end_matches('/');
+            if server.is_empty() {
+                continue;
+            }
+            let url = if server.contains("://") {
+                server.to_owned()
+            } else {
+                format!("http://{server}")
+            };
+            reqwest::Url::parse(&url).map_err(|_| ClientError::BadServer(server.to_owned()))?;
+            normalized.push(url);
+        }
+        if normalized.is_empty() {
+            return Err(ClientError::BadServer(String::new()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                servers: normalized.join(","),
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            http,
+            servers: normalized,
+            verbose: false,
+        })
+    }
+
+    /// Logs every request (method, URL, status, time) to stderr.
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// The servers this client tries, in order.
+    pub fn servers(&self) -> &[String] {
+        &self.servers
+    }
+
+    /// `GET /health`: Ok when a node answers `OK`.
+    pub async fn health(&self) -> Result<String, ClientError> {
+        let (url, response) = self
+            .send(reqwest::Method::GET, "/health", None::<&()>)
+            .await?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        if status == 200 {
+            Ok(text)
+        } else {
+            Err(ClientError::Decode {
+                url,
+                status,
+                reason: text,
+            })
+        }
+    }
+
+    pub async fn cluster_status(&self) -> Result<mq_wire::api::ClusterStatus, ClientError> {
+        self.get("/v1/cluster").await
+    }
+
+    async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        self.call(reqwest::Method::GET, path, None::<&()>).await
+    }
+
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn delete<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        self.call(reqwest::Method::DELETE, path, None::<&()>).await
+    }
+
+    /// Sends a request and decodes the JSON answer, or the error body into [`ClientError::Api`].
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R, ClientError> {
+        let (url, response) = self.send(method, path, body).await?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| ClientError::Decode {
+            url: url.clone(),
+            status,
+            reason: e.to_string(),
+        })?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+                url,
+                status,
+                reason: e.to_string(),
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(error) => Err(ClientError::Api {
+                status,
+                code: error.error.code,
+                message: error.error.message,
+            }),
+            Err(_) => Err(ClientError::Decode {
+                url,
+                status,
+                reason: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            }),
+        }
+    }
+
+    /// Sends to the first server that answers; connection failures move on to the next.
+    async fn send<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(String, reqwest::Response), ClientError> {
+        let mut last_error = String::new();
+        for server in &self.servers {
+            let url = format!("{server}{path}");
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let started = Instant::now();
+            match request.send().await {
+                Ok(response) => {
+                    if self.verbose {
+                        eprintln!(
+                            "{method} {url} -> {} in {:.1} ms",
+                            response.status().as_u16(),
+                            started.elapsed().as_secs_f64() * 1000.0
+                        );
+                    }
+                    return Ok((url, response));
+                }
+                Err(error) => {
+                    if self.verbose {
+                        eprintln!("{method} {url} -> failed: {error}");
+                    }
+                    last_error = describe_transport_error(&error);
+                    if !(error.is_connect() || error.is_timeout()) {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(ClientError::Unreachable {
+            servers: self.servers.join(","),
+            reason: last_error,
+        })
+    }
+}
+
+/// The innermost cause of a transport error, which is the part a person can act on.
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let mut source: &dyn std::error::Error = error;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}

@@ -1,0 +1,405 @@
+//! `mqctl consume TOPIC`: values one per line like kafka-console-consumer, or JSON lines with
+//! `-o json`. Alone, it reads the partitions itself (from the latest, `--from-beginning`, or
+//! `--partition P --offset O`); with `--group` it joins the group, heartbeats, and commits what it
+//! printed as `--commit` says, leaving the group on exit (max messages, idle time, Ctrl-C).
+
+use crate::args::{CommitMode, ConsumeArgs, OutputFormat};
+use anyhow::{Context, Result};
+use mq_wire::api::{
+    CommitRequest, FetchQuery, FetchedRecord, GroupFetchRequest, HeartbeatRequest,
+    JoinGroupRequest, ListOffsetsQuery, OffsetCommit, OffsetReset,
+};
+use mq_wire::ErrorCode;
+use mqctl::{Client, ClientError};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long one fetch waits for data before the loop checks its timers.
+const POLL_MS: u64 = 500;
+
+pub async fn run(client: &Client, args: ConsumeArgs, format: Option<OutputFormat>) -> Result<()> {
+    let printer = Printer::new(&args, format);
+    match args.group.clone() {
+        Some(group) => consume_group(client, &args, &group, printer).await,
+        None => consume_partitions(client, &args, printer).await,
+    }
+}
+
+/// Formats records as the flags ask.
+struct Printer {
+    topic: String,
+    json: bool,
+    format: Option<String>,
+    print_key: bool,
+    print_offset: bool,
+    print_headers: bool,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Printer {
+    fn new(args: &ConsumeArgs, format: Option<OutputFormat>) -> Self {
+        Printer {
+            topic: args.topic.clone(),
+            json: format == Some(OutputFormat::Json),
+            format: args.format.clone(),
+            print_key: args.print_key,
+            print_offset: args.print_offset,
+            print_headers: args.print_headers,
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    fn print(&mut self, partition: u32, record: &FetchedRecord) -> Result<()> {
+        let line = if self.json {
+            let mut value = serde_json::to_value(record)?;
+            value["topic"] = self.topic.clone().into();
+            value["partition"] = partition.into();
+            serde_json::to_string(&value)?
+        } else {
+            self.text(partition, record)
+        };
+        writeln!(self.out, "{line}").context("writing to stdout")
+    }
+
+    fn text(&self, partition: u32, record: &FetchedRecord) -> String {
+        let key = record
+            .key_bytes()
+            .map(|k| String::from_utf8_lossy(&k).into_owned())
+            .unwrap_or_else(|| "null".to_owned());
+        let value = String::from_utf8_lossy(&record.value_bytes()).into_owned();
+        let headers = record
+            .headers
+            .iter()
+            .map(|h| {
+                let v = mq_wire::bytes_field::bytes_of(h.value.as_deref(), h.value_b64.as_deref())
+                    .unwrap_or_default();
+                format!("{}:{}", h.key, String::from_utf8_lossy(&v))
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Some(format) = &self.format {
+            let mut out = String::new();
+            let mut chars = format.chars();
+            while let Some(c) = chars.next() {
+                if c != '%' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('t') => out.push_str(&self.topic),
+                    Some('p') => out.push_str(&partition.to_string()),
+                    Some('o') => out.push_str(&record.offset.to_string()),
+                    Some('k') => out.push_str(&key),
+                    Some('v') => out.push_str(&value),
+                    Some('h') => out.push_str(&headers),
+                    Some('T') => out.push_str(&record.timestamp.to_string()),
+                    Some('i') => out.push_str(&record.id.to_string()),
+                    Some('%') => out.push('%'),
+                    Some(other) => {
+                        out.push('%');
+                        out.push(other);
+                    }
+                    None => out.push('%'),
+                }
+            }
+            return out;
+        }
+        let mut fields = Vec::new();
+        if self.print_offset {
+            fields.push(format!("{partition}:{}", record.offset));
+        }
+        if self.print_key {
+            fields.push(key);
+        }
+        fields.push(value);
+        if self.print_headers {
+            fields.push(headers);
+        }
+        fields.join("\t")
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().context("writing to stdout")
+    }
+}
+
+/// Stops when `--max-messages` are printed or nothing arrived for `--idle-exit-ms`.
+struct Limits {
+    max_messages: Option<u64>,
+    idle: Option<Duration>,
+    printed: u64,
+    last_record: Instant,
+}
+
+impl Limits {
+    fn new(args: &ConsumeArgs) -> Self {
+        Limits {
+            max_messages: args.max_messages,
+            idle: args.idle_exit_ms.map(Duration::from_millis),
+            printed: 0,
+            last_record: Instant::now(),
+        }
+    }
+
+    fn remaining(&self) -> Option<u64> {
+        self.max_messages
+            .map(|max| max.saturating_sub(self.printed))
+    }
+
+    fn done(&self) -> bool {
+        self.remaining() == Some(0)
+            || self
+                .idle
+                .is_some_and(|idle| self.last_record.elapsed() >= idle)
+    }
+
+    fn printed(&mut self, n: u64) {
+        self.printed += n;
+        if n > 0 {
+            self.last_record = Instant::now();
+        }
+    }
+
+    /// How long the next fetch may wait.
+    fn wait_ms(&self) -> u64 {
+        let idle_left = self.idle.map_or(POLL_MS, |idle| {
+            idle.saturating_sub(self.last_record.elapsed()).as_millis() as u64
+        });
+        idle_left.min(POLL_MS)
+    }
+}
+
+async fn consume_partitions(
+    client: &Client,
+    args: &ConsumeArgs,
+    mut printer: Printer,
+) -> Result<()> {
+    let topic = args.topic.clone();
+    let described = client
+        .describe_topic(&topic)
+        .await
+        .with_context(|| format!("consume {topic}"))?;
+    let partitions: Vec<u32> = match args.partition {
+        Some(p) => vec![p],
+        None => (0..described.config.partitions).collect(),
+    };
+    let at = if args.from_beginning {
+        "earliest"
+    } else {
+        "latest"
+    };
+    let offsets = client
+        .list_offsets(
+            &topic,
+            &ListOffsetsQuery {
+                at: Some(at.to_owned()),
+                partition: args.partition,
+            },
+        )
+        .await
+        .with_context(|| format!("consume {topic}"))?;
+    let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<FetchedRecord>), ClientError>>(16);
+    for partition in partitions {
+        let start = match args.offset {
+            Some(offset) => offset,
+            None => offsets
+                .partitions
+                .iter()
+                .find(|p| p.partition == partition)
+                .map_or(0, |p| p.offset),
+        };
+        let (client, topic, tx) = (client.clone(), topic.clone(), tx.clone());
+        tokio::spawn(async move {
+            let mut next = start;
+            loop {
+                let query = FetchQuery {
+                    offset: Some(next),
+                    max_records: Some(1000),
+                    max_wait_ms: Some(POLL_MS),
+                    ..Default::default()
+                };
+                let answer = client.fetch(&topic, partition, &query).await.map(|page| {
+                    next = page.next_offset;
+                    (partition, page.records)
+                });
+                let failed = answer.is_err();
+                if tx.send(answer).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut limits = Limits::new(args);
+    while !limits.done() {
+        let wait = Duration::from_millis(limits.wait_ms().max(1));
+        tokio::select! {
+            received = tokio::time::timeout(wait, rx.recv()) => match received {
+                Ok(Some(answer)) => {
+                    let (partition, records) = answer.with_context(|| format!("consume {topic}"))?;
+                    let take = limits.remaining().map_or(records.len(), |r| (r as usize).min(records.len()));
+                    for record in &records[..take] {
+                        printer.print(partition, record)?;
+                    }
+                    limits.printed(take as u64);
+                    printer.flush()?;
+                }
+                Ok(None) => break,
+                Err(_) => {}
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    printer.flush()
+}
+
+/// A group member's session: its id, generation and the commits it owes.
+struct Membership {
+    group: String,
+    member_id: String,
+    generation: u64,
+    heartbeat_every: Duration,
+    last_heartbeat: Instant,
+    /// Next offsets of what was printed and not yet committed.
+    uncommitted: BTreeMap<(String, u32), u64>,
+}
+
+impl Membership {
+    async fn join(client: &Client, args: &ConsumeArgs, group: &str) -> Result<Membership> {
+        let request = JoinGroupRequest {
+            topics: vec![args.topic.clone()],
+            session_timeout_ms: args.session_timeout.map(|d| d.as_millis() as u64),
+            auto_offset_reset: Some(if args.from_beginning {
+                OffsetReset::Earliest
+            } else {
+                OffsetReset::Latest
+            }),
+            client_id: Some("mqctl".to_owned()),
+            ..Default::default()
+        };
+        let joined = client
+            .join_group(group, &request)
+            .await
+            .with_context(|| format!("consume {} --group {group}", args.topic))?;
+        Ok(Membership {
+            group: group.to_owned(),
+            member_id: joined.member_id,
+            generation: joined.generation,
+            heartbeat_every: Duration::from_millis(joined.heartbeat_interval_ms.max(1)),
+            last_heartbeat: Instant::now(),
+            uncommitted: BTreeMap::new(),
+        })
+    }
+
+    async fn commit(&mut self, client: &Client) -> Result<(), ClientError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let offsets = self
+            .uncommitted
+            .iter()
+            .map(|((topic, partition), &offset)| OffsetCommit {
+                topic: topic.clone(),
+                partition: *partition,
+                offset,
+                metadata: None,
+            })
+            .collect();
+        let request = CommitRequest {
+            member_id: Some(self.member_id.clone()),
+            generation: Some(self.generation),
+            offsets,
+        };
+        client.commit(&self.group, &request).await?;
+        self.uncommitted.clear();
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self, client: &Client) -> Result<(), ClientError> {
+        let request = HeartbeatRequest {
+            member_id: self.member_id.clone(),
+            generation: self.generation,
+        };
+        let answer = client.heartbeat(&self.group, &request).await?;
+        self.generation = answer.generation;
+        self.heartbeat_every = Duration::from_millis(answer.heartbeat_interval_ms.max(1));
+        self.last_heartbeat = Instant::now();
+        Ok(())
+    }
+}
+
+async fn consume_group(
+    client: &Client,
+    args: &ConsumeArgs,
+    group: &str,
+    mut printer: Printer,
+) -> Result<()> {
+    let context = || format!("consume {} --group {group}", args.topic);
+    let mut member = Membership::join(client, args, group).await?;
+    let mut limits = Limits::new(args);
+    let mut last_commit = Instant::now();
+    let result: Result<()> = async {
+        while !limits.done() {
+            let request = GroupFetchRequest {
+                member_id: member.member_id.clone(),
+                generation: member.generation,
+                max_records: Some(limits.remaining().map_or(1000, |r| r.min(1000) as u32)),
+                max_bytes: None,
+                max_wait_ms: Some(
+                    limits
+                        .wait_ms()
+                        .min(member.heartbeat_every.as_millis() as u64),
+                ),
+            };
+            let page = tokio::select! {
+                page = client.group_fetch(group, &request) => page,
+                _ = tokio::signal::ctrl_c() => break,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(error) if error.code() == Some(ErrorCode::StaleGeneration) => {
+                    member.heartbeat(client).await.with_context(context)?;
+                    continue;
+                }
+                Err(error) => return Err(error).with_context(context),
+            };
+            for record in &page.records {
+                printer.print(record.partition, &record.record)?;
+                member.uncommitted.insert(
+                    (record.topic.clone(), record.partition),
+                    record.record.offset + 1,
+                );
+            }
+            printer.flush()?;
+            limits.printed(page.records.len() as u64);
+            let commit_now = match args.commit {
+                CommitMode::After => true,
+                CommitMode::Auto => last_commit.elapsed() >= Duration::from_secs(1),
+                CommitMode::None => false,
+            };
+            let heartbeat_now =
+                page.rebalance || member.last_heartbeat.elapsed() >= member.heartbeat_every;
+            // Commit before a heartbeat: the heartbeat may acknowledge giving partitions away.
+            if args.commit != CommitMode::None && (commit_now || heartbeat_now) {
+                member.commit(client).await.with_context(context)?;
+                last_commit = Instant::now();
+            }
+            if heartbeat_now {
+                member.heartbeat(client).await.with_context(context)?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if args.commit != CommitMode::None {
+        let committed = member.commit(client).await.with_context(context);
+        if result.is_ok() {
+            committed?;
+        }
+    }
+    let _ = client.leave_group(group, &member.member_id).await;
+    printer.flush()?;
+    result
+}

@@ -1,0 +1,131 @@
+//! `mqctl topic create|list|describe|delete`.
+
+use crate::args::{OutputFormat, TopicCommand};
+use crate::output::{bytes, json_line, table};
+use anyhow::{Context, Result};
+use mq_wire::api::{CreateTopicRequest, TopicDescription};
+use mqctl::Client;
+
+pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -> Result<()> {
+    match command {
+        TopicCommand::Create {
+            name,
+            partitions,
+            replication_factor,
+            retention,
+            retention_bytes,
+        } => {
+            let request = CreateTopicRequest {
+                name: name.clone(),
+                partitions,
+                replication_factor,
+                retention_ms: retention.map(|d| d.as_millis() as u64),
+                retention_bytes,
+            };
+            let created = client
+                .create_topic(&request)
+                .await
+                .with_context(|| format!("topic create {name}"))?;
+            match format {
+                OutputFormat::Json => json_line(&created),
+                OutputFormat::Table => println!(
+                    "created topic {} with {} partition(s)",
+                    created.name, created.config.partitions
+                ),
+            }
+        }
+        TopicCommand::List => {
+            let list = client.list_topics().await.context("topic list")?;
+            match format {
+                OutputFormat::Json => list.topics.iter().for_each(json_line),
+                OutputFormat::Table => table(
+                    &["TOPIC", "PARTITIONS", "REPLICATION", "RECORDS", "SIZE"],
+                    list.topics
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.name.clone(),
+                                t.partitions.to_string(),
+                                t.replication_factor.to_string(),
+                                t.records.to_string(),
+                                bytes(t.bytes),
+                            ]
+                        })
+                        .collect(),
+                ),
+            }
+        }
+        TopicCommand::Describe { name } => {
+            let topic = client
+                .describe_topic(&name)
+                .await
+                .with_context(|| format!("topic describe {name}"))?;
+            match format {
+                OutputFormat::Json => json_line(&topic),
+                OutputFormat::Table => describe_table(&topic),
+            }
+        }
+        TopicCommand::Delete { name } => {
+            let deleted = client
+                .delete_topic(&name)
+                .await
+                .with_context(|| format!("topic delete {name}"))?;
+            match format {
+                OutputFormat::Json => json_line(&deleted),
+                OutputFormat::Table => println!("deleted topic {name}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_table(topic: &TopicDescription) {
+    let config = &topic.config;
+    let retention = if config.retention_ms == 0 {
+        "forever".to_owned()
+    } else {
+        humantime::format_duration(std::time::Duration::from_millis(config.retention_ms))
+            .to_string()
+    };
+    println!(
+        "topic {}: {} partition(s), replication {}, retention {}, retention bytes {}",
+        topic.name,
+        config.partitions,
+        config.replication_factor,
+        retention,
+        if config.retention_bytes == 0 {
+            "unlimited".to_owned()
+        } else {
+            bytes(config.retention_bytes)
+        }
+    );
+    let join = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    table(
+        &[
+            "PARTITION",
+            "LEADER",
+            "REPLICAS",
+            "ISR",
+            "LOG-START",
+            "LOG-END",
+            "HIGH-WATERMARK",
+            "SIZE",
+        ],
+        topic
+            .partitions
+            .iter()
+            .map(|p| {
+                vec![
+                    p.partition.to_string(),
+                    p.leader.to_string(),
+                    join(&p.replicas),
+                    join(&p.isr),
+                    p.log_start.to_string(),
+                    p.log_end.to_string(),
+                    p.high_watermark.to_string(),
+                    bytes(p.bytes),
+                ]
+            })
+            .collect(),
+    );
+}

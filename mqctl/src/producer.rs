@@ -1,0 +1,368 @@
+//! A streaming producer: records go into per-partition batches; each partition has one sender task
+//! with at most one request in flight and one batch queued, so a partition's records arrive in
+//! order while different partitions' requests overlap, and memory stays bounded whatever the input
+//! size. Keyed records are placed with the broker's own rule (murmur2), keyless ones stick to one
+//! partition per batch and then move on, as Kafka's sticky partitioner does.
+//!
+//! Every record carries an id made here, so a batch retried after a lost answer is acknowledged by
+//! the broker's dedup window instead of appended twice. A batch that still fails after the retries
+//! is reported with the input line numbers it held: never a silent loss.
+
+use crate::{Client, ClientError};
+use mq_wire::api::{Acks, ProduceRecord, ProduceRequest, RecordHeader};
+use mq_wire::partitioner::partition_for_key;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+
+/// How a [`Producer`] batches and retries.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// Records per request.
+    pub batch_size: usize,
+    /// How long a partly filled batch may wait for more records.
+    pub linger: Duration,
+    /// Requests in flight across all partitions.
+    pub max_in_flight: usize,
+    /// Attempts after the first for a batch that failed with a retriable error.
+    pub retries: u32,
+    pub acks: Acks,
+    /// Headers added to every record.
+    pub headers: Vec<(String, String)>,
+    /// Send every record to this partition.
+    pub partition: Option<u32>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            batch_size: 1000,
+            linger: Duration::from_millis(5),
+            max_in_flight: 8,
+            retries: 5,
+            acks: Acks::All,
+            headers: Vec::new(),
+            partition: None,
+        }
+    }
+}
+
+/// Counters shared with whoever shows progress.
+#[derive(Debug, Default)]
+pub struct ProducerProgress {
+    pub acknowledged_records: AtomicU64,
+    pub acknowledged_bytes: AtomicU64,
+}
+
+/// What a finished producer did.
+#[derive(Debug)]
+pub struct ProduceSummary {
+    pub records: u64,
+    /// Bytes of keys and values acknowledged.
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Input line numbers (1-based, inclusive ranges) whose records were not acknowledged.
+    pub failed_lines: Vec<(u64, u64)>,
+    /// The error that made the first batch fail, if any did.
+    pub first_error: Option<String>,
+}
+
+impl ProduceSummary {
+    pub fn records_per_sec(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.records as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Batch {
+    records: Vec<ProduceRecord>,
+    lines: Vec<u64>,
+    bytes: u64,
+    started: Instant,
+}
+
+impl Batch {
+    fn new(capacity: usize) -> Self {
+        Batch {
+            records: Vec::with_capacity(capacity),
+            lines: Vec::with_capacity(capacity),
+            bytes: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+enum Outcome {
+    Failed { lines: Vec<u64>, error: String },
+}
+
+pub struct Producer {
+    topic: String,
+    partitions: u32,
+    config: ProducerConfig,
+    open: Vec<Option<Batch>>,
+    senders: Vec<Option<mpsc::Sender<Batch>>>,
+    tasks: Vec<JoinHandle<()>>,
+    client: Client,
+    in_flight: Arc<Semaphore>,
+    outcomes_tx: mpsc::UnboundedSender<Outcome>,
+    outcomes_rx: mpsc::UnboundedReceiver<Outcome>,
+    progress: Arc<ProducerProgress>,
+    sticky: u32,
+    started: Instant,
+}
+
+/// Why a producer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("partition {partition} does not exist: topic `{topic}` has {count}")]
+    UnknownPartition {
+        topic: String,
+        partition: u32,
+        count: u32,
+    },
+}
+
+impl Producer {
+    /// A producer for `topic` (its partition count is looked up now).
+    pub async fn new(
+        client: Client,
+        topic: &str,
+        config: ProducerConfig,
+    ) -> Result<Producer, ProducerError> {
+        let partitions = client.describe_topic(topic).await?.config.partitions;
+        if let Some(partition) = config.partition.filter(|&p| p >= partitions) {
+            return Err(ProducerError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                count: partitions,
+            });
+        }
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel();
+        Ok(Producer {
+            topic: topic.to_owned(),
+            partitions,
+            open: (0..partitions).map(|_| None).collect(),
+            senders: (0..partitions).map(|_| None).collect(),
+            tasks: Vec::new(),
+            client,
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            config,
+            outcomes_tx,
+            outcomes_rx,
+            progress: Arc::default(),
+            sticky: 0,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn progress(&self) -> Arc<ProducerProgress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// Adds one record (from input line `line`); sends its partition's batch when full, waiting
+    /// while that partition already has a batch in flight and one queued.
+    pub async fn send(&mut self, line: u64, key: Option<String>, value: String) {
+        let partition = match (self.config.partition, &key) {
+            (Some(partition), _) => partition,
+            (None, Some(key)) => partition_for_key(key.as_bytes(), self.partitions),
+            (None, None) => self.sticky,
+        };
+        let bytes = (value.len() + key.as_ref().map_or(0, String::len)) as u64;
+        let headers = self
+            .config
+            .headers
+            .iter()
+            .map(|(k, v)| RecordHeader {
+                key: k.clone(),
+                value: Some(v.clone()),
+                value_b64: None,
+            })
+            .collect();
+        let record = ProduceRecord {
+            key,
+            value: Some(value),
+            headers,
+            id: Some(uuid::Uuid::now_v7()),
+            ..Default::default()
+        };
+        let capacity = self.config.batch_size;
+        let batch = self.open[partition as usize].get_or_insert_with(|| Batch::new(capacity));
+        batch.records.push(record);
+        batch.lines.push(line);
+        batch.bytes += bytes;
+        if batch.records.len() >= self.config.batch_size {
+            self.dispatch(partition).await;
+            if self.config.partition.is_none() && partition == self.sticky {
+                self.sticky = (self.sticky + 1) % self.partitions;
+            }
+        }
+    }
+
+    /// Sends every batch that has waited longer than the linger time.
+    pub async fn flush_lingering(&mut self) {
+        for partition in 0..self.partitions {
+            let due = self.open[partition as usize]
+                .as_ref()
+                .is_some_and(|b| b.started.elapsed() >= self.config.linger);
+            if due {
+                self.dispatch(partition).await;
+            }
+        }
+    }
+
+    /// The longest a partly filled batch may still wait.
+    pub fn linger(&self) -> Duration {
+        self.config.linger
+    }
+
+    async fn dispatch(&mut self, partition: u32) {
+        let Some(batch) = self.open[partition as usize].take() else {
+            return;
+        };
+        let sender = self.senders[partition as usize].get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(1);
+            let task = tokio::spawn(send_batches(SenderContext {
+                client: self.client.clone(),
+                topic: self.topic.clone(),
+                partition,
+                acks: self.config.acks,
+                retries: self.config.retries,
+                in_flight: Arc::clone(&self.in_flight),
+                outcomes: self.outcomes_tx.clone(),
+                progress: Arc::clone(&self.progress),
+                batches: rx,
+            }));
+            self.tasks.push(task);
+            tx
+        });
+        if let Err(unsent) = sender.send(batch).await {
+            let _ = self.outcomes_tx.send(Outcome::Failed {
+                lines: unsent.0.lines,
+                error: "the partition's sender stopped".to_owned(),
+            });
+        }
+    }
+
+    /// Sends what is left, waits for every answer, and sums up.
+    pub async fn finish(mut self) -> ProduceSummary {
+        for partition in 0..self.partitions {
+            self.dispatch(partition).await;
+        }
+        self.senders.clear();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        drop(self.outcomes_tx);
+        let mut failed: Vec<u64> = Vec::new();
+        let mut first_error = None;
+        while let Some(Outcome::Failed { lines, error }) = self.outcomes_rx.recv().await {
+            failed.extend(lines);
+            first_error.get_or_insert(error);
+        }
+        failed.sort_unstable();
+        ProduceSummary {
+            records: self.progress.acknowledged_records.load(Ordering::Relaxed),
+            bytes: self.progress.acknowledged_bytes.load(Ordering::Relaxed),
+            seconds: self.started.elapsed().as_secs_f64(),
+            failed_lines: ranges(&failed),
+            first_error,
+        }
+    }
+}
+
+struct SenderContext {
+    client: Client,
+    topic: String,
+    partition: u32,
+    acks: Acks,
+    retries: u32,
+    in_flight: Arc<Semaphore>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    progress: Arc<ProducerProgress>,
+    batches: mpsc::Receiver<Batch>,
+}
+
+/// One partition's sender: batches one at a time, in order, each retried on retriable errors.
+async fn send_batches(mut context: SenderContext) {
+    while let Some(batch) = context.batches.recv().await {
+        let Ok(_permit) = context.in_flight.acquire().await else {
+            return;
+        };
+        let request = ProduceRequest {
+            records: batch.records,
+            acks: Some(context.acks),
+        };
+        let mut attempt = 0;
+        loop {
+            match context
+                .client
+                .produce_to_partition(&context.topic, context.partition, &request)
+                .await
+            {
+                Ok(_) => {
+                    let progress = &context.progress;
+                    progress
+                        .acknowledged_records
+                        .fetch_add(request.records.len() as u64, Ordering::Relaxed);
+                    progress
+                        .acknowledged_bytes
+                        .fetch_add(batch.bytes, Ordering::Relaxed);
+                    break;
+                }
+                Err(error) if attempt < context.retries && retriable(&error) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
+                }
+                Err(error) => {
+                    let _ = context.outcomes.send(Outcome::Failed {
+                        lines: batch.lines,
+                        error: error.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Errors that may pass: the node unreachable or overloaded, or out of memory until retention runs.
+fn retriable(error: &ClientError) -> bool {
+    match error {
+        ClientError::Unreachable { .. } => true,
+        ClientError::Decode { status, .. } => *status >= 500,
+        ClientError::Api { status, .. } => *status >= 500,
+        ClientError::BadServer(_) => false,
+    }
+}
+
+/// Sorted numbers as inclusive ranges: [1,2,3,7] -> [(1,3),(7,7)].
+pub fn ranges(sorted: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &n in sorted {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == n => *end = n,
+            Some((_, end)) if *end == n => {}
+            _ => out.push((n, n)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+
+    #[test]
+    fn line_numbers_fold_into_ranges() {
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), [(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(ranges(&[]), []);
+    }
+}

@@ -1,0 +1,20 @@
+//! `GET /v1/cluster`: the nodes of the cluster. Until the cluster lands, a node is standalone and
+//! reports itself alone.
+
+use super::AppState;
+use axum::extract::State;
+use axum::Json;
+use mq_wire::api::{ClusterStatus, NodeRole, NodeStatus};
+
+pub async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
+    let node_id = state.broker.node_id();
+    Json(ClusterStatus {
+        node_id,
+        nodes: vec![NodeStatus {
+            id: node_id,
+            address: state.advertised.clone(),
+            role: NodeRole::Standalone,
+            health: "ok".to_owned(),
+        }],
+    })
+}

@@ -1,0 +1,288 @@
+//! The real `mqctl` binary against a real `mqd`: topics, produce from a file, consume with a group,
+//! describe lag, reset offsets, errors, and both output modes of produce (pipe and terminal).
+
+use mq_e2e::{binary, Mqd};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::{Command, Output, Stdio};
+
+fn mqctl(mqd: &Mqd, args: &[&str]) -> Output {
+    Command::new(binary("mqctl"))
+        .args(["--server", &mqd.base])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mqctl")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "mqctl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+const LINES: usize = 200_000;
+
+fn write_keyed_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("mqctl-e2e-{}.txt", std::process::id()));
+    let mut text = String::with_capacity(LINES * 24);
+    for i in 0..LINES {
+        text.push_str(&format!("key-{}\tvalue-{i}\n", i % 101));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn produce_a_file_consume_it_with_a_group_and_reset() {
+    let mqd = Mqd::start();
+    let created = json_lines(&mqctl(
+        &mqd,
+        &["topic", "create", "lines", "--partitions", "6"],
+    ));
+    assert_eq!(created[0]["config"]["partitions"], 6);
+
+    let file = write_keyed_file();
+    let produced = mqctl(
+        &mqd,
+        &[
+            "produce",
+            "lines",
+            "--key-separator",
+            "\t",
+            file.to_str().unwrap(),
+        ],
+    );
+    let summary = &json_lines(&produced)[0];
+    assert_eq!(summary["records"], LINES as u64, "{summary}");
+    assert!(summary["records_per_sec"].as_f64().unwrap() > 0.0);
+    assert_eq!(summary["failed_lines"].as_array().unwrap().len(), 0);
+
+    let consume = |group: &str| {
+        let output = mqctl(
+            &mqd,
+            &[
+                "-o",
+                "json",
+                "consume",
+                "lines",
+                "--group",
+                group,
+                "--from-beginning",
+                "--max-messages",
+                &LINES.to_string(),
+                "--commit",
+                "after",
+            ],
+        );
+        json_lines(&output)
+    };
+    let records = consume("readers");
+    assert_eq!(records.len(), LINES);
+    let mut next_seq_of_key: HashMap<String, usize> = HashMap::new();
+    let mut seen = vec![false; LINES];
+    for record in &records {
+        let key = record["key"].as_str().unwrap().to_owned();
+        let seq: usize = record["value"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("value-")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            format!("key-{}", seq % 101),
+            key,
+            "key and value travel together"
+        );
+        assert!(!seen[seq], "line {seq} consumed twice");
+        seen[seq] = true;
+        let expected_at_least = next_seq_of_key.get(&key).copied().unwrap_or(0);
+        assert!(
+            seq >= expected_at_least,
+            "key {key}: {seq} after {}",
+            expected_at_least - 101
+        );
+        next_seq_of_key.insert(key, seq + 1);
+    }
+    assert!(seen.iter().all(|&s| s), "every line consumed");
+
+    let described = &json_lines(&mqctl(
+        &mqd,
+        &["-o", "json", "group", "describe", "readers"],
+    ))[0];
+    let offsets = described["offsets"].as_array().unwrap();
+    assert_eq!(offsets.len(), 6);
+    assert!(offsets.iter().all(|o| o["lag"] == 0), "{described}");
+
+    let dry = &json_lines(&mqctl(
+        &mqd,
+        &[
+            "group",
+            "reset-offsets",
+            "readers",
+            "--topic",
+            "lines",
+            "--to-earliest",
+        ],
+    ))[0];
+    assert_eq!(dry["executed"], false);
+    let lag_unchanged = &json_lines(&mqctl(&mqd, &["group", "describe", "readers"]))[0];
+    assert!(lag_unchanged["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["lag"] == 0));
+    let done = &json_lines(&mqctl(
+        &mqd,
+        &[
+            "group",
+            "reset-offsets",
+            "readers",
+            "--topic",
+            "lines",
+            "--to-earliest",
+            "--execute",
+        ],
+    ))[0];
+    assert_eq!(done["executed"], true);
+    assert_eq!(
+        consume("readers").len(),
+        LINES,
+        "after the reset the group reads everything again"
+    );
+
+    let groups = json_lines(&mqctl(&mqd, &["group", "list"]));
+    assert_eq!(groups[0]["group"], "readers");
+    let status = json_lines(&mqctl(&mqd, &["cluster", "status"]));
+    assert_eq!(
+        (status.len(), &status[0]["role"]),
+        (1, &Value::from("standalone"))
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn standalone_consume_reads_a_partition_from_an_offset_and_formats_lines() {
+    let mqd = Mqd::start();
+    stdout(&mqctl(&mqd, &["topic", "create", "t"]));
+    let mut producer = Command::new(binary("mqctl"))
+        .args([
+            "--server",
+            &mqd.base,
+            "produce",
+            "t",
+            "--header",
+            "source=test",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    producer
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a\nb\nc\nd\n")
+        .unwrap();
+    assert!(producer.wait_with_output().unwrap().status.success());
+    let lines = stdout(&mqctl(
+        &mqd,
+        &[
+            "consume",
+            "t",
+            "--partition",
+            "0",
+            "--offset",
+            "1",
+            "--max-messages",
+            "2",
+            "--format",
+            "%p:%o %v %h",
+        ],
+    ));
+    assert_eq!(lines, "0:1 b source:test\n0:2 c source:test\n");
+    let plain = stdout(&mqctl(
+        &mqd,
+        &["consume", "t", "--from-beginning", "--max-messages", "4"],
+    ));
+    assert_eq!(
+        plain, "a\nb\nc\nd\n",
+        "values one per line by default, even into a pipe"
+    );
+    let idle = mqctl(&mqd, &["consume", "t", "--idle-exit-ms", "300"]);
+    assert_eq!(
+        stdout(&idle),
+        "",
+        "from the latest offset nothing arrives; it exits when idle"
+    );
+}
+
+#[test]
+fn errors_are_one_line_with_an_exit_code() {
+    let mqd = Mqd::start();
+    let unknown = mqctl(&mqd, &["topic", "describe", "ghost"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "mqctl: topic describe ghost: unknown topic `ghost` (unknown_topic)"
+    );
+    let produce = mqctl(&mqd, &["produce", "ghost", "/dev/null"]);
+    assert_eq!(produce.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&produce.stderr).contains("unknown_topic"));
+    let bad_flag = mqctl(&mqd, &["topic", "create", "x", "--partitions", "many"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    let dead = Command::new(binary("mqctl"))
+        .args(["--server", "http://127.0.0.1:1", "topic", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(dead.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dead.stderr).contains("cannot reach http://127.0.0.1:1"));
+    let group_busy = mqctl(&mqd, &["group", "delete", "nobody"]);
+    assert!(String::from_utf8_lossy(&group_busy.stderr).contains("unknown_group"));
+}
+
+#[test]
+fn produce_on_a_terminal_prints_the_human_summary() {
+    let mqd = Mqd::start();
+    stdout(&mqctl(&mqd, &["topic", "create", "tty"]));
+    let file = std::env::temp_dir().join(format!("mqctl-tty-{}.txt", std::process::id()));
+    std::fs::write(
+        &file,
+        (0..5000).map(|i| format!("line {i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    // `script` runs mqctl in a pseudo-terminal: stdout and stderr are terminals there.
+    let command = format!(
+        "{} --server {} produce tty {}",
+        binary("mqctl").display(),
+        mqd.base,
+        file.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("produced 5000 records"), "{text}");
+    assert!(
+        !text.contains("\"records\""),
+        "a terminal gets the human line, not JSON: {text}"
+    );
+    let piped = json_lines(&mqctl(&mqd, &["produce", "tty", file.to_str().unwrap()]));
+    assert_eq!(piped[0]["records"], 5000);
+    std::fs::remove_file(file).unwrap();
+}
