@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// mqctl: operate an mq cluster: topics, produce, consume, consumer groups, cluster status.
 #[derive(Debug, Parser)]
-#[command(name = "mqctl", version, about, propagate_version = true)]
+#[command(name = "mqctl", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MQ_GIT_COMMIT"), ")"), propagate_version = true)]
 pub struct Cli {
     /// Server(s) to talk to: http://host:port or host:port, comma-separated bootstrap list.
     #[arg(

@@ -12,6 +12,13 @@ use mqctl::Client;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`mqctl topic list | head -1`) instead of failing on a broken pipe.
+    // SAFETY: restoring the default disposition of a signal, before any thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "mqctl", &mut std::io::stdout());
@@ -43,7 +50,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Topic(command) => commands::topic::run(&client, command, format).await,
         Command::Produce(args) => commands::produce::run(&client, args, format).await,
-        Command::Consume(args) => commands::consume::run(&client, args, cli.output).await,
+        Command::Consume(args) => {
+            commands::consume::run(&client, args, cli.output, cli.timeout).await
+        }
         Command::Commit(args) => commands::group::commit(&client, args, format).await,
         Command::Group(command) => commands::group::run(&client, command, format).await,
         Command::Cluster(ClusterCommand::Status) => {

@@ -37,7 +37,7 @@ pub fn table(columns: &[&str], rows: Vec<Vec<String>>) {
     println!("{table}");
 }
 
-/// Bytes for people: 1.2 MB.
+/// Bytes for people, in the units the flags take: 1.2 MiB.
 pub fn bytes(n: u64) -> String {
-    bytesize::ByteSize(n).display().si().to_string()
+    bytesize::ByteSize(n).display().iec().to_string()
 }

@@ -4,6 +4,9 @@
 //! fetch), [`group`] (committed offsets and consumers), [`http`] (the API), [`server`] (wiring and
 //! shutdown). [`config`] holds every setting and its default.
 
+/// Version and the git commit it was built from, e.g. `0.1.0 (3f2a9c1)`.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MQ_GIT_COMMIT"), ")");
+
 pub mod broker;
 pub mod cli;
 pub mod clock;
@@ -11,5 +14,8 @@ pub mod config;
 pub mod group;
 pub mod http;
 pub mod log;
+pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod shutdown;
+pub mod systemd;

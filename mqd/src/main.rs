@@ -2,7 +2,6 @@
 
 use clap::Parser;
 use mqd::cli::{Action, Args};
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Exit code for a configuration that is refused (clap uses 2 for usage errors too).
@@ -10,7 +9,7 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match args.action() {
+    let (config, overrides) = match args.action() {
         Ok(Action::Print(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -19,13 +18,13 @@ fn main() -> ExitCode {
             println!("{}: ok", path.display());
             return ExitCode::SUCCESS;
         }
-        Ok(Action::Run(config)) => *config,
+        Ok(Action::Run(config, overrides)) => (*config, overrides),
         Err(error) => {
             eprintln!("mqd: invalid configuration: {error}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    init_logging(&config.logging.level);
+    let log_level = mqd::logging::init(&config.logging.level, config.logging.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,7 +35,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(mqd::server::run(config)) {
+    tracing::info!(version = mqd::VERSION, "mqd starting");
+    match runtime.block_on(mqd::server::run(config, overrides, Some(log_level))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "mqd failed");
@@ -44,15 +44,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr; `RUST_LOG` wins over `logging.level`.
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
 }

@@ -1,13 +1,17 @@
-//! Runs a node: binds the listener, serves the HTTP API, runs retention, and shuts down in order on
-//! SIGTERM or Ctrl-C (stop accepting, let in-flight requests finish within
-//! `node.shutdown_timeout`, then return).
+//! Runs a node: binds the listener, serves the HTTP API, runs retention and session expiry, reloads
+//! on SIGHUP, and shuts down in order on SIGTERM or Ctrl-C (tell systemd, stop accepting, let
+//! in-flight requests finish within `node.shutdown_timeout`, return).
 
 use crate::broker::Broker;
 use crate::clock::now_ms;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::group::{GroupSettings, Groups};
+use crate::http::listener::LimitedListener;
 use crate::http::{router, AppState};
+use crate::logging::LogLevel;
+use crate::metrics::Metrics;
 use crate::shutdown::{termination_signal, Shutdown, ShutdownSignal};
+use crate::systemd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,18 +27,43 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
 }
 
+/// Where a SIGHUP reload reads the configuration again: the file and the flags that override it.
+pub trait ConfigSource: Send + Sync + 'static {
+    fn reload(&self) -> Option<Result<Config, ConfigError>>;
+}
+
+/// A node with no config file: SIGHUP has nothing to read.
+pub struct NoConfigFile;
+
+impl ConfigSource for NoConfigFile {
+    fn reload(&self) -> Option<Result<Config, ConfigError>> {
+        None
+    }
+}
+
 /// Serves until SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    source: impl ConfigSource,
+    log_level: Option<LogLevel>,
+) -> Result<(), ServerError> {
     let (shutdown, signal) = Shutdown::new();
     tokio::spawn(async move {
         termination_signal().await;
+        systemd::stopping();
         shutdown.trigger();
     });
-    serve(config, signal).await
+    serve(config, signal, Some((Box::new(source), log_level))).await
 }
 
-/// Serves until `signal` fires; used by [`run`] and by tests that stop a node themselves.
-pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerError> {
+type Reload = (Box<dyn ConfigSource>, Option<LogLevel>);
+
+/// Serves until `signal` fires.
+pub async fn serve(
+    config: Config,
+    signal: ShutdownSignal,
+    reload: Option<Reload>,
+) -> Result<(), ServerError> {
     let addr = config.node.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -42,6 +71,8 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
     let local = listener.local_addr()?;
     let shutdown_timeout = config.node.shutdown_timeout.0;
     let retention_interval = config.log.retention_check_interval.0;
+    let expiry_interval = config.groups.expiry_check_interval.0;
+    let max_connections = config.limits.max_connections;
     let config = Arc::new(config);
     let broker = Arc::new(Broker::new(Arc::clone(&config)));
     let groups = Arc::new(Groups::new(GroupSettings {
@@ -49,7 +80,9 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
         min_session_timeout: config.groups.min_session_timeout.0,
         max_session_timeout: config.groups.max_session_timeout.0,
     }));
+    let metrics = Arc::new(Metrics::new());
     let state = AppState {
+        metrics: Arc::clone(&metrics),
         advertised: format!("http://{local}"),
         broker: Arc::clone(&broker),
         groups: Arc::clone(&groups),
@@ -61,11 +94,21 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
             broker.enforce_retention(now_ms());
         }
     }));
-    tokio::spawn(every(
-        config.groups.expiry_check_interval.0,
-        signal.clone(),
-        move || groups.expire_sessions(&broker),
-    ));
+    tokio::spawn(every(expiry_interval, signal.clone(), {
+        let broker = Arc::clone(&broker);
+        move || groups.expire_sessions(&broker)
+    }));
+    if let Some(interval) = systemd::watchdog_interval() {
+        tokio::spawn(every(interval, signal.clone(), systemd::watchdog));
+    }
+    if let Some((source, log_level)) = reload {
+        tokio::spawn(reload_on_sighup(
+            source,
+            log_level,
+            Arc::clone(&broker),
+            signal.clone(),
+        ));
+    }
 
     tracing::info!(
         addr = %local,
@@ -73,6 +116,8 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
         memory_limit = %config.limits.memory,
         "mqd listening on http://{local}"
     );
+    systemd::ready(&format!("serving on http://{local}"));
+    let listener = LimitedListener::new(listener, max_connections, metrics);
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal.clone().wait());
     let deadline = async {
         signal.wait().await;
@@ -89,7 +134,7 @@ pub async fn serve(config: Config, signal: ShutdownSignal) -> Result<(), ServerE
     Ok(())
 }
 
-/// Runs `task` every `period` until shutdown (retention, session expiry).
+/// Runs `task` every `period` until shutdown (retention, session expiry, watchdog).
 async fn every(period: Duration, signal: ShutdownSignal, mut task: impl FnMut() + Send) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -101,4 +146,81 @@ async fn every(period: Duration, signal: ShutdownSignal, mut task: impl FnMut() 
             _ = &mut stop => return,
         }
     }
+}
+
+/// On SIGHUP: reads the config again and applies what can change at run time (log level, limits,
+/// defaults for new topics); names what needs a restart.
+async fn reload_on_sighup(
+    source: Box<dyn ConfigSource>,
+    log_level: Option<LogLevel>,
+    broker: Arc<Broker>,
+    signal: ShutdownSignal,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal as unix_signal, SignalKind};
+        let Ok(mut hangups) = unix_signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload is unavailable");
+            return;
+        };
+        let stop = signal.wait();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => {
+                    systemd::reloading();
+                    apply_reload(source.as_ref(), log_level.as_ref(), &broker);
+                    systemd::ready("serving (reloaded)");
+                }
+                _ = &mut stop => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (source, log_level, broker, signal);
+}
+
+fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker: &Broker) {
+    let new = match source.reload() {
+        None => {
+            tracing::warn!("SIGHUP: mqd runs without --config; there is nothing to reload");
+            return;
+        }
+        Some(Err(error)) => {
+            tracing::error!(%error, "SIGHUP: the config was refused; nothing changed");
+            return;
+        }
+        Some(Ok(new)) => new,
+    };
+    let old = broker.config();
+    let mut needs_restart = Vec::new();
+    if new.node != old.node {
+        needs_restart.push("[node]");
+    }
+    if new.groups != old.groups {
+        needs_restart.push("[groups]");
+    }
+    if new.log.retention_check_interval != old.log.retention_check_interval {
+        needs_restart.push("log.retention_check_interval");
+    }
+    if new.limits.max_connections != old.limits.max_connections {
+        needs_restart.push("limits.max_connections");
+    }
+    if new.logging.format != old.logging.format {
+        needs_restart.push("logging.format");
+    }
+    let level = match (log_level, new.logging.level != old.logging.level) {
+        (Some(handle), true) => match handle.set(&new.logging.level) {
+            Ok(true) => "applied",
+            Ok(false) => "kept (RUST_LOG is set)",
+            Err(_) => "refused",
+        },
+        _ => "unchanged",
+    };
+    broker.set_config(Arc::new(new));
+    tracing::info!(
+        log_level = level,
+        needs_restart = ?needs_restart,
+        "SIGHUP: configuration reloaded; limits and topic defaults apply now"
+    );
 }

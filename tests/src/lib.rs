@@ -70,6 +70,11 @@ impl Mqd {
     /// A node with this TOML as its config file (the listen address is always overridden to
     /// `127.0.0.1:0`).
     pub fn start_with_config(toml: &str) -> Mqd {
+        Mqd::start_with(toml, &[], &[])
+    }
+
+    /// A node with this TOML as its config file, extra flags and extra environment variables.
+    pub fn start_with(toml: &str, flags: &[&str], env: &[(&str, &str)]) -> Mqd {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let path = std::env::temp_dir().join(format!(
             "mq-e2e-{}-{}.toml",
@@ -77,20 +82,23 @@ impl Mqd {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&path, toml).expect("write the test config");
-        let mut mqd = Mqd::spawn(&[
+        let mut args = vec![
             "--config",
             path.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
-        ]);
+        ];
+        args.extend_from_slice(flags);
+        let mut mqd = Mqd::spawn(&args, env);
         mqd.config_path = Some(path);
         mqd
     }
 
-    fn spawn(args: &[&str]) -> Mqd {
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Mqd {
         let mut child = Command::new(binary("mqd"))
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -104,11 +112,13 @@ impl Mqd {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                     if let Some(at) = line.find("listening on http://") {
-                        let address = line[at + "listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or("")
-                            .to_owned();
+                        let address: String = line[at + "listening on ".len()..]
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_alphanumeric()
+                                    || matches!(c, ':' | '/' | '.' | '[' | ']')
+                            })
+                            .collect();
                         let _ = address_tx.send(address);
                     }
                     let mut log = log.lock().unwrap();
@@ -204,11 +214,25 @@ impl Mqd {
         kib * 1024
     }
 
+    /// The config file the node was started with.
+    pub fn config_path(&self) -> &std::path::Path {
+        self.config_path
+            .as_deref()
+            .expect("started with a config file")
+    }
+
+    /// Sends a signal (`TERM`, `HUP`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Sends SIGTERM and waits (up to `deadline`) for the process to exit.
     pub fn terminate(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        self.signal("TERM");
         let started = Instant::now();
         while started.elapsed() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -251,6 +251,70 @@ fn errors_are_one_line_with_an_exit_code() {
     assert!(String::from_utf8_lossy(&dead.stderr).contains("cannot reach http://127.0.0.1:1"));
     let group_busy = mqctl(&mqd, &["group", "delete", "nobody"]);
     assert!(String::from_utf8_lossy(&group_busy.stderr).contains("unknown_group"));
+    let group_typo = mqctl(
+        &mqd,
+        &["consume", "ghost", "--group", "g", "--max-messages", "1"],
+    );
+    assert_eq!(group_typo.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&group_typo.stderr).contains("unknown topic `ghost`"));
+}
+
+#[test]
+fn a_line_without_the_key_separator_stops_produce_after_delivering_what_came_before() {
+    let mqd = Mqd::start();
+    stdout(&mqctl(&mqd, &["topic", "create", "keyed"]));
+    let file = std::env::temp_dir().join(format!("mqctl-sep-{}.txt", std::process::id()));
+    let mut text: String = (0..3000).map(|i| format!("k{i}\tv{i}\n")).collect();
+    text.push_str("no separator here\nk\tafter\n");
+    std::fs::write(&file, text).unwrap();
+    let output = mqctl(
+        &mqd,
+        &[
+            "produce",
+            "keyed",
+            "--key-separator",
+            "\t",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    assert_eq!(
+        summary["records"], 3000,
+        "the lines before the bad one were delivered"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 3001 has no key separator")
+            && stderr.contains("lines from 3001 on were not produced"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json_lines(&mqctl(&mqd, &["topic", "list"]))[0]["records"],
+        3000
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn a_closed_pipe_ends_mqctl_quietly() {
+    let mqd = Mqd::start();
+    for i in 0..50 {
+        stdout(&mqctl(&mqd, &["topic", "create", &format!("t{i}")]));
+    }
+    let command = format!(
+        "{} --server {} -o table topic list | head -1",
+        binary("mqctl").display(),
+        mqd.base
+    );
+    let output = Command::new("sh").args(["-c", &command]).output().unwrap();
+    assert!(output.status.success());
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     GroupNotEmpty,
     /// The member's `auto_offset_reset` is `none` and a partition has no committed offset.
     NoCommittedOffset,
+    /// A node-wide count limit (`limits.max_topics`, `limits.max_partitions`) is reached.
+    LimitExceeded,
+    /// The node has `limits.max_connections` open connections; this one is refused.
+    TooManyConnections,
     /// The node-wide memory limit is reached: produce is refused until retention frees room.
     MemoryLimitExceeded,
     /// A bug: the server could not complete a valid request.
@@ -65,7 +69,8 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             OffsetOutOfRange => 416,
             Internal => 500,
-            MemoryLimitExceeded => 507,
+            TooManyConnections => 503,
+            MemoryLimitExceeded | LimitExceeded => 507,
         }
     }
 
@@ -95,6 +100,8 @@ impl ErrorCode {
             NoCommittedOffset => "no_committed_offset",
             MemoryLimitExceeded => "memory_limit_exceeded",
             Internal => "internal",
+            LimitExceeded => "limit_exceeded",
+            TooManyConnections => "too_many_connections",
         }
     }
 }

@@ -16,14 +16,21 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// How long one fetch waits for data before the loop checks its timers.
+/// How long one fetch waits for data before the loop checks its timers, at most.
 const POLL_MS: u64 = 500;
 
-pub async fn run(client: &Client, args: ConsumeArgs, format: Option<OutputFormat>) -> Result<()> {
+/// `request_timeout` is `--timeout`: a long poll must end well within it.
+pub async fn run(
+    client: &Client,
+    args: ConsumeArgs,
+    format: Option<OutputFormat>,
+    request_timeout: Duration,
+) -> Result<()> {
     let printer = Printer::new(&args, format);
+    let poll_ms = POLL_MS.min(request_timeout.as_millis() as u64 / 2);
     match args.group.clone() {
-        Some(group) => consume_group(client, &args, &group, printer).await,
-        None => consume_partitions(client, &args, printer).await,
+        Some(group) => consume_group(client, &args, &group, printer, poll_ms).await,
+        None => consume_partitions(client, &args, printer, poll_ms).await,
     }
 }
 
@@ -131,11 +138,13 @@ struct Limits {
     idle: Option<Duration>,
     printed: u64,
     last_record: Instant,
+    poll_ms: u64,
 }
 
 impl Limits {
-    fn new(args: &ConsumeArgs) -> Self {
+    fn new(args: &ConsumeArgs, poll_ms: u64) -> Self {
         Limits {
+            poll_ms,
             max_messages: args.max_messages,
             idle: args.idle_exit_ms.map(Duration::from_millis),
             printed: 0,
@@ -164,10 +173,10 @@ impl Limits {
 
     /// How long the next fetch may wait.
     fn wait_ms(&self) -> u64 {
-        let idle_left = self.idle.map_or(POLL_MS, |idle| {
+        let idle_left = self.idle.map_or(self.poll_ms, |idle| {
             idle.saturating_sub(self.last_record.elapsed()).as_millis() as u64
         });
-        idle_left.min(POLL_MS)
+        idle_left.min(self.poll_ms)
     }
 }
 
@@ -175,6 +184,7 @@ async fn consume_partitions(
     client: &Client,
     args: &ConsumeArgs,
     mut printer: Printer,
+    poll_ms: u64,
 ) -> Result<()> {
     let topic = args.topic.clone();
     let described = client
@@ -217,7 +227,7 @@ async fn consume_partitions(
                 let query = FetchQuery {
                     offset: Some(next),
                     max_records: Some(1000),
-                    max_wait_ms: Some(POLL_MS),
+                    max_wait_ms: Some(poll_ms),
                     ..Default::default()
                 };
                 let answer = client.fetch(&topic, partition, &query).await.map(|page| {
@@ -232,7 +242,7 @@ async fn consume_partitions(
         });
     }
     drop(tx);
-    let mut limits = Limits::new(args);
+    let mut limits = Limits::new(args, poll_ms);
     while !limits.done() {
         let wait = Duration::from_millis(limits.wait_ms().max(1));
         tokio::select! {
@@ -262,6 +272,8 @@ struct Membership {
     generation: u64,
     heartbeat_every: Duration,
     last_heartbeat: Instant,
+    /// The last heartbeat brought a new generation: the next one acknowledges it.
+    acknowledge_now: bool,
     /// Next offsets of what was printed and not yet committed.
     uncommitted: BTreeMap<(String, u32), u64>,
 }
@@ -289,6 +301,7 @@ impl Membership {
             generation: joined.generation,
             heartbeat_every: Duration::from_millis(joined.heartbeat_interval_ms.max(1)),
             last_heartbeat: Instant::now(),
+            acknowledge_now: false,
             uncommitted: BTreeMap::new(),
         })
     }
@@ -323,6 +336,9 @@ impl Membership {
             generation: self.generation,
         };
         let answer = client.heartbeat(&self.group, &request).await?;
+        // A new generation is acknowledged by the next heartbeat; send it at once (after
+        // committing) so partitions being handed over are not held a whole interval.
+        self.acknowledge_now = answer.generation != self.generation;
         self.generation = answer.generation;
         self.heartbeat_every = Duration::from_millis(answer.heartbeat_interval_ms.max(1));
         self.last_heartbeat = Instant::now();
@@ -335,10 +351,16 @@ async fn consume_group(
     args: &ConsumeArgs,
     group: &str,
     mut printer: Printer,
+    poll_ms: u64,
 ) -> Result<()> {
     let context = || format!("consume {} --group {group}", args.topic);
+    // A group may name a topic that does not exist yet; a person typing one most likely erred.
+    client
+        .describe_topic(&args.topic)
+        .await
+        .with_context(context)?;
     let mut member = Membership::join(client, args, group).await?;
-    let mut limits = Limits::new(args);
+    let mut limits = Limits::new(args, poll_ms);
     let mut last_commit = Instant::now();
     let result: Result<()> = async {
         while !limits.done() {
@@ -379,8 +401,9 @@ async fn consume_group(
                 CommitMode::Auto => last_commit.elapsed() >= Duration::from_secs(1),
                 CommitMode::None => false,
             };
-            let heartbeat_now =
-                page.rebalance || member.last_heartbeat.elapsed() >= member.heartbeat_every;
+            let heartbeat_now = page.rebalance
+                || member.acknowledge_now
+                || member.last_heartbeat.elapsed() >= member.heartbeat_every;
             // Commit before a heartbeat: the heartbeat may acknowledge giving partitions away.
             if args.commit != CommitMode::None && (commit_now || heartbeat_now) {
                 member.commit(client).await.with_context(context)?;

@@ -47,13 +47,14 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     let bar = progress_bar(total_bytes);
     let progress = producer.progress();
     let mut line_number = 0u64;
+    let mut stopped_at: Option<(u64, String)> = None;
     let mut read_bytes = 0u64;
     let inputs: Vec<Option<std::path::PathBuf>> = if args.files.is_empty() {
         vec![None]
     } else {
         args.files.iter().cloned().map(Some).collect()
     };
-    for input in inputs {
+    'inputs: for input in inputs {
         let reader: Box<dyn AsyncBufRead + Unpin> = match &input {
             None => Box::new(BufReader::with_capacity(1 << 16, tokio::io::stdin())),
             Some(path) => Box::new(BufReader::with_capacity(
@@ -78,9 +79,12 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
             let (key, value) = match &args.key_separator {
                 Some(separator) => match line.split_once(separator.as_str()) {
                     Some((key, value)) => (Some(key.to_owned()), value.to_owned()),
-                    None => bail!(
-                        "produce {topic}: line {line_number} has no key separator `{separator}`"
-                    ),
+                    None => {
+                        // Stop reading, but deliver and report what was read before it.
+                        let why = format!("line {line_number} has no key separator `{separator}`");
+                        stopped_at = Some((line_number, why));
+                        break 'inputs;
+                    }
                 },
                 None => (None, line),
             };
@@ -96,7 +100,13 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     bar.set_position(read_bytes);
     let summary = producer.finish().await;
     bar.finish_and_clear();
-    report(&topic, &summary, format)
+    report(&topic, &summary, format)?;
+    match stopped_at {
+        Some((line, why)) => {
+            bail!("produce {topic}: {why}; lines from {line} on were not produced")
+        }
+        None => Ok(()),
+    }
 }
 
 fn progress_bar(total_bytes: Option<u64>) -> ProgressBar {
@@ -156,8 +166,13 @@ fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Result
             }
         })
         .collect();
+    let noun = if lines.len() == 1 && !lines[0].contains('-') {
+        "line"
+    } else {
+        "lines"
+    };
     bail!(
-        "produce {topic}: lines {} were not acknowledged: {}",
+        "produce {topic}: {noun} {} were not acknowledged: {}",
         lines.join(","),
         summary.first_error.as_deref().unwrap_or("unknown error")
     )

@@ -37,6 +37,8 @@ pub enum BrokerError {
     MemoryLimit(#[from] MemoryLimitExceeded),
     #[error("{0}")]
     NoRecord(String),
+    #[error("{0}")]
+    LimitExceeded(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -54,6 +56,7 @@ impl BrokerError {
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::MemoryLimit(_) => ErrorCode::MemoryLimitExceeded,
             BrokerError::NoRecord(_) => ErrorCode::NoRecord,
+            BrokerError::LimitExceeded(_) => ErrorCode::LimitExceeded,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -34,7 +34,8 @@ pub enum OffsetSpec {
 }
 
 pub struct Broker {
-    config: Arc<Config>,
+    /// Swapped whole by a SIGHUP reload; readers take a snapshot with [`Broker::config`].
+    config: RwLock<Arc<Config>>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     budget: Arc<MemoryBudget>,
 }
@@ -43,14 +44,22 @@ impl Broker {
     pub fn new(config: Arc<Config>) -> Self {
         let budget = MemoryBudget::new(config.limits.memory.0);
         Broker {
-            config,
+            config: RwLock::new(config),
             topics: RwLock::new(BTreeMap::new()),
             budget,
         }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// A snapshot of the configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read())
+    }
+
+    /// Puts a reloaded configuration in force: limits and topic defaults apply to the next
+    /// request; the memory limit at once.
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.budget.set_limit(config.limits.memory.0);
+        *self.config.write() = config;
     }
 
     pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
@@ -58,13 +67,13 @@ impl Broker {
     }
 
     pub fn node_id(&self) -> u64 {
-        self.config.node.id
+        self.config.read().node.id
     }
 
     /// Creates a topic, filling unset settings from the node's defaults.
     pub fn create_topic(&self, request: &CreateTopicRequest) -> Result<Arc<Topic>, BrokerError> {
         validate_topic_name(&request.name)?;
-        let defaults = &self.config;
+        let defaults = self.config();
         let partitions = request
             .partitions
             .unwrap_or(defaults.topics.default_partitions);
@@ -94,6 +103,22 @@ impl Broker {
         let mut topics = self.topics.write();
         if topics.contains_key(&request.name) {
             return Err(BrokerError::TopicExists(request.name.clone()));
+        }
+        let max_topics = defaults.limits.max_topics;
+        if topics.len() as u64 >= u64::from(max_topics) {
+            return Err(BrokerError::LimitExceeded(format!(
+                "this node holds {max_topics} topics already (limits.max_topics)"
+            )));
+        }
+        let hosted: u64 = topics
+            .values()
+            .map(|t| u64::from(t.partition_count()))
+            .sum();
+        let max_partitions = defaults.limits.max_partitions;
+        if hosted + u64::from(partitions) > u64::from(max_partitions) {
+            return Err(BrokerError::LimitExceeded(format!(
+                "this node hosts {hosted} partitions; {partitions} more would pass limits.max_partitions ({max_partitions})"
+            )));
         }
         let name: Arc<str> = Arc::from(request.name.as_str());
         let settings = LogSettings {

@@ -122,6 +122,12 @@ pub struct Limits {
     pub max_record_bytes: ByteSize,
     pub max_batch_records: u32,
     pub max_partitions_per_topic: u32,
+    /// Most topics this node holds.
+    pub max_topics: u32,
+    /// Most partitions this node hosts, over all topics.
+    pub max_partitions: u32,
+    /// Most open client connections; more are answered 503 and closed.
+    pub max_connections: u32,
     /// Upper bound of a fetch's `max_bytes`, and its default.
     pub max_fetch_bytes: ByteSize,
     /// Upper bound of a fetch's `max_wait_ms`.
@@ -136,6 +142,9 @@ impl Default for Limits {
             max_record_bytes: ByteSize::mib(1),
             max_batch_records: 100_000,
             max_partitions_per_topic: 1024,
+            max_topics: 10_000,
+            max_partitions: 100_000,
+            max_connections: 10_000,
             max_fetch_bytes: ByteSize::mib(16),
             max_fetch_wait: HumanDuration::from_secs(30),
         }
@@ -171,12 +180,23 @@ impl Default for GroupsConfig {
 pub struct LoggingConfig {
     /// A `tracing` filter (`info`, `mqd=debug,info`); `RUST_LOG` wins when set.
     pub level: String,
+    /// `text` for people, `json` (one object per line) for log pipelines.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for LoggingConfig {
     fn default() -> Self {
         LoggingConfig {
             level: "info".to_owned(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -278,6 +298,21 @@ impl Config {
         check(
             self.limits.max_partitions_per_topic >= 1,
             "limits.max_partitions_per_topic",
+            "must be at least 1",
+        )?;
+        check(
+            self.limits.max_topics >= 1,
+            "limits.max_topics",
+            "must be at least 1",
+        )?;
+        check(
+            self.limits.max_partitions >= self.limits.max_partitions_per_topic,
+            "limits.max_partitions",
+            "must be at least limits.max_partitions_per_topic",
+        )?;
+        check(
+            self.limits.max_connections >= 1,
+            "limits.max_connections",
             "must be at least 1",
         )?;
         check(

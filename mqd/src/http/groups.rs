@@ -80,6 +80,16 @@ pub async fn fetch(
         .groups
         .fetch(&state.broker, &group, &request, fetch_limits, stop)
         .await?;
+    let mut per_topic: std::collections::HashMap<&str, (u64, u64)> =
+        std::collections::HashMap::new();
+    for record in &response.records {
+        let entry = per_topic.entry(record.topic.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += super::records::payload_bytes(std::iter::once(&record.record));
+    }
+    for (topic, (records, bytes)) in per_topic {
+        state.metrics.fetched(topic, records, bytes);
+    }
     Ok(Json(response))
 }
 

@@ -8,12 +8,15 @@
 //! | `/v1/topics/{topic}/offsets` list offsets | [`offsets`] |
 //! | `/v1/groups…` join, heartbeat, leave, group fetch, commit, describe, list, delete, reset | [`groups`] |
 //! | `/v1/cluster` nodes, roles, health | [`cluster`] |
+//! | `/metrics` Prometheus text | [`observe`] |
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
 mod cluster;
 mod error;
 mod extract;
 mod groups;
+pub mod listener;
+mod observe;
 mod offsets;
 mod records;
 mod seed;
@@ -31,6 +34,7 @@ use std::sync::Arc;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The address this node's API listens on, as clients reach it.
     pub advertised: String,
     pub broker: Arc<Broker>,
@@ -71,7 +75,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/groups/{group}/offsets/reset",
             post(groups::reset_offsets),
         )
+        .route("/metrics", get(observe::metrics))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::record,
+        ))
         .with_state(state)
 }

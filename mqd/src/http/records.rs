@@ -62,10 +62,35 @@ fn produce_records(
         .map(|(index, record)| new_record(index, record, partition))
         .collect::<Result<Vec<_>, _>>()?;
     let offsets = topic.produce(&records, limits.max_record_bytes.0, now_ms())?;
+    count_produced(state, &topic_name, &records, &offsets);
     Ok(Json(ProduceResponse {
         topic: topic_name,
         offsets,
     }))
+}
+
+/// Counts the records a produce appended (duplicates are acknowledged, not appended) in the metrics.
+pub(super) fn count_produced(
+    state: &AppState,
+    topic: &str,
+    records: &[NewRecord<'_>],
+    positions: &[mq_wire::api::RecordPosition],
+) {
+    let (mut appended, mut bytes) = (0u64, 0u64);
+    for (record, position) in records.iter().zip(positions) {
+        if !position.duplicate {
+            appended += 1;
+            bytes += (record.value.len() + record.key.as_ref().map_or(0, |k| k.len())) as u64;
+        }
+    }
+    state.metrics.produced(topic, appended, bytes);
+}
+
+/// Key and value bytes of fetched records, for the metrics.
+pub(super) fn payload_bytes<'a>(records: impl Iterator<Item = &'a FetchedRecord>) -> u64 {
+    records
+        .map(|r| (r.value_bytes().len() + r.key_bytes().map_or(0, |k| k.len())) as u64)
+        .sum()
 }
 
 /// Reads one JSON record into the broker's form, naming the record at fault on error.
@@ -167,6 +192,11 @@ pub async fn fetch(
         }
     }
     let next_offset = records.last().map_or(from, |r| r.offset + 1);
+    state.metrics.fetched(
+        &topic_name,
+        records.len() as u64,
+        payload_bytes(records.iter()),
+    );
     Ok(Json(FetchResponse {
         topic: topic_name,
         partition: partition_index,

@@ -56,7 +56,9 @@ pub async fn produce(
         ..Default::default()
     };
     let limits = &state.broker.config().limits;
-    let position = topic.produce(&[record], limits.max_record_bytes.0, now_ms())?[0];
+    let records = [record];
+    let position = topic.produce(&records, limits.max_record_bytes.0, now_ms())?[0];
+    super::records::count_produced(&state, &request.topic_id, &records, &[position]);
     Ok(Json(SeedProduced {
         id,
         topic_id: request.topic_id,
@@ -76,6 +78,9 @@ pub async fn consume(
         .groups
         .seed
         .consume(&state.groups.offsets, &topic, &request.consumer_id)?;
+    state
+        .metrics
+        .fetched(&request.topic_id, 1, record.value.len() as u64);
     Ok(Json(SeedMessage {
         id: record.id,
         topic_id: request.topic_id,

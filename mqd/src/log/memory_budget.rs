@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct MemoryBudget {
-    limit: u64,
+    limit: AtomicU64,
     used: AtomicU64,
 }
 
@@ -26,13 +26,19 @@ pub struct MemoryLimitExceeded {
 impl MemoryBudget {
     pub fn new(limit: u64) -> Arc<Self> {
         Arc::new(MemoryBudget {
-            limit,
+            limit: AtomicU64::new(limit),
             used: AtomicU64::new(0),
         })
     }
 
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Changes the limit (a reload). Data already stored stays; past a lowered limit, produce is
+    /// refused until enough is evicted.
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     pub fn used(&self) -> u64 {
@@ -42,11 +48,12 @@ impl MemoryBudget {
     /// Reserves `bytes`, or refuses without reserving anything.
     pub fn try_reserve(self: &Arc<Self>, bytes: u64) -> Result<Reservation, MemoryLimitExceeded> {
         let mut used = self.used.load(Ordering::Relaxed);
+        let limit = self.limit();
         loop {
             let wanted = used.saturating_add(bytes);
-            if wanted > self.limit {
+            if wanted > limit {
                 return Err(MemoryLimitExceeded {
-                    limit: self.limit,
+                    limit,
                     used,
                     requested: bytes,
                 });

@@ -1,0 +1,293 @@
+//! `/metrics` in Prometheus (OpenMetrics) text, through the `prometheus-client` crate.
+//!
+//! Counters are updated where things happen (requests by the HTTP layer, records and bytes by the
+//! produce and fetch handlers); gauges that describe state (partition offsets and sizes, group
+//! lag, memory, process RSS) are refreshed from the broker at each scrape, so they are never stale.
+
+use crate::broker::Broker;
+use crate::group::Groups;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabels {
+    pub topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub topic: String,
+    pub partition: u32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LagLabels {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoleLabels {
+    pub role: String,
+}
+
+/// Every metric of the node.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<EndpointLabels, Histogram>,
+    records_in: Family<TopicLabels, Counter>,
+    bytes_in: Family<TopicLabels, Counter>,
+    records_out: Family<TopicLabels, Counter>,
+    bytes_out: Family<TopicLabels, Counter>,
+    log_start: Family<PartitionLabels, Gauge>,
+    log_end: Family<PartitionLabels, Gauge>,
+    partition_bytes: Family<PartitionLabels, Gauge>,
+    group_lag: Family<LagLabels, Gauge>,
+    memory_used: Gauge,
+    memory_limit: Gauge,
+    resident_memory: Gauge,
+    role: Family<RoleLabels, Gauge>,
+    under_replicated: Gauge,
+    connections: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "mq_http_requests",
+            "HTTP requests by endpoint, method and status",
+            requests.clone(),
+        );
+        let request_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+        });
+        registry.register(
+            "mq_http_request_duration_seconds",
+            "HTTP request latency by endpoint",
+            request_seconds.clone(),
+        );
+        let records_in = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "mq_records_in",
+            "Records appended, by topic (duplicates not counted)",
+            records_in.clone(),
+        );
+        let bytes_in = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "mq_bytes_in",
+            "Key and value bytes appended, by topic",
+            bytes_in.clone(),
+        );
+        let records_out = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "mq_records_out",
+            "Records returned by fetches, by topic",
+            records_out.clone(),
+        );
+        let bytes_out = Family::<TopicLabels, Counter>::default();
+        registry.register(
+            "mq_bytes_out",
+            "Key and value bytes returned by fetches, by topic",
+            bytes_out.clone(),
+        );
+        let log_start = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "mq_partition_log_start_offset",
+            "First retained offset",
+            log_start.clone(),
+        );
+        let log_end = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "mq_partition_log_end_offset",
+            "Offset the next record will get",
+            log_end.clone(),
+        );
+        let partition_bytes = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "mq_partition_size_bytes",
+            "Bytes held by the partition's segments",
+            partition_bytes.clone(),
+        );
+        let group_lag = Family::<LagLabels, Gauge>::default();
+        registry.register(
+            "mq_group_lag",
+            "Log end minus committed offset, per group and partition",
+            group_lag.clone(),
+        );
+        let memory_used = Gauge::default();
+        registry.register(
+            "mq_memory_used_bytes",
+            "Bytes of stored records counted against limits.memory",
+            memory_used.clone(),
+        );
+        let memory_limit = Gauge::default();
+        registry.register(
+            "mq_memory_limit_bytes",
+            "limits.memory",
+            memory_limit.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the mqd process",
+            resident_memory.clone(),
+        );
+        let role = Family::<RoleLabels, Gauge>::default();
+        registry.register(
+            "mq_cluster_role",
+            "1 for the node's role in the cluster",
+            role.clone(),
+        );
+        let under_replicated = Gauge::default();
+        registry.register(
+            "mq_under_replicated_partitions",
+            "Partitions whose ISR is smaller than their replicas",
+            under_replicated.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "mq_open_connections",
+            "Open client connections",
+            connections.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            records_in,
+            bytes_in,
+            records_out,
+            bytes_out,
+            log_start,
+            log_end,
+            partition_bytes,
+            group_lag,
+            memory_used,
+            memory_limit,
+            resident_memory,
+            role,
+            under_replicated,
+            connections,
+        }
+    }
+
+    pub fn request(&self, endpoint: &str, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            endpoint: endpoint.to_owned(),
+            method: method.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds
+            .get_or_create(&EndpointLabels {
+                endpoint: labels.endpoint,
+            })
+            .observe(seconds);
+    }
+
+    pub fn produced(&self, topic: &str, records: u64, bytes: u64) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        self.records_in.get_or_create(&labels).inc_by(records);
+        self.bytes_in.get_or_create(&labels).inc_by(bytes);
+    }
+
+    pub fn fetched(&self, topic: &str, records: u64, bytes: u64) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        self.records_out.get_or_create(&labels).inc_by(records);
+        self.bytes_out.get_or_create(&labels).inc_by(bytes);
+    }
+
+    pub fn connections(&self) -> &Gauge {
+        &self.connections
+    }
+
+    /// Refreshes the state gauges and renders everything.
+    pub fn render(&self, broker: &Broker, groups: &Groups) -> String {
+        self.log_start.clear();
+        self.log_end.clear();
+        self.partition_bytes.clear();
+        for topic in broker.topics() {
+            for partition in topic.partitions() {
+                let info = partition.info();
+                let labels = PartitionLabels {
+                    topic: topic.name().to_owned(),
+                    partition: info.partition,
+                };
+                self.log_start
+                    .get_or_create(&labels)
+                    .set(info.log_start as i64);
+                self.log_end.get_or_create(&labels).set(info.log_end as i64);
+                self.partition_bytes
+                    .get_or_create(&labels)
+                    .set(info.bytes as i64);
+            }
+        }
+        self.group_lag.clear();
+        for summary in groups.list(broker).groups {
+            let Ok(description) = groups.describe(broker, &summary.group) else {
+                continue;
+            };
+            for lag in description.offsets {
+                let labels = LagLabels {
+                    group: summary.group.clone(),
+                    topic: lag.topic,
+                    partition: lag.partition,
+                };
+                self.group_lag.get_or_create(&labels).set(lag.lag as i64);
+            }
+        }
+        let budget = broker.memory_budget();
+        self.memory_used.set(budget.used() as i64);
+        self.memory_limit.set(budget.limit() as i64);
+        self.resident_memory
+            .set(resident_memory_bytes().unwrap_or(0) as i64);
+        self.role
+            .get_or_create(&RoleLabels {
+                role: "standalone".to_owned(),
+            })
+            .set(1);
+        self.under_replicated.set(0);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Resident set size of this process, from /proc/self/statm (Linux).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Every Linux platform mq targets uses 4 KiB pages.
+    Some(pages * 4096)
+}
