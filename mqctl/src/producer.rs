@@ -4,12 +4,14 @@
 //! size. Keyed records are placed with the broker's own rule (murmur2), keyless ones stick to one
 //! partition per batch and then move on, as Kafka's sticky partitioner does.
 //!
-//! Every record carries an id made here, so a batch retried after a lost answer is acknowledged by
-//! the broker's dedup window instead of appended twice. A batch that still fails after the retries
-//! is reported with the input line numbers it held: never a silent loss.
+//! Batches travel in the binary format ([`mq_wire::batch`]), stamped with this producer's id and a
+//! per-partition sequence, so a batch retried after a lost answer is acknowledged by the broker
+//! instead of appended twice (Kafka's idempotent producer). A batch that still fails after the
+//! retries is reported with the input line numbers it held: never a silent loss.
 
 use crate::{Client, ClientError};
-use mq_wire::api::{Acks, ProduceRecord, ProduceRequest, RecordHeader};
+use mq_wire::api::Acks;
+use mq_wire::batch::{BatchBuilder, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -80,20 +82,67 @@ impl ProduceSummary {
 }
 
 struct Batch {
-    records: Vec<ProduceRecord>,
+    builder: BatchBuilder,
     lines: Vec<u64>,
     bytes: u64,
     started: Instant,
+    timestamp: i64,
 }
 
 impl Batch {
     fn new(capacity: usize) -> Self {
         Batch {
-            records: Vec::with_capacity(capacity),
+            builder: BatchBuilder::with_capacity(capacity * 64),
             lines: Vec::with_capacity(capacity),
             bytes: 0,
             started: Instant::now(),
+            timestamp: now_ms(),
         }
+    }
+}
+
+/// A batch on its way: encoded, with what to report if it fails.
+struct Sealed {
+    bytes: bytes::Bytes,
+    records: u64,
+    lines: Vec<u64>,
+    payload: u64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Record ids: a random prefix for this producer and a counter (UUID version 8), unique without
+/// asking the random number generator for every record.
+#[derive(Debug)]
+pub struct IdSource {
+    prefix: u64,
+    next: u64,
+}
+
+impl IdSource {
+    pub fn new() -> Self {
+        IdSource {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            next: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> uuid::Uuid {
+        self.next += 1;
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.prefix.to_be_bytes());
+        bytes[8..].copy_from_slice(&self.next.to_be_bytes());
+        uuid::Uuid::new_v8(bytes)
+    }
+}
+
+impl Default for IdSource {
+    fn default() -> Self {
+        IdSource::new()
     }
 }
 
@@ -106,7 +155,11 @@ pub struct Producer {
     partitions: u32,
     config: ProducerConfig,
     open: Vec<Option<Batch>>,
-    senders: Vec<Option<mpsc::Sender<Batch>>>,
+    senders: Vec<Option<mpsc::Sender<Sealed>>>,
+    /// This producer's id and the next sequence number of each partition.
+    producer_id: i64,
+    sequences: Vec<i32>,
+    ids: IdSource,
     tasks: Vec<JoinHandle<()>>,
     client: Client,
     in_flight: Arc<Semaphore>,
@@ -151,6 +204,9 @@ impl Producer {
             partitions,
             open: (0..partitions).map(|_| None).collect(),
             senders: (0..partitions).map(|_| None).collect(),
+            producer_id: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
+            sequences: vec![0; partitions as usize],
+            ids: IdSource::new(),
             tasks: Vec::new(),
             client,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -169,36 +225,31 @@ impl Producer {
 
     /// Adds one record (from input line `line`); sends its partition's batch when full, waiting
     /// while that partition already has a batch in flight and one queued.
-    pub async fn send(&mut self, line: u64, key: Option<String>, value: String) {
-        let partition = match (self.config.partition, &key) {
+    pub async fn send(&mut self, line: u64, key: Option<&str>, value: &str) {
+        let partition = match (self.config.partition, key) {
             (Some(partition), _) => partition,
             (None, Some(key)) => partition_for_key(key.as_bytes(), self.partitions),
             (None, None) => self.sticky,
         };
-        let bytes = (value.len() + key.as_ref().map_or(0, String::len)) as u64;
-        let headers = self
+        let headers: Vec<(&str, &[u8])> = self
             .config
             .headers
             .iter()
-            .map(|(k, v)| RecordHeader {
-                key: k.clone(),
-                value: Some(v.clone()),
-                value_b64: None,
-            })
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
             .collect();
-        let record = ProduceRecord {
-            key,
-            value: Some(value),
-            headers,
-            id: Some(uuid::Uuid::now_v7()),
-            ..Default::default()
-        };
         let capacity = self.config.batch_size;
+        let id = self.ids.next_id();
         let batch = self.open[partition as usize].get_or_insert_with(|| Batch::new(capacity));
-        batch.records.push(record);
+        batch.builder.push(&RecordInput {
+            id,
+            timestamp: batch.timestamp,
+            key: key.map(str::as_bytes),
+            value: value.as_bytes(),
+            headers: &headers,
+        });
         batch.lines.push(line);
-        batch.bytes += bytes;
-        if batch.records.len() >= self.config.batch_size {
+        batch.bytes += (value.len() + key.map_or(0, str::len)) as u64;
+        if batch.lines.len() >= self.config.batch_size {
             self.dispatch(partition).await;
             if self.config.partition.is_none() && partition == self.sticky {
                 self.sticky = (self.sticky + 1) % self.partitions;
@@ -224,8 +275,18 @@ impl Producer {
     }
 
     async fn dispatch(&mut self, partition: u32) {
-        let Some(batch) = self.open[partition as usize].take() else {
+        let Some(mut batch) = self.open[partition as usize].take() else {
             return;
+        };
+        let records = batch.lines.len() as u64;
+        let sequence = &mut self.sequences[partition as usize];
+        batch.builder.set_producer(self.producer_id, 0, *sequence);
+        *sequence = sequence.wrapping_add(records as i32);
+        let sealed = Sealed {
+            bytes: bytes::Bytes::from(batch.builder.finish()),
+            records,
+            lines: batch.lines,
+            payload: batch.bytes,
         };
         let sender = self.senders[partition as usize].get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel(1);
@@ -233,7 +294,6 @@ impl Producer {
                 client: self.client.clone(),
                 topic: self.topic.clone(),
                 partition,
-                acks: self.config.acks,
                 retries: self.config.retries,
                 in_flight: Arc::clone(&self.in_flight),
                 outcomes: self.outcomes_tx.clone(),
@@ -243,7 +303,7 @@ impl Producer {
             self.tasks.push(task);
             tx
         });
-        if let Err(unsent) = sender.send(batch).await {
+        if let Err(unsent) = sender.send(sealed).await {
             let _ = self.outcomes_tx.send(Outcome::Failed {
                 lines: unsent.0.lines,
                 error: "the partition's sender stopped".to_owned(),
@@ -282,12 +342,11 @@ struct SenderContext {
     client: Client,
     topic: String,
     partition: u32,
-    acks: Acks,
     retries: u32,
     in_flight: Arc<Semaphore>,
     outcomes: mpsc::UnboundedSender<Outcome>,
     progress: Arc<ProducerProgress>,
-    batches: mpsc::Receiver<Batch>,
+    batches: mpsc::Receiver<Sealed>,
 }
 
 /// One partition's sender: batches one at a time, in order, each retried on retriable errors.
@@ -296,25 +355,21 @@ async fn send_batches(mut context: SenderContext) {
         let Ok(_permit) = context.in_flight.acquire().await else {
             return;
         };
-        let request = ProduceRequest {
-            records: batch.records,
-            acks: Some(context.acks),
-        };
         let mut attempt = 0;
         loop {
             match context
                 .client
-                .produce_to_partition(&context.topic, context.partition, &request)
+                .produce_batches(&context.topic, context.partition, batch.bytes.clone())
                 .await
             {
                 Ok(_) => {
                     let progress = &context.progress;
                     progress
                         .acknowledged_records
-                        .fetch_add(request.records.len() as u64, Ordering::Relaxed);
+                        .fetch_add(batch.records, Ordering::Relaxed);
                     progress
                         .acknowledged_bytes
-                        .fetch_add(batch.bytes, Ordering::Relaxed);
+                        .fetch_add(batch.payload, Ordering::Relaxed);
                     break;
                 }
                 Err(error) if attempt < context.retries && retriable(&error) => {

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     /// The body or query is JSON of the wrong shape: a missing field, a wrong type, an unknown field,
     /// or a value out of range.
     InvalidRequest,
+    /// A binary produce body is not a valid run of record batches (length, magic, CRC, records).
+    InvalidBatch,
     /// The request's `Content-Type` is not one the endpoint reads.
     UnsupportedMediaType,
     /// The request body is larger than `limits.max_request_bytes`.
@@ -60,7 +62,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MalformedJson | InvalidRequest | InvalidTopicName => 400,
+            MalformedJson | InvalidRequest | InvalidTopicName | InvalidBatch => 400,
             NotFound | UnknownTopic | UnknownPartition | NoRecord | UnknownGroup => 404,
             MethodNotAllowed => 405,
             TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | GroupNotEmpty
@@ -80,6 +82,7 @@ impl ErrorCode {
         match self {
             MalformedJson => "malformed_json",
             InvalidRequest => "invalid_request",
+            InvalidBatch => "invalid_batch",
             UnsupportedMediaType => "unsupported_media_type",
             PayloadTooLarge => "payload_too_large",
             RecordTooLarge => "record_too_large",

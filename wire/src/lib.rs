@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod binary;
 pub mod bytes_field;
 pub mod error;
 pub mod partitioner;

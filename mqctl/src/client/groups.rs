@@ -7,8 +7,53 @@ use mq_wire::api::{
     GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
     ResetOffsetsResponse,
 };
+use mq_wire::binary::{FRAMES_CONTENT_TYPE, HEADER_GENERATION, HEADER_REBALANCE};
+
+/// A group fetch in binary: frames of batches ([`mq_wire::binary::decode_frames`]).
+#[derive(Debug, Clone)]
+pub struct FetchedFrames {
+    pub generation: u64,
+    pub rebalance: bool,
+    pub frames: bytes::Bytes,
+}
 
 impl Client {
+    /// Group fetch in the binary format.
+    pub async fn group_fetch_frames(
+        &self,
+        group: &str,
+        request: &GroupFetchRequest,
+    ) -> Result<FetchedFrames, ClientError> {
+        let path = format!("/v1/groups/{}/fetch", segment(group));
+        let body = bytes::Bytes::from(serde_json::to_vec(request).expect("wire types serialize"));
+        let (url, status, headers, frames) = self
+            .call_raw(
+                reqwest::Method::POST,
+                &path,
+                Some(("application/json", body)),
+                FRAMES_CONTENT_TYPE,
+            )
+            .await?;
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let generation = header(HEADER_GENERATION)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ClientError::Decode {
+                url: url.clone(),
+                status,
+                reason: "missing mq-generation".into(),
+            })?;
+        Ok(FetchedFrames {
+            generation,
+            rebalance: header(HEADER_REBALANCE).as_deref() == Some("true"),
+            frames,
+        })
+    }
+
     pub async fn join_group(
         &self,
         group: &str,

@@ -141,6 +141,64 @@ impl Client {
         self.call(reqwest::Method::DELETE, path, None::<&()>).await
     }
 
+    /// Sends a raw body and takes the raw answer; error answers become [`ClientError::Api`].
+    async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, bytes::Bytes)>,
+        accept: &str,
+    ) -> Result<(String, u16, reqwest::header::HeaderMap, bytes::Bytes), ClientError> {
+        let mut last_error = String::new();
+        for server in &self.servers {
+            let url = format!("{server}{path}");
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header(reqwest::header::ACCEPT, accept);
+            if let Some((content_type, bytes)) = &body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .body(bytes.clone());
+            }
+            let started = Instant::now();
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    last_error = describe_transport_error(&error);
+                    if self.verbose {
+                        eprintln!("{method} {url} -> failed: {last_error}");
+                    }
+                    if error.is_connect() || error.is_timeout() {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            let status = response.status().as_u16();
+            if self.verbose {
+                eprintln!(
+                    "{method} {url} -> {status} in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.map_err(|e| ClientError::Decode {
+                url: url.clone(),
+                status,
+                reason: e.to_string(),
+            })?;
+            if (200..300).contains(&status) {
+                return Ok((url, status, headers, bytes));
+            }
+            return Err(api_error(&url, status, &bytes));
+        }
+        Err(ClientError::Unreachable {
+            servers: self.servers.join(","),
+            reason: last_error,
+        })
+    }
+
     /// Sends a request and decodes the JSON answer, or the error body into [`ClientError::Api`].
     async fn call<B: Serialize, R: DeserializeOwned>(
         &self,
@@ -156,24 +214,9 @@ impl Client {
             reason: e.to_string(),
         })?;
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-                url,
-                status,
-                reason: e.to_string(),
-            });
+            return decode_json(&url, status, &bytes);
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(error) => Err(ClientError::Api {
-                status,
-                code: error.error.code,
-                message: error.error.message,
-            }),
-            Err(_) => Err(ClientError::Decode {
-                url,
-                status,
-                reason: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            }),
-        }
+        Err(api_error(&url, status, &bytes))
     }
 
     /// Sends to the first server that answers; connection failures move on to the next.
@@ -217,6 +260,34 @@ impl Client {
             servers: self.servers.join(","),
             reason: last_error,
         })
+    }
+}
+
+fn decode_json<R: DeserializeOwned>(
+    url: &str,
+    status: u16,
+    bytes: &[u8],
+) -> Result<R, ClientError> {
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
+        url: url.to_owned(),
+        status,
+        reason: e.to_string(),
+    })
+}
+
+/// The error an unsuccessful answer stands for.
+fn api_error(url: &str, status: u16, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(error) => ClientError::Api {
+            status,
+            code: error.error.code,
+            message: error.error.message,
+        },
+        Err(_) => ClientError::Decode {
+            url: url.to_owned(),
+            status,
+            reason: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+        },
     }
 }
 

@@ -1,9 +1,14 @@
 //! Topics, produce, fetch and offsets.
 
+use super::decode_json;
 use super::{Client, ClientError};
 use mq_wire::api::{
-    CreateTopicRequest, DeleteTopicResponse, FetchQuery, FetchResponse, ListOffsetsQuery,
-    ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicDescription, TopicList,
+    BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse, FetchQuery, FetchResponse,
+    ListOffsetsQuery, ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicDescription,
+    TopicList,
+};
+use mq_wire::binary::{
+    BATCH_CONTENT_TYPE, HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
 };
 
 /// Percent-encodes one path segment (topic and group names may hold `.`, `_`, `-` only, but a
@@ -20,7 +25,76 @@ pub(super) fn segment(text: &str) -> String {
     out
 }
 
+/// Batches fetched in binary, with the partition's bounds.
+#[derive(Debug, Clone)]
+pub struct FetchedBatches {
+    /// Whole batches; the first may start before the requested offset.
+    pub bytes: bytes::Bytes,
+    pub log_start: u64,
+    pub log_end: u64,
+    pub high_watermark: u64,
+    pub next_offset: u64,
+}
+
 impl Client {
+    /// Produces record batches (built with [`mq_wire::batch::BatchBuilder`]) to one partition in
+    /// the binary format: the broker validates them and copies them into its log as they are.
+    pub async fn produce_batches(
+        &self,
+        topic: &str,
+        partition: u32,
+        batches: bytes::Bytes,
+    ) -> Result<BatchProduceResponse, ClientError> {
+        let path = format!(
+            "/v1/topics/{}/partitions/{partition}/records",
+            segment(topic)
+        );
+        self.call_raw(
+            reqwest::Method::POST,
+            &path,
+            Some((BATCH_CONTENT_TYPE, batches)),
+            BATCH_CONTENT_TYPE,
+        )
+        .await
+        .and_then(|(url, status, _, body)| decode_json(&url, status, &body))
+    }
+
+    /// Fetches stored batches from `offset` in the binary format.
+    pub async fn fetch_batches(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_bytes: u64,
+        max_wait_ms: u64,
+    ) -> Result<FetchedBatches, ClientError> {
+        let path = format!(
+            "/v1/topics/{}/partitions/{partition}/records?offset={offset}&max_bytes={max_bytes}&max_wait_ms={max_wait_ms}",
+            segment(topic)
+        );
+        let (url, status, headers, body) = self
+            .call_raw(reqwest::Method::GET, &path, None, BATCH_CONTENT_TYPE)
+            .await?;
+        let number = |name: &str| -> Result<u64, ClientError> {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| ClientError::Decode {
+                    url: url.clone(),
+                    status,
+                    reason: format!("missing header {name}"),
+                })
+        };
+        Ok(FetchedBatches {
+            log_start: number(HEADER_LOG_START)?,
+            log_end: number(HEADER_LOG_END)?,
+            high_watermark: number(HEADER_HIGH_WATERMARK)?,
+            next_offset: number(HEADER_NEXT_OFFSET)?,
+            bytes: body,
+        })
+    }
+
     pub async fn create_topic(
         &self,
         request: &CreateTopicRequest,

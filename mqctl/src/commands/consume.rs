@@ -6,9 +6,11 @@
 use crate::args::{CommitMode, ConsumeArgs, OutputFormat};
 use anyhow::{Context, Result};
 use mq_wire::api::{
-    CommitRequest, FetchQuery, FetchedRecord, GroupFetchRequest, HeartbeatRequest,
-    JoinGroupRequest, ListOffsetsQuery, OffsetCommit, OffsetReset,
+    CommitRequest, FetchedRecord, GroupFetchRequest, HeartbeatRequest, JoinGroupRequest,
+    ListOffsetsQuery, OffsetCommit, OffsetReset,
 };
+use mq_wire::batch::BatchIter;
+use mq_wire::binary::decode_frames;
 use mq_wire::ErrorCode;
 use mqctl::{Client, ClientError};
 use std::collections::BTreeMap;
@@ -32,6 +34,18 @@ pub async fn run(
         Some(group) => consume_group(client, &args, &group, printer, poll_ms).await,
         None => consume_partitions(client, &args, printer, poll_ms).await,
     }
+}
+
+/// The records of whole batches from `from` up to the high watermark, in the JSON form the printer
+/// takes.
+fn decode_records(batches: &[u8], from: u64, high_watermark: u64) -> Vec<FetchedRecord> {
+    BatchIter::new(batches)
+        .filter_map(Result::ok)
+        .flat_map(|batch| batch.records())
+        .filter_map(Result::ok)
+        .filter(|r| r.offset >= from && r.offset < high_watermark)
+        .map(|r| FetchedRecord::from_record(&r, false))
+        .collect()
 }
 
 /// Formats records as the flags ask.
@@ -224,16 +238,14 @@ async fn consume_partitions(
         tokio::spawn(async move {
             let mut next = start;
             loop {
-                let query = FetchQuery {
-                    offset: Some(next),
-                    max_records: Some(1000),
-                    max_wait_ms: Some(poll_ms),
-                    ..Default::default()
-                };
-                let answer = client.fetch(&topic, partition, &query).await.map(|page| {
-                    next = page.next_offset;
-                    (partition, page.records)
-                });
+                let answer = client
+                    .fetch_batches(&topic, partition, next, 1 << 20, poll_ms)
+                    .await
+                    .map(|page| {
+                        let records = decode_records(&page.bytes, next, page.high_watermark);
+                        next = page.next_offset;
+                        (partition, records)
+                    });
                 let failed = answer.is_err();
                 if tx.send(answer).await.is_err() || failed {
                     return;
@@ -376,7 +388,7 @@ async fn consume_group(
                 ),
             };
             let page = tokio::select! {
-                page = client.group_fetch(group, &request) => page,
+                page = client.group_fetch_frames(group, &request) => page,
                 _ = tokio::signal::ctrl_c() => break,
             };
             let page = match page {
@@ -387,15 +399,22 @@ async fn consume_group(
                 }
                 Err(error) => return Err(error).with_context(context),
             };
-            for record in &page.records {
-                printer.print(record.partition, &record.record)?;
-                member.uncommitted.insert(
-                    (record.topic.clone(), record.partition),
-                    record.record.offset + 1,
-                );
+            let frames = decode_frames(&page.frames).context("a malformed frames answer")?;
+            let mut printed = 0u64;
+            'frames: for frame in frames {
+                for record in decode_records(frame.batches, frame.from, frame.high_watermark) {
+                    if limits.remaining().is_some_and(|r| printed >= r) {
+                        break 'frames;
+                    }
+                    printer.print(frame.partition, &record)?;
+                    member
+                        .uncommitted
+                        .insert((frame.topic.to_owned(), frame.partition), record.offset + 1);
+                    printed += 1;
+                }
             }
             printer.flush()?;
-            limits.printed(page.records.len() as u64);
+            limits.printed(printed);
             let commit_now = match args.commit {
                 CommitMode::After => true,
                 CommitMode::Auto => last_commit.elapsed() >= Duration::from_secs(1),

@@ -78,7 +78,7 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
             read_bytes += line.len() as u64 + 1;
             let (key, value) = match &args.key_separator {
                 Some(separator) => match line.split_once(separator.as_str()) {
-                    Some((key, value)) => (Some(key.to_owned()), value.to_owned()),
+                    Some((key, value)) => (Some(key), value),
                     None => {
                         // Stop reading, but deliver and report what was read before it.
                         let why = format!("line {line_number} has no key separator `{separator}`");
@@ -86,7 +86,7 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
                         break 'inputs;
                     }
                 },
-                None => (None, line),
+                None => (None, line.as_str()),
             };
             producer.send(line_number, key, value).await;
             if line_number.is_multiple_of(4096) {

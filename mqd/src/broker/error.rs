@@ -39,6 +39,11 @@ pub enum BrokerError {
     NoRecord(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("invalid batch at byte {at}: {source}")]
+    InvalidBatch {
+        at: usize,
+        source: mq_wire::batch::BatchError,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,6 +62,7 @@ impl BrokerError {
             BrokerError::MemoryLimit(_) => ErrorCode::MemoryLimitExceeded,
             BrokerError::NoRecord(_) => ErrorCode::NoRecord,
             BrokerError::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            BrokerError::InvalidBatch { .. } => ErrorCode::InvalidBatch,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }

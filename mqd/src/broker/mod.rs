@@ -8,12 +8,13 @@ mod dedup;
 mod error;
 mod partition;
 mod produce;
+mod producer_window;
 mod topic;
 
 pub use error::BrokerError;
 pub use partition::{Partition, PartitionRead};
 pub use produce::{NewRecord, RecordId};
-pub use topic::Topic;
+pub use topic::{BatchLimits, Topic};
 
 use crate::config::Config;
 use crate::log::{Evicted, LogSettings, MemoryBudget, MemoryLog};
@@ -24,6 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Idempotent producers remembered per partition.
+const MAX_PRODUCERS_PER_PARTITION: usize = 1024;
 
 /// Where to start a list-offsets answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +129,7 @@ impl Broker {
             segment_bytes: defaults.log.segment_bytes.0 as usize,
             index_interval_bytes: defaults.log.index_interval_bytes.0 as usize,
         };
-        let partitions = (0..partitions)
+        let partitions: Vec<Arc<Partition>> = (0..partitions)
             .map(|index| {
                 let log = MemoryLog::new(settings, Arc::clone(&self.budget));
                 Arc::new(Partition::new(
@@ -140,11 +144,20 @@ impl Broker {
             defaults.topics.dedup_window.as_millis(),
             defaults.topics.dedup_window_records,
         );
+        let producer_windows = (0..partitions.len())
+            .map(|_| {
+                parking_lot::Mutex::new(producer_window::ProducerWindow::new(
+                    defaults.topics.dedup_window.as_millis(),
+                    MAX_PRODUCERS_PER_PARTITION,
+                ))
+            })
+            .collect();
         let topic = Arc::new(Topic::new(
             name,
             config,
             partitions,
             dedup,
+            producer_windows,
             Arc::clone(&self.budget),
         ));
         topics.insert(request.name.clone(), Arc::clone(&topic));

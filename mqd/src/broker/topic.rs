@@ -4,10 +4,11 @@
 //! appends them. Records carrying a producer id go through the topic's dedup window.
 
 use super::dedup::DedupWindow;
+use super::producer_window::ProducerWindow;
 use super::{BrokerError, NewRecord, Partition};
 use crate::log::{MemoryBudget, RetentionPolicy};
-use mq_wire::api::{RecordPosition, TopicConfig, TopicDescription, TopicSummary};
-use mq_wire::batch::{BatchBuilder, RecordInput};
+use mq_wire::api::{BatchPosition, RecordPosition, TopicConfig, TopicDescription, TopicSummary};
+use mq_wire::batch::{BatchBuilder, BatchError, BatchView, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 use parking_lot::Mutex;
 use std::collections::hash_map::Entry;
@@ -24,7 +25,16 @@ pub struct Topic {
     /// Held through a whole produce that carries ids, so that two requests with the same id cannot
     /// both append.
     dedup: Mutex<DedupWindow>,
+    /// Per partition: recent batches of idempotent producers (binary produce).
+    producer_windows: Vec<Mutex<ProducerWindow>>,
     budget: Arc<MemoryBudget>,
+}
+
+/// What one binary produce may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_record_bytes: u64,
+    pub max_batch_records: u32,
 }
 
 /// Where each record of a request ends up while the request is assembled.
@@ -40,6 +50,7 @@ impl Topic {
         config: TopicConfig,
         partitions: Vec<Arc<Partition>>,
         dedup: DedupWindow,
+        producer_windows: Vec<Mutex<ProducerWindow>>,
         budget: Arc<MemoryBudget>,
     ) -> Self {
         Topic {
@@ -48,6 +59,7 @@ impl Topic {
             partitions,
             round_robin: AtomicU32::new(0),
             dedup: Mutex::new(dedup),
+            producer_windows,
             budget,
         }
     }
@@ -198,6 +210,100 @@ impl Topic {
                 if let (Some(id), false) = (record.id.producer_id(), position.duplicate) {
                     window.remember(id, *position, now_ms);
                 }
+            }
+        }
+        Ok(positions)
+    }
+
+    /// Appends a binary produce body (record batches back to back) to one partition, all or none:
+    /// every batch is validated (length, CRC, each record), batches an idempotent producer sent
+    /// before are acknowledged with their first offset, memory is reserved for the rest, and each
+    /// is copied once into the log.
+    pub fn append_batches(
+        &self,
+        partition: u32,
+        body: &mut [u8],
+        limits: &BatchLimits,
+        now_ms: i64,
+    ) -> Result<Vec<BatchPosition>, BrokerError> {
+        let target = Arc::clone(self.partition(partition)?);
+        let mut spans = Vec::new();
+        let mut at = 0usize;
+        let mut records = 0usize;
+        while at < body.len() {
+            let invalid = |source| BrokerError::InvalidBatch { at, source };
+            let (batch, _) = BatchView::parse(&body[at..]).map_err(invalid)?;
+            batch.validate().map_err(invalid)?;
+            if batch.header.record_count == 0 {
+                return Err(invalid(BatchError::CountMismatch {
+                    declared: 0,
+                    found: 0,
+                }));
+            }
+            for (index, record) in batch.records().enumerate() {
+                let record = record.map_err(invalid)?;
+                let size = record.value.len()
+                    + record.key.map_or(0, <[u8]>::len)
+                    + record
+                        .headers()
+                        .map(|h| h.key.len() + h.value.len())
+                        .sum::<usize>();
+                if size as u64 > limits.max_record_bytes {
+                    return Err(BrokerError::RecordTooLarge {
+                        index: records + index,
+                        size,
+                        max: limits.max_record_bytes,
+                    });
+                }
+            }
+            records += batch.header.record_count as usize;
+            spans.push((at, batch.header));
+            at += batch.header.batch_len as usize;
+        }
+        if records > limits.max_batch_records as usize {
+            return Err(BrokerError::TooManyRecords {
+                count: records,
+                max: limits.max_batch_records,
+            });
+        }
+        let mut producers = self.producer_windows[partition as usize].lock();
+        let mut positions = Vec::with_capacity(spans.len());
+        let mut fresh = Vec::with_capacity(spans.len());
+        for (at, header) in &spans {
+            let first = (header.producer_id >= 0)
+                .then(|| {
+                    producers.seen(
+                        header.producer_id,
+                        header.producer_epoch,
+                        header.base_sequence,
+                        now_ms,
+                    )
+                })
+                .flatten();
+            positions.push(BatchPosition {
+                base_offset: first.unwrap_or(0),
+                record_count: header.record_count,
+                duplicate: first.is_some(),
+            });
+            if first.is_none() {
+                fresh.push((*at, *header));
+            }
+        }
+        let total: u64 = fresh.iter().map(|(_, h)| u64::from(h.batch_len)).sum();
+        let mut reservation = self.budget.try_reserve(total)?;
+        let mut appended = fresh.into_iter();
+        for position in positions.iter_mut().filter(|p| !p.duplicate) {
+            let (at, header) = appended.next().expect("one fresh batch per new position");
+            let bytes = &mut body[at..at + header.batch_len as usize];
+            position.base_offset = target.append(bytes, &mut reservation)?;
+            if header.producer_id >= 0 {
+                producers.remember(
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence,
+                    position.base_offset,
+                    now_ms,
+                );
             }
         }
         Ok(positions)

@@ -10,7 +10,8 @@ use crate::broker::{Broker, BrokerError, Partition};
 use mq_wire::api::{
     FetchedRecord, GroupFetchRequest, GroupFetchResponse, GroupRecord, OffsetReset,
 };
-use mq_wire::batch::BatchIter;
+use mq_wire::batch::{visible_prefix, BatchIter};
+use mq_wire::binary::Frame;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,35 @@ pub struct FetchLimits {
     pub max_records: usize,
     pub max_bytes: usize,
     pub max_wait: Duration,
+    /// Answer with frames of stored batches instead of decoded records.
+    pub frames: bool,
+}
+
+/// What a group fetch returns: decoded records, or frames of batches (see [`mq_wire::binary`]).
+#[derive(Debug, Default)]
+pub struct GroupFetched {
+    pub generation: u64,
+    pub rebalance: bool,
+    pub records: Vec<GroupRecord>,
+    pub frames: Vec<u8>,
+    /// Records (at or after each position) in `frames`.
+    pub frame_records: u64,
+    /// Per frame: topic, records and their key+value bytes (for the metrics).
+    pub frame_counts: Vec<(String, u64, u64)>,
+}
+
+impl GroupFetched {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.frame_records == 0
+    }
+
+    pub fn into_json(self) -> GroupFetchResponse {
+        GroupFetchResponse {
+            generation: self.generation,
+            rebalance: self.rebalance,
+            records: self.records,
+        }
+    }
 }
 
 impl Groups {
@@ -41,7 +71,7 @@ impl Groups {
         request: &GroupFetchRequest,
         limits: FetchLimits,
         stop: impl Future<Output = ()>,
-    ) -> Result<GroupFetchResponse, GroupError> {
+    ) -> Result<GroupFetched, GroupError> {
         let started = Instant::now();
         tokio::pin!(stop);
         loop {
@@ -58,14 +88,11 @@ impl Groups {
             tokio::pin!(rebalanced);
             rebalanced.as_mut().enable();
 
-            let (records, advanced, raced) = read_plan(&plan, &limits)?;
+            let (mut response, advanced, raced) = read_plan(&plan, &limits)?;
             self.advance_positions(group_name, &request.member_id, advanced);
-            let response = GroupFetchResponse {
-                generation: plan.generation,
-                rebalance: plan.rebalance,
-                records,
-            };
-            if !response.records.is_empty() || response.rebalance || Instant::now() >= deadline {
+            response.generation = plan.generation;
+            response.rebalance = plan.rebalance;
+            if !response.is_empty() || response.rebalance || Instant::now() >= deadline {
                 return Ok(response);
             }
             if raced {
@@ -190,19 +217,19 @@ impl Groups {
     }
 }
 
-/// Reads the plan's partitions in order until the limits are met. Returns the records, the new
+/// Reads the plan's partitions in order until the limits are met. Returns what was read, the new
 /// position of each partition read, and whether a partition was evicted under the plan (re-plan).
-#[allow(clippy::type_complexity)]
 fn read_plan(
     plan: &FetchPlan,
     limits: &FetchLimits,
-) -> Result<(Vec<GroupRecord>, Vec<(TopicPartition, u64)>, bool), GroupError> {
-    let mut records = Vec::new();
+) -> Result<(GroupFetched, Vec<(TopicPartition, u64)>, bool), GroupError> {
+    let mut out = GroupFetched::default();
     let mut advanced = Vec::new();
     let mut bytes_left = limits.max_bytes;
     let mut raced = false;
     for (tp, partition, position) in &plan.parts {
-        if records.len() >= limits.max_records || bytes_left == 0 {
+        let taken = out.records.len() + out.frame_records as usize;
+        if taken >= limits.max_records || bytes_left == 0 {
             break;
         }
         let read = match partition.read(*position, bytes_left) {
@@ -214,29 +241,61 @@ fn read_plan(
             Err(other) => return Err(other.into()),
         };
         bytes_left = bytes_left.saturating_sub(read.batches.bytes.len());
-        let mut next = *position;
-        'batches: for batch in BatchIter::new(&read.batches.bytes) {
-            let batch = batch.map_err(|e| BrokerError::Internal(format!("corrupt batch: {e}")))?;
-            for record in batch.records() {
-                let record =
-                    record.map_err(|e| BrokerError::Internal(format!("corrupt record: {e}")))?;
-                if record.offset < *position {
-                    continue;
-                }
-                if record.offset >= read.high_watermark || records.len() >= limits.max_records {
-                    break 'batches;
-                }
-                next = record.offset + 1;
-                records.push(GroupRecord {
-                    topic: tp.topic.clone(),
+        let next = if limits.frames {
+            let left = (limits.max_records - taken) as u64;
+            let visible = visible_prefix(&read.batches.bytes, *position, read.high_watermark, left);
+            if visible.records > 0 {
+                Frame {
+                    topic: &tp.topic,
                     partition: tp.partition,
-                    record: FetchedRecord::from_record(&record, false),
-                });
+                    from: *position,
+                    high_watermark: read.high_watermark,
+                    next_offset: visible.next_offset,
+                    batches: &read.batches.bytes[..visible.len],
+                }
+                .encode(&mut out.frames);
+                out.frame_records += visible.records;
+                out.frame_counts
+                    .push((tp.topic.clone(), visible.records, visible.payload_bytes));
             }
-        }
+            visible.next_offset
+        } else {
+            decode_into(tp, &read, *position, limits.max_records, &mut out.records)?
+        };
         if next != *position {
             advanced.push((tp.clone(), next));
         }
     }
-    Ok((records, advanced, raced))
+    Ok((out, advanced, raced))
+}
+
+/// Decodes the records of `read` at or after `position` into `records`; returns the next position.
+fn decode_into(
+    tp: &TopicPartition,
+    read: &crate::broker::PartitionRead,
+    position: u64,
+    max_records: usize,
+    records: &mut Vec<GroupRecord>,
+) -> Result<u64, GroupError> {
+    let mut next = position;
+    for batch in BatchIter::new(&read.batches.bytes) {
+        let batch = batch.map_err(|e| BrokerError::Internal(format!("corrupt batch: {e}")))?;
+        for record in batch.records() {
+            let record =
+                record.map_err(|e| BrokerError::Internal(format!("corrupt record: {e}")))?;
+            if record.offset < position {
+                continue;
+            }
+            if record.offset >= read.high_watermark || records.len() >= max_records {
+                return Ok(next);
+            }
+            next = record.offset + 1;
+            records.push(GroupRecord {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                record: FetchedRecord::from_record(&record, false),
+            });
+        }
+    }
+    Ok(next)
 }

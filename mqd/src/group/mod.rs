@@ -26,7 +26,7 @@ mod offsets;
 mod seed_consumer;
 
 pub use error::GroupError;
-pub use fetch::FetchLimits;
+pub use fetch::{FetchLimits, GroupFetched};
 pub use offsets::{Committed, CommittedOffsets};
 pub use seed_consumer::SeedConsumers;
 

@@ -20,8 +20,60 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.broker.config().limits.max_request_bytes.0;
         check_json_content_type(request.headers())?;
+        let RawBody { bytes, .. } = RawBody::from_request(request, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A body of any content type, read whole under `limits.max_request_bytes` (413 past it, at once
+/// when `Content-Length` says so). Endpoints that take JSON or binary batches dispatch on
+/// `content_type`.
+pub struct RawBody {
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
+impl RawBody {
+    /// Whether the body is record batches rather than JSON.
+    pub fn is_batches(&self) -> bool {
+        self.content_type == mq_wire::binary::BATCH_CONTENT_TYPE
+    }
+
+    /// The body as JSON, with the JSON content-type rule.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !self.content_type.is_empty()
+            && self.content_type != "application/json"
+            && !self.content_type.ends_with("+json")
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                format!(
+                    "this endpoint reads application/json or {}, not `{}`",
+                    mq_wire::binary::BATCH_CONTENT_TYPE,
+                    self.content_type
+                ),
+            ));
+        }
+        parse_json(&self.bytes)
+    }
+}
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.broker.config().limits.max_request_bytes.0;
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -30,8 +82,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if let Some(declared) = declared.filter(|&n| n > limit) {
             return Err(too_large(declared, limit));
         }
-        let body = read_limited(request.into_body(), limit as usize).await?;
-        parse_json(&body).map(ApiJson)
+        let bytes = read_limited(request.into_body(), limit as usize).await?;
+        Ok(RawBody {
+            content_type,
+            bytes,
+        })
     }
 }
 

@@ -5,12 +5,16 @@ use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, AppState};
 use crate::group::FetchLimits;
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mq_wire::api::{
-    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
-    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
+    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupList,
+    HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
     ResetOffsetsResponse,
 };
+use mq_wire::binary::{FRAMES_CONTENT_TYPE, HEADER_GENERATION, HEADER_REBALANCE};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -56,16 +60,21 @@ pub async fn leave(
     }))
 }
 
+/// Group fetch: JSON records, or with `Accept: application/vnd.mq.frames` frames of the stored
+/// batches of each partition.
 pub async fn fetch(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<GroupFetchRequest>,
-) -> Result<Json<GroupFetchResponse>, ApiError> {
-    let limits = &state.broker.config().limits;
+) -> Result<Response, ApiError> {
+    let config = state.broker.config();
+    let limits = &config.limits;
     let max_records = request.max_records.unwrap_or(DEFAULT_FETCH_RECORDS);
     if max_records == 0 {
         return Err(ApiError::invalid("max_records must be at least 1"));
     }
+    let frames = super::records::wants_batches(&headers);
     let fetch_limits = FetchLimits {
         max_records: max_records as usize,
         max_bytes: request
@@ -74,12 +83,31 @@ pub async fn fetch(
             .min(limits.max_fetch_bytes.0) as usize,
         max_wait: Duration::from_millis(request.max_wait_ms.unwrap_or(0))
             .min(limits.max_fetch_wait.0),
+        frames,
     };
     let stop = state.shutdown.clone().wait();
-    let response = state
+    let fetched = state
         .groups
         .fetch(&state.broker, &group, &request, fetch_limits, stop)
         .await?;
+    if frames {
+        for (topic, records, payload) in &fetched.frame_counts {
+            state.metrics.fetched(topic, *records, *payload);
+        }
+        let headers = [
+            (CONTENT_TYPE, FRAMES_CONTENT_TYPE.to_owned()),
+            (
+                HeaderName::from_static(HEADER_GENERATION),
+                fetched.generation.to_string(),
+            ),
+            (
+                HeaderName::from_static(HEADER_REBALANCE),
+                fetched.rebalance.to_string(),
+            ),
+        ];
+        return Ok((headers, fetched.frames).into_response());
+    }
+    let response = fetched.into_json();
     let mut per_topic: std::collections::HashMap<&str, (u64, u64)> =
         std::collections::HashMap::new();
     for record in &response.records {
@@ -90,7 +118,7 @@ pub async fn fetch(
     for (topic, (records, bytes)) in per_topic {
         state.metrics.fetched(topic, records, bytes);
     }
-    Ok(Json(response))
+    Ok(Json(response).into_response())
 }
 
 pub async fn commit(

@@ -1,17 +1,24 @@
 //! Produce (`POST /v1/topics/{topic}/records`, or `…/partitions/{p}/records` to pin a partition) and
 //! fetch (`GET /v1/topics/{topic}/partitions/{p}/records`) in JSON.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, RawBody};
 use super::{ApiError, AppState};
-use crate::broker::{NewRecord, RecordId};
+use crate::broker::{BatchLimits, NewRecord, RecordId};
 use crate::clock::now_ms;
 use axum::extract::State;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use mq_wire::api::BatchProduceResponse;
 use mq_wire::api::{
     FetchEncoding, FetchQuery, FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest,
     ProduceResponse,
 };
-use mq_wire::batch::BatchIter;
+use mq_wire::batch::{visible_prefix, BatchIter};
+use mq_wire::binary::{
+    HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
+};
 use mq_wire::bytes_field;
 use mq_wire::ErrorCode;
 use std::borrow::Cow;
@@ -28,12 +35,49 @@ pub async fn produce(
     produce_records(&state, topic, None, &request)
 }
 
+/// Produce to one partition: JSON records, or record batches (`application/vnd.mq.batch`).
 pub async fn produce_to_partition(
     State(state): State<AppState>,
     ApiPath((topic, partition)): ApiPath<(String, u32)>,
-    ApiJson(request): ApiJson<ProduceRequest>,
-) -> Result<Json<ProduceResponse>, ApiError> {
-    produce_records(&state, topic, Some(partition), &request)
+    body: RawBody,
+) -> Result<Response, ApiError> {
+    if !body.is_batches() {
+        let request: ProduceRequest = body.json()?;
+        return produce_records(&state, topic, Some(partition), &request)
+            .map(IntoResponse::into_response);
+    }
+    let config = state.broker.config();
+    let limits = BatchLimits {
+        max_record_bytes: config.limits.max_record_bytes.0,
+        max_batch_records: config.limits.max_batch_records,
+    };
+    let target = state.broker.topic(&topic)?;
+    // One copy of the body to own it mutably (the log patches offsets), one into the segment.
+    let mut bytes = body.bytes.to_vec();
+    let batches = target.append_batches(partition, &mut bytes, &limits, now_ms())?;
+    let (mut records, mut payload) = (0u64, 0u64);
+    for (batch, position) in BatchIter::new(&bytes).filter_map(Result::ok).zip(&batches) {
+        if !position.duplicate {
+            records += u64::from(position.record_count);
+            payload += payload_of(&batch);
+        }
+    }
+    state.metrics.produced(&topic, records, payload);
+    Ok(Json(BatchProduceResponse {
+        topic,
+        partition,
+        batches,
+    })
+    .into_response())
+}
+
+/// Key and value bytes of a batch's records, for the metrics.
+fn payload_of(batch: &mq_wire::batch::BatchView<'_>) -> u64 {
+    batch
+        .records()
+        .filter_map(Result::ok)
+        .map(|r| (r.value.len() + r.key.map_or(0, <[u8]>::len)) as u64)
+        .sum()
 }
 
 fn produce_records(
@@ -144,12 +188,15 @@ fn new_record<'a>(
     })
 }
 
+/// Fetch: JSON records, or with `Accept: application/vnd.mq.batch` the stored batches themselves.
 pub async fn fetch(
     State(state): State<AppState>,
     ApiPath((topic_name, partition_index)): ApiPath<(String, u32)>,
     ApiQuery(query): ApiQuery<FetchQuery>,
-) -> Result<Json<FetchResponse>, ApiError> {
-    let limits = &state.broker.config().limits;
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let config = state.broker.config();
+    let limits = &config.limits;
     let max_bytes = query
         .max_bytes
         .unwrap_or(limits.max_fetch_bytes.0)
@@ -173,6 +220,9 @@ pub async fn fetch(
             shutdown.wait(),
         )
         .await?;
+    if wants_batches(&headers) {
+        return Ok(batches_response(&state, &topic_name, from, read));
+    }
 
     let force_base64 = query.encoding == Some(FetchEncoding::Base64);
     let mut records = Vec::new();
@@ -205,5 +255,53 @@ pub async fn fetch(
         high_watermark: read.high_watermark,
         next_offset,
         records,
-    }))
+    })
+    .into_response())
+}
+
+/// Whether the client asked for batches (`Accept: application/vnd.mq.batch`).
+pub(super) fn wants_batches(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.contains(mq_wire::binary::BATCH_CONTENT_TYPE)
+                || v.contains(mq_wire::binary::FRAMES_CONTENT_TYPE)
+        })
+}
+
+/// The read batches as they are stored, cut at the high watermark, with the bounds in headers.
+fn batches_response(
+    state: &AppState,
+    topic: &str,
+    from: u64,
+    read: crate::broker::PartitionRead,
+) -> Response {
+    let visible = visible_prefix(&read.batches.bytes, from, read.high_watermark, u64::MAX);
+    state
+        .metrics
+        .fetched(topic, visible.records, visible.payload_bytes);
+    let next_offset = visible.next_offset;
+    let mut bytes = read.batches.bytes;
+    bytes.truncate(visible.len);
+    let headers = [
+        (CONTENT_TYPE, mq_wire::binary::BATCH_CONTENT_TYPE.to_owned()),
+        (
+            HeaderName::from_static(HEADER_LOG_START),
+            read.batches.log_start.to_string(),
+        ),
+        (
+            HeaderName::from_static(HEADER_LOG_END),
+            read.batches.log_end.to_string(),
+        ),
+        (
+            HeaderName::from_static(HEADER_HIGH_WATERMARK),
+            read.high_watermark.to_string(),
+        ),
+        (
+            HeaderName::from_static(HEADER_NEXT_OFFSET),
+            next_offset.to_string(),
+        ),
+    ];
+    (headers, bytes).into_response()
 }

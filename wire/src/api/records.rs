@@ -82,6 +82,25 @@ pub struct ProduceResponse {
     pub offsets: Vec<RecordPosition>,
 }
 
+/// One batch's fate in a binary produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPosition {
+    pub base_offset: u64,
+    pub record_count: u32,
+    /// True when the batch's producer id and sequence were seen before: nothing was appended and
+    /// `base_offset` is the first copy's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// Answer to a binary produce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchProduceResponse {
+    pub topic: String,
+    pub partition: u32,
+    pub batches: Vec<BatchPosition>,
+}
+
 /// One fetched record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchedRecord {

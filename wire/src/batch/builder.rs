@@ -12,6 +12,7 @@ pub struct BatchBuilder {
     count: u32,
     base_timestamp: i64,
     max_timestamp: i64,
+    producer: (i64, i16, i32),
 }
 
 impl Default for BatchBuilder {
@@ -30,7 +31,14 @@ impl BatchBuilder {
             count: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
+            producer: (-1, -1, -1),
         }
+    }
+
+    /// Marks the batch as sent by an idempotent producer: the broker appends a batch with the same
+    /// producer id, epoch and base sequence only once.
+    pub fn set_producer(&mut self, producer_id: i64, epoch: i16, base_sequence: i32) {
+        self.producer = (producer_id, epoch, base_sequence);
     }
 
     /// Bytes `record` would add to the batch if pushed next.
@@ -84,9 +92,9 @@ impl BatchBuilder {
             } else {
                 self.max_timestamp
             },
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: -1,
+            producer_id: self.producer.0,
+            producer_epoch: self.producer.1,
+            base_sequence: self.producer.2,
             record_count: self.count,
         };
         header.write(&mut self.buf);

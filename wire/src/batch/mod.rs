@@ -31,7 +31,7 @@ mod record;
 
 pub use builder::BatchBuilder;
 pub use header::{patch_leader_fields, BatchHeader, HEADER_LEN, MAGIC};
-pub use reader::{BatchIter, BatchView, RecordIter};
+pub use reader::{visible_prefix, BatchIter, BatchView, RecordIter, VisiblePrefix};
 pub use record::{HeaderRef, RecordInput, RecordRef};
 
 /// Why a byte slice is not a valid batch. Every reader check returns one of these: malformed input,

@@ -153,3 +153,47 @@ impl<'a> Iterator for BatchIter<'a> {
         }
     }
 }
+
+/// The part of a run of whole batches a reader may have: batches starting below the high
+/// watermark, stopping once `max_records` records at or after `from` are in (the first batch
+/// always is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VisiblePrefix {
+    /// Bytes of whole batches to hand out.
+    pub len: usize,
+    /// The offset to ask for next.
+    pub next_offset: u64,
+    /// Records at or after `from` in those batches.
+    pub records: u64,
+    /// Their key and value bytes.
+    pub payload_bytes: u64,
+}
+
+pub fn visible_prefix(
+    bytes: &[u8],
+    from: u64,
+    high_watermark: u64,
+    max_records: u64,
+) -> VisiblePrefix {
+    let mut visible = VisiblePrefix {
+        next_offset: from,
+        ..VisiblePrefix::default()
+    };
+    for batch in BatchIter::new(bytes).filter_map(Result::ok) {
+        if batch.header.base_offset >= high_watermark
+            || (visible.records > 0 && visible.records >= max_records)
+        {
+            break;
+        }
+        visible.len += batch.as_bytes().len();
+        visible.next_offset = batch.header.next_offset().min(high_watermark).max(from);
+        for record in batch.records().filter_map(Result::ok) {
+            if record.offset >= from && record.offset < high_watermark {
+                visible.records += 1;
+                visible.payload_bytes +=
+                    (record.value.len() + record.key.map_or(0, <[u8]>::len)) as u64;
+            }
+        }
+    }
+    visible
+}
