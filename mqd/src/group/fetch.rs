@@ -217,12 +217,16 @@ impl Groups {
     }
 }
 
+/// What was read, the new position of each partition read, and whether a partition was evicted
+/// under the plan.
+type PlanRead = (GroupFetched, Vec<(TopicPartition, u64)>, bool);
+
 /// Reads the plan's partitions in order until the limits are met. Returns what was read, the new
 /// position of each partition read, and whether a partition was evicted under the plan (re-plan).
 fn read_plan(
     plan: &FetchPlan,
     limits: &FetchLimits,
-) -> Result<(GroupFetched, Vec<(TopicPartition, u64)>, bool), GroupError> {
+) -> Result<PlanRead, GroupError> {
     let mut out = GroupFetched::default();
     let mut advanced = Vec::new();
     let mut bytes_left = limits.max_bytes;
