@@ -56,6 +56,8 @@ pub enum Command {
     Cluster(ClusterCommand),
     /// Check that a node answers (exit 0) or not (exit 1).
     Health,
+    /// Benchmark produce, consume, group consume, end-to-end latency, or memory per record.
+    Bench(crate::commands::bench::BenchArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::cluster::status(&client, format).await
         }
         Command::Health => commands::cluster::health(&client, format).await,
+        Command::Bench(args) => commands::bench::run(&client, args, format).await,
         Command::Completions { .. } => unreachable!("handled before the runtime starts"),
     }
 }

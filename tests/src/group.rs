@@ -13,6 +13,8 @@ pub struct GroupMember {
     pub group: String,
     pub assignment: MemberAssignment,
     last_heartbeat: Instant,
+    /// The last heartbeat brought a new generation: acknowledge it with the next one, at once.
+    acknowledge_now: bool,
 }
 
 /// An error answer: status and code.
@@ -66,6 +68,7 @@ impl GroupMember {
             group: group.to_owned(),
             assignment: serde_json::from_value(answer).expect("member assignment"),
             last_heartbeat: Instant::now(),
+            acknowledge_now: false,
         }
     }
 
@@ -87,7 +90,10 @@ impl GroupMember {
             &self.http,
             self.http.post(self.url("/heartbeat")).json(&body),
         )?;
-        self.assignment = serde_json::from_value(answer).expect("member assignment");
+        let assignment: MemberAssignment =
+            serde_json::from_value(answer).expect("member assignment");
+        self.acknowledge_now = assignment.generation != self.assignment.generation;
+        self.assignment = assignment;
         self.last_heartbeat = Instant::now();
         Ok(())
     }
@@ -164,7 +170,7 @@ impl GroupMember {
             self.commit(&next)?;
         }
         let due = Duration::from_millis(self.assignment.heartbeat_interval_ms.max(1));
-        if page.rebalance || self.last_heartbeat.elapsed() >= due {
+        if page.rebalance || self.acknowledge_now || self.last_heartbeat.elapsed() >= due {
             self.heartbeat()?;
         }
         Ok(page.records.len())

@@ -121,6 +121,14 @@ impl Client {
         }
     }
 
+    /// The node's `/metrics` text.
+    pub async fn metrics_text(&self) -> Result<String, ClientError> {
+        let (_, _, _, body) = self
+            .call_raw(reqwest::Method::GET, "/metrics", None, "text/plain")
+            .await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     pub async fn cluster_status(&self) -> Result<mq_wire::api::ClusterStatus, ClientError> {
         self.get("/v1/cluster").await
     }

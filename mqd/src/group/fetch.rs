@@ -223,10 +223,7 @@ type PlanRead = (GroupFetched, Vec<(TopicPartition, u64)>, bool);
 
 /// Reads the plan's partitions in order until the limits are met. Returns what was read, the new
 /// position of each partition read, and whether a partition was evicted under the plan (re-plan).
-fn read_plan(
-    plan: &FetchPlan,
-    limits: &FetchLimits,
-) -> Result<PlanRead, GroupError> {
+fn read_plan(plan: &FetchPlan, limits: &FetchLimits) -> Result<PlanRead, GroupError> {
     let mut out = GroupFetched::default();
     let mut advanced = Vec::new();
     let mut bytes_left = limits.max_bytes;
