@@ -225,10 +225,10 @@ impl Producer {
 
     /// Adds one record (from input line `line`); sends its partition's batch when full, waiting
     /// while that partition already has a batch in flight and one queued.
-    pub async fn send(&mut self, line: u64, key: Option<&str>, value: &str) {
+    pub async fn send(&mut self, line: u64, key: Option<&[u8]>, value: &[u8]) {
         let partition = match (self.config.partition, key) {
             (Some(partition), _) => partition,
-            (None, Some(key)) => partition_for_key(key.as_bytes(), self.partitions),
+            (None, Some(key)) => partition_for_key(key, self.partitions),
             (None, None) => self.sticky,
         };
         let headers: Vec<(&str, &[u8])> = self
@@ -243,12 +243,12 @@ impl Producer {
         batch.builder.push(&RecordInput {
             id,
             timestamp: batch.timestamp,
-            key: key.map(str::as_bytes),
-            value: value.as_bytes(),
+            key,
+            value,
             headers: &headers,
         });
         batch.lines.push(line);
-        batch.bytes += (value.len() + key.map_or(0, str::len)) as u64;
+        batch.bytes += (value.len() + key.map_or(0, <[u8]>::len)) as u64;
         if batch.lines.len() >= self.config.batch_size {
             self.dispatch(partition).await;
             if self.config.partition.is_none() && partition == self.sticky {

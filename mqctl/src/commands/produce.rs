@@ -13,7 +13,67 @@ use mqctl::Client;
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+
+/// Reads the files (or stdin) on a thread of its own, in chunks of whole lines (the last line of
+/// the input may lack its newline), so the producer never waits on a read for each line.
+fn read_in_chunks(files: Vec<std::path::PathBuf>) -> tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    const CHUNK: usize = 1 << 20;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut readers: Vec<Box<dyn std::io::Read>> = Vec::new();
+        if files.is_empty() {
+            readers.push(Box::new(std::io::stdin()));
+        }
+        for file in &files {
+            match std::fs::File::open(file) {
+                Ok(f) => readers.push(Box::new(f)),
+                Err(e) => {
+                    let e = std::io::Error::new(e.kind(), format!("cannot open {}: {e}", file.display()));
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+        let mut carry: Vec<u8> = Vec::new();
+        for mut reader in readers {
+            loop {
+                let start = carry.len();
+                carry.resize(start + CHUNK, 0);
+                let n = match reader.read(&mut carry[start..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        carry.truncate(start);
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                };
+                carry.truncate(start + n);
+                if n == 0 {
+                    break;
+                }
+                // Send whole lines; keep the partial last line for the next read.
+                if let Some(last_newline) = memchr::memrchr(b'\n', &carry) {
+                    let rest = carry.split_off(last_newline + 1);
+                    let mut full = std::mem::replace(&mut carry, rest);
+                    full.truncate(last_newline);
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            // A file that does not end with a newline still ends its last line.
+            if !carry.is_empty() {
+                if tx.blocking_send(Ok(std::mem::take(&mut carry))).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
 
 pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Result<()> {
     let config = ProducerConfig {
@@ -46,56 +106,41 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     };
     let bar = progress_bar(total_bytes);
     let progress = producer.progress();
+    let separator = args.key_separator.clone().map(String::into_bytes);
+    let mut chunks = read_in_chunks(args.files.clone());
     let mut line_number = 0u64;
-    let mut stopped_at: Option<(u64, String)> = None;
     let mut read_bytes = 0u64;
-    let inputs: Vec<Option<std::path::PathBuf>> = if args.files.is_empty() {
-        vec![None]
-    } else {
-        args.files.iter().cloned().map(Some).collect()
-    };
-    'inputs: for input in inputs {
-        let reader: Box<dyn AsyncBufRead + Unpin> = match &input {
-            None => Box::new(BufReader::with_capacity(1 << 16, tokio::io::stdin())),
-            Some(path) => Box::new(BufReader::with_capacity(
-                1 << 16,
-                tokio::fs::File::open(path)
-                    .await
-                    .with_context(|| format!("produce {topic}: cannot open {}", path.display()))?,
-            )),
+    let mut stopped_at: Option<(u64, String)> = None;
+    'chunks: loop {
+        let chunk = match tokio::time::timeout(producer.linger(), chunks.recv()).await {
+            Ok(Some(chunk)) => chunk.with_context(|| format!("produce {topic}: reading input"))?,
+            Ok(None) => break,
+            Err(_) => {
+                producer.flush_lingering().await;
+                continue;
+            }
         };
-        let mut lines = reader.lines();
-        loop {
-            let next = match tokio::time::timeout(producer.linger(), lines.next_line()).await {
-                Ok(next) => next.with_context(|| format!("produce {topic}: reading input"))?,
-                Err(_) => {
-                    producer.flush_lingering().await;
-                    continue;
-                }
-            };
-            let Some(line) = next else { break };
+        read_bytes += chunk.len() as u64;
+        for line in chunk.split(|&b| b == b'\n') {
             line_number += 1;
-            read_bytes += line.len() as u64 + 1;
-            let (key, value) = match &args.key_separator {
-                Some(separator) => match line.split_once(separator.as_str()) {
-                    Some((key, value)) => (Some(key), value),
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let (key, value) = match &separator {
+                Some(separator) => match memchr::memmem::find(line, separator) {
+                    Some(at) => (Some(&line[..at]), &line[at + separator.len()..]),
                     None => {
                         // Stop reading, but deliver and report what was read before it.
-                        let why = format!("line {line_number} has no key separator `{separator}`");
+                        let shown = String::from_utf8_lossy(separator).into_owned();
+                        let why = format!("line {line_number} has no key separator `{shown}`");
                         stopped_at = Some((line_number, why));
-                        break 'inputs;
+                        break 'chunks;
                     }
                 },
-                None => (None, line.as_str()),
+                None => (None, line),
             };
             producer.send(line_number, key, value).await;
-            if line_number.is_multiple_of(4096) {
-                bar.set_position(read_bytes);
-                bar.set_message(message(
-                    progress.acknowledged_records.load(Ordering::Relaxed),
-                ));
-            }
         }
+        bar.set_position(read_bytes);
+        bar.set_message(message(progress.acknowledged_records.load(Ordering::Relaxed)));
     }
     bar.set_position(read_bytes);
     let summary = producer.finish().await;

@@ -31,7 +31,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 /// `content_type`.
 pub struct RawBody {
     pub content_type: String,
-    pub bytes: bytes::Bytes,
+    /// Mutable, so a batch body can be patched (offsets, leader epoch) where it lies.
+    pub bytes: bytes::BytesMut,
 }
 
 impl RawBody {
@@ -82,7 +83,7 @@ impl FromRequest<AppState> for RawBody {
         if let Some(declared) = declared.filter(|&n| n > limit) {
             return Err(too_large(declared, limit));
         }
-        let bytes = read_limited(request.into_body(), limit as usize).await?;
+        let bytes = read_limited(request.into_body(), limit as usize, declared.unwrap_or(0) as usize).await?;
         Ok(RawBody {
             content_type,
             bytes,
@@ -96,9 +97,14 @@ impl FromRequest<AppState> for RawBody {
 const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
 const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Reads a whole body of at most `limit` bytes, frame by frame.
-async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
-    let mut collected = bytes::BytesMut::new();
+/// Reads a whole body of at most `limit` bytes, frame by frame, into one buffer sized from
+/// `Content-Length` when given (so a large batch body is not copied again as the buffer grows).
+async fn read_limited(
+    mut body: axum::body::Body,
+    limit: usize,
+    expected: usize,
+) -> Result<bytes::BytesMut, ApiError> {
+    let mut collected = bytes::BytesMut::with_capacity(expected.min(limit));
     while let Some(frame) = body.frame().await {
         let frame = frame
             .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
@@ -120,7 +126,7 @@ async fn read_limited(mut body: axum::body::Body, limit: usize) -> Result<bytes:
         }
         collected.extend_from_slice(&data);
     }
-    Ok(collected.freeze())
+    Ok(collected)
 }
 
 fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {

@@ -52,8 +52,8 @@ pub async fn produce_to_partition(
         max_batch_records: config.limits.max_batch_records,
     };
     let target = state.broker.topic(&topic)?;
-    // One copy of the body to own it mutably (the log patches offsets), one into the segment.
-    let mut bytes = body.bytes.to_vec();
+    // The body buffer is ours: the log patches offsets in it and copies it once into a segment.
+    let mut bytes = body.bytes;
     let batches = target.append_batches(partition, &mut bytes, &limits, now_ms())?;
     let (mut records, mut payload) = (0u64, 0u64);
     for (batch, position) in BatchIter::new(&bytes).filter_map(Result::ok).zip(&batches) {
