@@ -16,7 +16,9 @@ use std::time::Duration;
 
 /// Reads the files (or stdin) on a thread of its own, in chunks of whole lines (the last line of
 /// the input may lack its newline), so the producer never waits on a read for each line.
-fn read_in_chunks(files: Vec<std::path::PathBuf>) -> tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
+fn read_in_chunks(
+    files: Vec<std::path::PathBuf>,
+) -> tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>> {
     const CHUNK: usize = 1 << 20;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     std::thread::spawn(move || {
@@ -28,7 +30,10 @@ fn read_in_chunks(files: Vec<std::path::PathBuf>) -> tokio::sync::mpsc::Receiver
             match std::fs::File::open(file) {
                 Ok(f) => readers.push(Box::new(f)),
                 Err(e) => {
-                    let e = std::io::Error::new(e.kind(), format!("cannot open {}: {e}", file.display()));
+                    let e = std::io::Error::new(
+                        e.kind(),
+                        format!("cannot open {}: {e}", file.display()),
+                    );
                     let _ = tx.blocking_send(Err(e));
                     return;
                 }
@@ -65,10 +70,8 @@ fn read_in_chunks(files: Vec<std::path::PathBuf>) -> tokio::sync::mpsc::Receiver
                 }
             }
             // A file that does not end with a newline still ends its last line.
-            if !carry.is_empty() {
-                if tx.blocking_send(Ok(std::mem::take(&mut carry))).is_err() {
-                    return;
-                }
+            if !carry.is_empty() && tx.blocking_send(Ok(std::mem::take(&mut carry))).is_err() {
+                return;
             }
         }
     });
@@ -140,7 +143,9 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
             producer.send(line_number, key, value).await;
         }
         bar.set_position(read_bytes);
-        bar.set_message(message(progress.acknowledged_records.load(Ordering::Relaxed)));
+        bar.set_message(message(
+            progress.acknowledged_records.load(Ordering::Relaxed),
+        ));
     }
     bar.set_position(read_bytes);
     let summary = producer.finish().await;

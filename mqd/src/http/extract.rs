@@ -83,7 +83,12 @@ impl FromRequest<AppState> for RawBody {
         if let Some(declared) = declared.filter(|&n| n > limit) {
             return Err(too_large(declared, limit));
         }
-        let bytes = read_limited(request.into_body(), limit as usize, declared.unwrap_or(0) as usize).await?;
+        let bytes = read_limited(
+            request.into_body(),
+            limit as usize,
+            declared.unwrap_or(0) as usize,
+        )
+        .await?;
         Ok(RawBody {
             content_type,
             bytes,
