@@ -105,20 +105,10 @@ impl Client {
 
     /// `GET /health`: Ok when a node answers `OK`.
     pub async fn health(&self) -> Result<String, ClientError> {
-        let (url, response) = self
-            .send(reqwest::Method::GET, "/health", None::<&()>)
+        let (_, _, _, body) = self
+            .call_raw(reqwest::Method::GET, "/health", None, "text/plain")
             .await?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        if status == 200 {
-            Ok(text)
-        } else {
-            Err(ClientError::Decode {
-                url,
-                status,
-                reason: text,
-            })
-        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// The node's `/metrics` text.
@@ -214,60 +204,14 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<R, ClientError> {
-        let (url, response) = self.send(method, path, body).await?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| ClientError::Decode {
-            url: url.clone(),
-            status,
-            reason: e.to_string(),
-        })?;
-        if (200..300).contains(&status) {
-            return decode_json(&url, status, &bytes);
-        }
-        Err(api_error(&url, status, &bytes))
-    }
-
-    /// Sends to the first server that answers; connection failures move on to the next.
-    async fn send<B: Serialize>(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<(String, reqwest::Response), ClientError> {
-        let mut last_error = String::new();
-        for server in &self.servers {
-            let url = format!("{server}{path}");
-            let mut request = self.http.request(method.clone(), &url);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let started = Instant::now();
-            match request.send().await {
-                Ok(response) => {
-                    if self.verbose {
-                        eprintln!(
-                            "{method} {url} -> {} in {:.1} ms",
-                            response.status().as_u16(),
-                            started.elapsed().as_secs_f64() * 1000.0
-                        );
-                    }
-                    return Ok((url, response));
-                }
-                Err(error) => {
-                    if self.verbose {
-                        eprintln!("{method} {url} -> failed: {error}");
-                    }
-                    last_error = describe_transport_error(&error);
-                    if !(error.is_connect() || error.is_timeout()) {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(ClientError::Unreachable {
-            servers: self.servers.join(","),
-            reason: last_error,
-        })
+        let body = body.map(|b| {
+            let json = serde_json::to_vec(b).expect("wire types serialize");
+            ("application/json", bytes::Bytes::from(json))
+        });
+        let (url, status, _, bytes) = self
+            .call_raw(method, path, body, "application/json")
+            .await?;
+        decode_json(&url, status, &bytes)
     }
 }
 
