@@ -43,10 +43,7 @@ impl RawBody {
 
     /// The body as JSON, with the JSON content-type rule.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        if !self.content_type.is_empty()
-            && self.content_type != "application/json"
-            && !self.content_type.ends_with("+json")
-        {
+        if !is_json(&self.content_type) {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 format!(
@@ -65,16 +62,7 @@ impl FromRequest<AppState> for RawBody {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.broker.config().limits.max_request_bytes.0;
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let content_type = content_type_of(request.headers());
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -134,19 +122,27 @@ async fn read_limited(
     Ok(collected)
 }
 
-fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let essence = value
-        .to_str()
+/// The media type of a request without its parameters, lower-cased ("" when absent).
+fn content_type_of(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
+        .to_ascii_lowercase()
+}
+
+/// JSON endpoints take `application/json`, `…+json`, or no content type at all.
+fn is_json(essence: &str) -> bool {
+    essence.is_empty() || essence == "application/json" || essence.ends_with("+json")
+}
+
+fn check_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let essence = content_type_of(headers);
+    if is_json(&essence) {
         Ok(())
     } else {
         Err(ApiError::new(
