@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 pub struct ProducerConfig {
     /// Records per request.
     pub batch_size: usize,
+    /// Bytes per request, at most (a larger single record goes alone).
+    pub max_batch_bytes: usize,
     /// How long a partly filled batch may wait for more records.
     pub linger: Duration,
     /// Requests in flight across all partitions.
@@ -41,6 +43,7 @@ impl Default for ProducerConfig {
     fn default() -> Self {
         ProducerConfig {
             batch_size: 1000,
+            max_batch_bytes: 1 << 20,
             linger: Duration::from_millis(5),
             max_in_flight: 8,
             retries: 5,
@@ -160,6 +163,7 @@ pub struct Producer {
     producer_id: i64,
     sequences: Vec<i32>,
     ids: IdSource,
+    headers: Arc<Vec<(String, String)>>,
     tasks: Vec<JoinHandle<()>>,
     client: Client,
     in_flight: Arc<Semaphore>,
@@ -207,6 +211,7 @@ impl Producer {
             producer_id: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
             sequences: vec![0; partitions as usize],
             ids: IdSource::new(),
+            headers: Arc::new(config.headers.clone()),
             tasks: Vec::new(),
             client,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -231,14 +236,30 @@ impl Producer {
             (None, Some(key)) => partition_for_key(key, self.partitions),
             (None, None) => self.sticky,
         };
-        let headers: Vec<(&str, &[u8])> = self
-            .config
-            .headers
+        let header_source = Arc::clone(&self.headers);
+        let headers: Vec<(&str, &[u8])> = header_source
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_bytes()))
             .collect();
         let capacity = self.config.batch_size;
         let id = self.ids.next_id();
+        // Cut by size too: a record that would take the batch past max_batch_bytes starts a new
+        // one, so one oversized record fails alone instead of with a whole batch of lines.
+        let too_big = self.open[partition as usize].as_ref().is_some_and(|batch| {
+            let input = RecordInput {
+                id,
+                timestamp: batch.timestamp,
+                key,
+                value,
+                headers: &headers,
+            };
+            !batch.lines.is_empty()
+                && batch.builder.len() + batch.builder.record_len(&input)
+                    > self.config.max_batch_bytes
+        });
+        if too_big {
+            self.dispatch(partition).await;
+        }
         let batch = self.open[partition as usize].get_or_insert_with(|| Batch::new(capacity));
         batch.builder.push(&RecordInput {
             id,
@@ -249,7 +270,9 @@ impl Producer {
         });
         batch.lines.push(line);
         batch.bytes += (value.len() + key.map_or(0, <[u8]>::len)) as u64;
-        if batch.lines.len() >= self.config.batch_size {
+        if batch.lines.len() >= self.config.batch_size
+            || batch.builder.len() >= self.config.max_batch_bytes
+        {
             self.dispatch(partition).await;
             if self.config.partition.is_none() && partition == self.sticky {
                 self.sticky = (self.sticky + 1) % self.partitions;
@@ -349,43 +372,100 @@ struct SenderContext {
     batches: mpsc::Receiver<Sealed>,
 }
 
-/// One partition's sender: batches one at a time, in order, each retried on retriable errors.
+/// One partition's sender: batches one at a time, in order, each retried on retriable errors. A
+/// batch refused because one of its records is too large is resent record by record, so only
+/// that record's line fails.
 async fn send_batches(mut context: SenderContext) {
     while let Some(batch) = context.batches.recv().await {
         let Ok(_permit) = context.in_flight.acquire().await else {
             return;
         };
-        let mut attempt = 0;
-        loop {
-            match context
-                .client
-                .produce_batches(&context.topic, context.partition, batch.bytes.clone())
-                .await
+        match send_one(&context, &batch).await {
+            Ok(()) => {}
+            Err(error)
+                if batch.records > 1
+                    && error.code() == Some(mq_wire::ErrorCode::RecordTooLarge) =>
             {
-                Ok(_) => {
-                    let progress = &context.progress;
-                    progress
-                        .acknowledged_records
-                        .fetch_add(batch.records, Ordering::Relaxed);
-                    progress
-                        .acknowledged_bytes
-                        .fetch_add(batch.payload, Ordering::Relaxed);
-                    break;
-                }
-                Err(error) if attempt < context.retries && retriable(&error) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
-                }
-                Err(error) => {
-                    let _ = context.outcomes.send(Outcome::Failed {
-                        lines: batch.lines,
-                        error: error.to_string(),
-                    });
-                    break;
+                for single in split(&batch) {
+                    if let Err(error) = send_one(&context, &single).await {
+                        fail(&context, single.lines, &error);
+                    }
                 }
             }
+            Err(error) => fail(&context, batch.lines, &error),
         }
     }
+}
+
+/// Sends one batch, retrying retriable errors; counts it when acknowledged.
+async fn send_one(context: &SenderContext, batch: &Sealed) -> Result<(), ClientError> {
+    let mut attempt = 0;
+    loop {
+        match context
+            .client
+            .produce_batches(&context.topic, context.partition, batch.bytes.clone())
+            .await
+        {
+            Ok(_) => {
+                let progress = &context.progress;
+                progress
+                    .acknowledged_records
+                    .fetch_add(batch.records, Ordering::Relaxed);
+                progress
+                    .acknowledged_bytes
+                    .fetch_add(batch.payload, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(error) if attempt < context.retries && retriable(&error) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn fail(context: &SenderContext, lines: Vec<u64>, error: &ClientError) {
+    let _ = context.outcomes.send(Outcome::Failed {
+        lines,
+        error: error.to_string(),
+    });
+}
+
+/// A batch as single-record batches, record i keeping sequence `base_sequence + i`, so the
+/// broker's idempotence still recognises each one.
+fn split(batch: &Sealed) -> Vec<Sealed> {
+    let Ok((view, _)) = mq_wire::batch::BatchView::parse(&batch.bytes) else {
+        return Vec::new();
+    };
+    let header = view.header;
+    view.records()
+        .filter_map(Result::ok)
+        .zip(&batch.lines)
+        .enumerate()
+        .map(|(index, (record, &line))| {
+            let headers: Vec<(&str, &[u8])> = record.headers().map(|h| (h.key, h.value)).collect();
+            let mut builder = BatchBuilder::default();
+            builder.set_producer(
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence.wrapping_add(index as i32),
+            );
+            builder.push(&RecordInput {
+                id: record.id,
+                timestamp: record.timestamp,
+                key: record.key,
+                value: record.value,
+                headers: &headers,
+            });
+            Sealed {
+                bytes: bytes::Bytes::from(builder.finish()),
+                records: 1,
+                lines: vec![line],
+                payload: (record.value.len() + record.key.map_or(0, <[u8]>::len)) as u64,
+            }
+        })
+        .collect()
 }
 
 /// Errors that may pass: the node unreachable or overloaded, or out of memory until retention runs.

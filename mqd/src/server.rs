@@ -217,6 +217,13 @@ fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker:
         },
         _ => "unchanged",
     };
+    // What needs a restart keeps its running value, so the node stays what it says it is.
+    let mut new = new;
+    new.node = old.node.clone();
+    new.groups = old.groups.clone();
+    new.log.retention_check_interval = old.log.retention_check_interval;
+    new.limits.max_connections = old.limits.max_connections;
+    new.logging.format = old.logging.format;
     broker.set_config(Arc::new(new));
     tracing::info!(
         log_level = level,

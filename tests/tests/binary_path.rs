@@ -52,13 +52,26 @@ fn batches_are_appended_once_and_fetched_as_stored() {
         [(0, 10, false), (10, 5, false)]
     );
     // The same batches again (a retry after a lost answer): acknowledged, not appended.
+    // A body carrying the same producer batch twice appends it once.
+    let mut twice = batch(15, 2, Some((43, 0)));
+    twice.extend(batch(15, 2, Some((43, 0))));
+    let (_, doubled) = produce(&mqd, twice);
+    let doubled: BatchProduceResponse = serde_json::from_value(doubled).unwrap();
+    assert_eq!(
+        doubled
+            .batches
+            .iter()
+            .map(|b| (b.base_offset, b.duplicate))
+            .collect::<Vec<_>>(),
+        [(15, false), (15, true)]
+    );
     let (_, again) = produce(&mqd, two);
     let again: BatchProduceResponse = serde_json::from_value(again).unwrap();
     assert!(again.batches.iter().all(|b| b.duplicate));
     assert_eq!(again.batches[1].base_offset, 10);
     assert_eq!(
         mqd.get("/v1/topics/bin").body["partitions"][0]["log_end"],
-        15
+        17
     );
 
     let response = mqd
@@ -68,8 +81,8 @@ fn batches_are_appended_once_and_fetched_as_stored() {
         .send()
         .unwrap();
     assert_eq!(response.headers()["content-type"], BATCH_CONTENT_TYPE);
-    assert_eq!(response.headers()[HEADER_HIGH_WATERMARK], "15");
-    assert_eq!(response.headers()[HEADER_NEXT_OFFSET], "15");
+    assert_eq!(response.headers()[HEADER_HIGH_WATERMARK], "17");
+    assert_eq!(response.headers()[HEADER_NEXT_OFFSET], "17");
     let bytes = response.bytes().unwrap();
     let offsets: Vec<u64> = BatchIter::new(&bytes)
         .flat_map(|b| {
@@ -81,8 +94,8 @@ fn batches_are_appended_once_and_fetched_as_stored() {
         .collect();
     assert_eq!(
         offsets,
-        (10..15).collect::<Vec<_>>(),
-        "the whole batch holding offset 12"
+        (10..17).collect::<Vec<_>>(),
+        "the whole batch holding offset 12, and the one after it"
     );
     // The same records through JSON.
     let json = mqd.get("/v1/topics/bin/partitions/0/records?offset=12");

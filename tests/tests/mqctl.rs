@@ -350,3 +350,31 @@ fn produce_on_a_terminal_prints_the_human_summary() {
     assert_eq!(piped[0]["records"], 5000);
     std::fs::remove_file(file).unwrap();
 }
+
+#[test]
+fn an_oversized_line_fails_alone_and_is_reported_by_number() {
+    let mqd = Mqd::start_with_config("[limits]\nmax_record_bytes = \"2KiB\"\n");
+    stdout(&mqctl(&mqd, &["topic", "create", "big"]));
+    let file = std::env::temp_dir().join(format!("mqctl-big-{}.txt", std::process::id()));
+    let mut text = String::new();
+    for i in 1..=9 {
+        if i == 5 {
+            text.push_str(&"x".repeat(3000));
+        } else {
+            text.push_str(&format!("line {i}"));
+        }
+        text.push('\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let output = mqctl(
+        &mqd,
+        &["produce", "big", "--retries", "0", file.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    assert_eq!(summary["records"], 8);
+    assert_eq!(summary["failed_lines"], serde_json::json!([[5, 5]]));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 5 were not acknowledged"));
+    std::fs::remove_file(file).unwrap();
+}

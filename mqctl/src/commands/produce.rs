@@ -81,6 +81,7 @@ fn read_in_chunks(
 pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Result<()> {
     let config = ProducerConfig {
         batch_size: args.batch_size as usize,
+        max_batch_bytes: ProducerConfig::default().max_batch_bytes,
         linger: Duration::from_millis(args.linger_ms),
         max_in_flight: args.max_in_flight as usize,
         retries: args.retries,
@@ -116,7 +117,13 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     let mut stopped_at: Option<(u64, String)> = None;
     'chunks: loop {
         let chunk = match tokio::time::timeout(producer.linger(), chunks.recv()).await {
-            Ok(Some(chunk)) => chunk.with_context(|| format!("produce {topic}: reading input"))?,
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(error))) => {
+                // Deliver and report what was read before the failure, then fail.
+                let why = format!("reading input failed after line {line_number}: {error}");
+                stopped_at = Some((line_number + 1, why));
+                break;
+            }
             Ok(None) => break,
             Err(_) => {
                 producer.flush_lingering().await;

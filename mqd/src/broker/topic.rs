@@ -269,7 +269,27 @@ impl Topic {
         let mut producers = self.producer_windows[partition as usize].lock();
         let mut positions = Vec::with_capacity(spans.len());
         let mut fresh = Vec::with_capacity(spans.len());
-        for (at, header) in &spans {
+        // The same producer batch twice in one body: the second is a duplicate of the first.
+        let mut in_body: HashMap<(i64, i16, i32), usize> = HashMap::new();
+        let mut copies: Vec<(usize, usize)> = Vec::new();
+        for (index, (at, header)) in spans.iter().enumerate() {
+            let identity = (
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence,
+            );
+            if header.producer_id >= 0 {
+                if let Some(&first) = in_body.get(&identity) {
+                    copies.push((index, first));
+                    positions.push(BatchPosition {
+                        base_offset: 0,
+                        record_count: header.record_count,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                in_body.insert(identity, index);
+            }
             let first = (header.producer_id >= 0)
                 .then(|| {
                     producers.seen(
@@ -305,6 +325,9 @@ impl Topic {
                     now_ms,
                 );
             }
+        }
+        for (copy, first) in copies {
+            positions[copy].base_offset = positions[first].base_offset;
         }
         Ok(positions)
     }

@@ -248,7 +248,8 @@ impl Groups {
                 topic: request.topic.clone(),
                 partition: index,
                 current_offset: current,
-                new_offset: wanted.clamp(start, end),
+                // Retention may move the log start past a high watermark read a moment before.
+                new_offset: wanted.max(start).min(end.max(start)),
             });
         }
         if request.execute {

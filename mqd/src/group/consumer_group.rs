@@ -124,6 +124,22 @@ impl ConsumerGroup {
         self.grant_free();
     }
 
+    /// Drops every partition of a deleted topic: owners and positions go, and the next refresh
+    /// rebalances (a topic re-created under the same name starts over from its log start).
+    pub fn forget_topic(&mut self, topic: &str) {
+        self.owners.retain(|tp, _| tp.topic != topic);
+        for member in self.members.values_mut() {
+            member.owned.retain(|tp| tp.topic != topic);
+            member.positions.retain(|tp, _| tp.topic != topic);
+        }
+        for target in self.target.values_mut() {
+            target.retain(|tp| tp.topic != topic);
+        }
+        // Forces the next rebalance to see a change, even if the topic is already back.
+        self.partition_counts.insert(topic.to_owned(), u32::MAX);
+        self.wake.notify_waiters();
+    }
+
     /// Gives every unowned partition of the target to its target member, and wakes waiting
     /// fetches so a new owner starts reading at once.
     fn grant_free(&mut self) {

@@ -24,7 +24,6 @@ struct FetchPlan {
     session_timeout: Duration,
     generation: u64,
     rebalance: bool,
-    wake: Arc<Notify>,
 }
 
 /// Limits of one group fetch.
@@ -75,6 +74,11 @@ impl Groups {
         let started = Instant::now();
         tokio::pin!(stop);
         loop {
+            // Listen for a rebalance or a grant before planning, so none is missed in between.
+            let wake = self.wake_of(group_name);
+            let rebalanced = wake.notified();
+            tokio::pin!(rebalanced);
+            rebalanced.as_mut().enable();
             let plan = self.fetch_plan(broker, group_name, request)?;
             // A fetch keeps its member alive only at its start and end, so a long poll waits at
             // most half the session: a member that long-polls is never expired while it waits.
@@ -84,9 +88,6 @@ impl Groups {
                 .iter()
                 .map(|(_, p, _)| p.watch_high_watermark())
                 .collect();
-            let rebalanced = plan.wake.notified();
-            tokio::pin!(rebalanced);
-            rebalanced.as_mut().enable();
 
             let (mut response, advanced, raced) = read_plan(&plan, &limits)?;
             self.advance_positions(group_name, &request.member_id, advanced);
@@ -96,6 +97,8 @@ impl Groups {
                 return Ok(response);
             }
             if raced {
+                // Retention moved a log start under the plan: plan again, without spinning.
+                tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
             let any_data = async {
@@ -112,6 +115,15 @@ impl Groups {
                 _ = &mut stop => return Ok(response),
             }
         }
+    }
+
+    /// The notifier of a group's rebalances and grants (a fresh one when the group is unknown:
+    /// the plan will then refuse the member anyway).
+    fn wake_of(&self, group_name: &str) -> Arc<Notify> {
+        self.groups
+            .lock()
+            .get(group_name)
+            .map_or_else(|| Arc::new(Notify::new()), |g| Arc::clone(&g.wake))
     }
 
     /// Checks the member (fencing) and decides what to read and from where.
@@ -136,7 +148,6 @@ impl Groups {
             .cloned()
             .unwrap_or_default();
         let generation = group.generation;
-        let wake = Arc::clone(&group.wake);
         let member = group
             .members
             .get_mut(&request.member_id)
@@ -154,7 +165,7 @@ impl Groups {
             };
             let (start, end) = (partition.log_start(), partition.high_watermark());
             let position = match member.positions.get(&tp) {
-                Some(&position) if position >= start => position,
+                Some(&position) if position >= start && position <= end => position,
                 stale_or_none => {
                     let committed = match stale_or_none {
                         Some(_) => None,
@@ -189,7 +200,6 @@ impl Groups {
             session_timeout: member.session_timeout,
             generation,
             rebalance,
-            wake,
         })
     }
 

@@ -91,6 +91,10 @@ impl Groups {
     /// from its log start, not from offsets of the old one. Groups drop its partitions at their
     /// next rebalance.
     pub fn forget_topic(&self, topic: &str) {
+        let mut groups = self.groups.lock();
+        for group in groups.values_mut() {
+            group.forget_topic(topic);
+        }
         self.offsets.forget_topic(topic);
         self.seed.forget_topic(topic);
     }

@@ -68,6 +68,11 @@ impl SeedConsumers {
             {
                 return Ok((partition, offset + 1));
             }
+            // What it was given is gone (evicted) or was committed meanwhile: never commit past a
+            // record the consumer did not receive.
+            return Err(BrokerError::NoRecord(format!(
+                "the record consumer `{consumer}` was given ({partition}/{offset}) is no longer at its position; consume again"
+            )));
         }
         let record = next_record(offsets, topic, consumer)?;
         offsets.commit(

@@ -218,3 +218,76 @@ fn a_group_with_no_members_and_no_offsets_is_dead_and_swept() {
         ErrorCode::UnknownGroup
     );
 }
+
+#[tokio::test]
+async fn a_recreated_topic_is_read_from_its_start_not_from_old_positions() {
+    use crate::broker::NewRecord;
+    use mq_wire::api::{CreateTopicRequest, GroupFetchRequest};
+    let broker = Broker::new(Arc::new(Config::default()));
+    let create = || {
+        broker
+            .create_topic(&CreateTopicRequest {
+                name: "t".into(),
+                partitions: Some(1),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let groups = Groups::new(GroupSettings {
+        default_session_timeout: Duration::from_secs(10),
+        min_session_timeout: Duration::from_millis(1),
+        max_session_timeout: Duration::from_secs(60),
+    });
+    let produce = |topic: &crate::broker::Topic, n: usize| {
+        let records: Vec<NewRecord> = (0..n)
+            .map(|_| NewRecord {
+                value: std::borrow::Cow::Borrowed(b"v"),
+                ..Default::default()
+            })
+            .collect();
+        topic.produce(&records, 1 << 20, 1).unwrap();
+    };
+    produce(&create(), 10);
+    let member = join(&broker, &groups, 10_000);
+    let limits = || FetchLimits {
+        max_records: 100,
+        max_bytes: 1 << 20,
+        max_wait: Duration::ZERO,
+        frames: false,
+    };
+    let fetch = |generation| GroupFetchRequest {
+        member_id: member.member_id.clone(),
+        generation,
+        max_records: None,
+        max_bytes: None,
+        max_wait_ms: None,
+    };
+    let first = groups
+        .fetch(
+            &broker,
+            "g",
+            &fetch(member.generation),
+            limits(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.records.len(), 10);
+    broker.delete_topic("t").unwrap();
+    groups.forget_topic("t");
+    produce(&create(), 3);
+    let again = heartbeat(&broker, &groups, &member);
+    let again = heartbeat(&broker, &groups, &again);
+    let second = groups
+        .fetch(
+            &broker,
+            "g",
+            &fetch(again.generation),
+            limits(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    let offsets: Vec<u64> = second.records.iter().map(|r| r.record.offset).collect();
+    assert_eq!(offsets, [0, 1, 2]);
+}

@@ -153,7 +153,7 @@ impl PartitionLog for MemoryLog {
             if oldest.is_empty() {
                 break;
             }
-            let aged_out = policy.expired(oldest.max_timestamp(), now_ms);
+            let aged_out = policy.expired(oldest.retention_time(), now_ms);
             let too_big = policy.over_size(self.accounted_bytes, oldest.len_bytes() as u64);
             if !(aged_out || too_big) {
                 break;

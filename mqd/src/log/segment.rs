@@ -23,6 +23,8 @@ pub struct Segment {
     index: Vec<IndexEntry>,
     bytes_since_index: usize,
     max_timestamp: i64,
+    /// Wall-clock time of the last append, in ms.
+    last_append_ms: i64,
 }
 
 impl Segment {
@@ -36,6 +38,7 @@ impl Segment {
             index: Vec::new(),
             bytes_since_index: 0,
             max_timestamp: i64::MIN,
+            last_append_ms: i64::MIN,
         }
     }
 
@@ -84,6 +87,13 @@ impl Segment {
         self.bytes_since_index += batch.len();
         self.next_offset = header.next_offset();
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        self.last_append_ms = crate::clock::now_ms();
+    }
+
+    /// The time retention ages the segment by: its newest record's timestamp, but never later
+    /// than the segment's last append, so a record stamped in the future cannot pin it forever.
+    pub fn retention_time(&self) -> i64 {
+        self.max_timestamp.min(self.last_append_ms)
     }
 
     /// Gives back spare capacity once the segment is closed.

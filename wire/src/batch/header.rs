@@ -45,12 +45,13 @@ pub struct BatchHeader {
 impl BatchHeader {
     /// Offset of the last record in the batch.
     pub fn last_offset(&self) -> u64 {
-        self.base_offset + u64::from(self.last_offset_delta)
+        self.base_offset
+            .wrapping_add(u64::from(self.last_offset_delta))
     }
 
     /// The offset after the batch's last record.
     pub fn next_offset(&self) -> u64 {
-        self.base_offset + u64::from(self.record_count)
+        self.base_offset.wrapping_add(u64::from(self.record_count))
     }
 
     /// Reads a header from the start of `bytes`, checking only that it is complete and well formed

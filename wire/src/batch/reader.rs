@@ -51,9 +51,11 @@ impl<'a> BatchView<'a> {
             });
         }
         let mut found = 0u32;
+        let mut max_timestamp = i64::MIN;
         for record in self.records() {
             let record = record?;
-            if record.offset != self.header.base_offset + u64::from(found) {
+            max_timestamp = max_timestamp.max(record.timestamp);
+            if record.offset != self.header.base_offset.wrapping_add(u64::from(found)) {
                 return Err(BatchError::BadRecord {
                     index: found,
                     reason: "offset deltas must run 0, 1, 2, …",
@@ -67,6 +69,13 @@ impl<'a> BatchView<'a> {
             return Err(BatchError::CountMismatch {
                 declared: self.header.record_count,
                 found,
+            });
+        }
+        // Retention and time lookups trust the header's max_timestamp: it must be the records'.
+        if found > 0 && self.header.max_timestamp != max_timestamp {
+            return Err(BatchError::BadRecord {
+                index: 0,
+                reason: "max_timestamp differs from the records' largest timestamp",
             });
         }
         Ok(())

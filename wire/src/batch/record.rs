@@ -161,7 +161,7 @@ pub(crate) fn decode<'a>(
         return Err("trailing bytes after headers");
     }
     let record = RecordRef {
-        offset: base_offset + u64::from(offset_delta),
+        offset: base_offset.wrapping_add(u64::from(offset_delta)),
         timestamp: base_timestamp.wrapping_add(timestamp_delta),
         id: Uuid::from_bytes(id_bytes),
         key,

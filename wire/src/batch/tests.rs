@@ -158,3 +158,41 @@ fn overhead_for_a_560_byte_value_is_small() {
     let per_record = bytes.len() as f64 / 1000.0 - 560.0;
     assert!(per_record < 32.0, "per-record overhead {per_record} bytes");
 }
+
+#[test]
+fn a_header_max_timestamp_other_than_the_records_is_refused() {
+    let mut bytes = build(&[OwnedRecord {
+        id: [1; 16],
+        timestamp: 5,
+        key: None,
+        value: vec![1],
+        headers: vec![],
+    }]);
+    // max_timestamp sits at byte 35 and is inside the CRC: rewrite both.
+    bytes[35..43].copy_from_slice(&i64::MAX.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_le_bytes());
+    let (batch, _) = BatchView::parse(&bytes).unwrap();
+    assert!(matches!(
+        batch.validate(),
+        Err(BatchError::BadRecord { .. })
+    ));
+}
+
+#[test]
+fn offsets_near_the_top_of_u64_wrap_instead_of_panicking() {
+    let records: Vec<OwnedRecord> = (0..3)
+        .map(|i| OwnedRecord {
+            id: [i; 16],
+            timestamp: 1,
+            key: None,
+            value: vec![i],
+            headers: vec![],
+        })
+        .collect();
+    let mut bytes = build(&records);
+    patch_leader_fields(&mut bytes, u64::MAX - 1, 0);
+    let (batch, _) = BatchView::parse(&bytes).unwrap();
+    batch.validate().unwrap();
+    assert_eq!(batch.header.next_offset(), 1);
+}

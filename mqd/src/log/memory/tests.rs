@@ -232,3 +232,21 @@ proptest! {
         prop_assert_eq!(seen, expected);
     }
 }
+
+#[test]
+fn a_record_stamped_in_the_future_cannot_pin_retention() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(1024, 256), Arc::clone(&budget));
+    append(&mut log, &budget, batch(0, 4, i64::MAX / 2, 300));
+    append(&mut log, &budget, batch(4, 4, 1, 300));
+    let policy = RetentionPolicy {
+        retention_ms: 1000,
+        retention_bytes: 0,
+    };
+    let later = crate::clock::now_ms() + 10_000;
+    assert_eq!(
+        log.enforce_retention(policy, later).records,
+        8,
+        "aged by append time, not the claimed one"
+    );
+}
