@@ -462,7 +462,7 @@ fn split(batch: &Sealed) -> Vec<Sealed> {
                 bytes: bytes::Bytes::from(builder.finish()),
                 records: 1,
                 lines: vec![line],
-                payload: (record.value.len() + record.key.map_or(0, <[u8]>::len)) as u64,
+                payload: record.payload_len() as u64,
             }
         })
         .collect()

@@ -7,6 +7,7 @@
 use super::BrokerError;
 use crate::log::{Evicted, PartitionLog, ReadBatches, Reservation, RetentionPolicy};
 use mq_wire::api::PartitionInfo;
+use mq_wire::batch::{BatchIter, RecordRef};
 use parking_lot::RwLock;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -33,6 +34,29 @@ impl PartitionRead {
     /// Whether any record at or after `from` and below the high watermark came back.
     pub fn has_records_from(&self, from: u64) -> bool {
         !self.batches.bytes.is_empty() && from < self.high_watermark
+    }
+
+    /// Hands `visit` each record at or after `from` and below the high watermark, in order, until
+    /// it answers false. A corrupt stored batch is an internal error.
+    pub fn visit_records(
+        &self,
+        from: u64,
+        mut visit: impl FnMut(RecordRef<'_>) -> bool,
+    ) -> Result<(), BrokerError> {
+        for batch in BatchIter::new(&self.batches.bytes) {
+            let batch = batch.map_err(|e| BrokerError::Internal(format!("corrupt batch: {e}")))?;
+            for record in batch.records() {
+                let record =
+                    record.map_err(|e| BrokerError::Internal(format!("corrupt record: {e}")))?;
+                if record.offset < from {
+                    continue;
+                }
+                if record.offset >= self.high_watermark || !visit(record) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -242,8 +242,7 @@ impl Topic {
             }
             for (index, record) in batch.records().enumerate() {
                 let record = record.map_err(invalid)?;
-                let size = record.value.len()
-                    + record.key.map_or(0, <[u8]>::len)
+                let size = record.payload_len()
                     + record
                         .headers()
                         .map(|h| h.key.len() + h.value.len())

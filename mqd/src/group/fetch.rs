@@ -10,7 +10,7 @@ use crate::broker::{Broker, BrokerError, Partition};
 use mq_wire::api::{
     FetchedRecord, GroupFetchRequest, GroupFetchResponse, GroupRecord, OffsetReset,
 };
-use mq_wire::batch::{visible_prefix, BatchIter};
+use mq_wire::batch::visible_prefix;
 use mq_wire::binary::Frame;
 use std::future::Future;
 use std::sync::Arc;
@@ -44,8 +44,9 @@ pub struct GroupFetched {
     pub frames: Vec<u8>,
     /// Records (at or after each position) in `frames`.
     pub frame_records: u64,
-    /// Per frame: topic, records and their key+value bytes (for the metrics).
-    pub frame_counts: Vec<(String, u64, u64)>,
+    /// Per partition read, in either form: topic, records and their key+value bytes (for the
+    /// metrics).
+    pub counts: Vec<(String, u64, u64)>,
 }
 
 impl GroupFetched {
@@ -266,12 +267,17 @@ fn read_plan(plan: &FetchPlan, limits: &FetchLimits) -> Result<PlanRead, GroupEr
                 }
                 .encode(&mut out.frames);
                 out.frame_records += visible.records;
-                out.frame_counts
+                out.counts
                     .push((tp.topic.clone(), visible.records, visible.payload_bytes));
             }
             visible.next_offset
         } else {
-            decode_into(tp, &read, *position, limits.max_records, &mut out.records)?
+            let (next, records, payload) =
+                decode_into(tp, &read, *position, limits.max_records, &mut out.records)?;
+            if records > 0 {
+                out.counts.push((tp.topic.clone(), records, payload));
+            }
+            next
         };
         if next != *position {
             advanced.push((tp.clone(), next));
@@ -280,33 +286,29 @@ fn read_plan(plan: &FetchPlan, limits: &FetchLimits) -> Result<PlanRead, GroupEr
     Ok((out, advanced, raced))
 }
 
-/// Decodes the records of `read` at or after `position` into `records`; returns the next position.
+/// Decodes the records of `read` at or after `position` into `records`; returns the next position
+/// and how many records, of how many key+value bytes, were added.
 fn decode_into(
     tp: &TopicPartition,
     read: &crate::broker::PartitionRead,
     position: u64,
     max_records: usize,
     records: &mut Vec<GroupRecord>,
-) -> Result<u64, GroupError> {
-    let mut next = position;
-    for batch in BatchIter::new(&read.batches.bytes) {
-        let batch = batch.map_err(|e| BrokerError::Internal(format!("corrupt batch: {e}")))?;
-        for record in batch.records() {
-            let record =
-                record.map_err(|e| BrokerError::Internal(format!("corrupt record: {e}")))?;
-            if record.offset < position {
-                continue;
-            }
-            if record.offset >= read.high_watermark || records.len() >= max_records {
-                return Ok(next);
-            }
-            next = record.offset + 1;
-            records.push(GroupRecord {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                record: FetchedRecord::from_record(&record, false),
-            });
+) -> Result<(u64, u64, u64), GroupError> {
+    let (mut next, mut added, mut payload) = (position, 0u64, 0u64);
+    read.visit_records(position, |record| {
+        if records.len() >= max_records {
+            return false;
         }
-    }
-    Ok(next)
+        next = record.offset + 1;
+        added += 1;
+        payload += record.payload_len() as u64;
+        records.push(GroupRecord {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            record: FetchedRecord::from_record(&record, false),
+        });
+        true
+    })?;
+    Ok((next, added, payload))
 }

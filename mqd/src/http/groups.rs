@@ -90,10 +90,10 @@ pub async fn fetch(
         .groups
         .fetch(&state.broker, &group, &request, fetch_limits, stop)
         .await?;
+    for (topic, records, payload) in &fetched.counts {
+        state.metrics.fetched(topic, *records, *payload);
+    }
     if frames {
-        for (topic, records, payload) in &fetched.frame_counts {
-            state.metrics.fetched(topic, *records, *payload);
-        }
         let headers = [
             (CONTENT_TYPE, FRAMES_CONTENT_TYPE.to_owned()),
             (
@@ -107,18 +107,7 @@ pub async fn fetch(
         ];
         return Ok((headers, fetched.frames).into_response());
     }
-    let response = fetched.into_json();
-    let mut per_topic: std::collections::HashMap<&str, (u64, u64)> =
-        std::collections::HashMap::new();
-    for record in &response.records {
-        let entry = per_topic.entry(record.topic.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += super::records::payload_bytes(std::iter::once(&record.record));
-    }
-    for (topic, (records, bytes)) in per_topic {
-        state.metrics.fetched(topic, records, bytes);
-    }
-    Ok(Json(response).into_response())
+    Ok(Json(fetched.into_json()).into_response())
 }
 
 pub async fn commit(

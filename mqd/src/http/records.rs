@@ -20,7 +20,6 @@ use mq_wire::binary::{
     HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
 };
 use mq_wire::bytes_field;
-use mq_wire::ErrorCode;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -76,7 +75,7 @@ fn payload_of(batch: &mq_wire::batch::BatchView<'_>) -> u64 {
     batch
         .records()
         .filter_map(Result::ok)
-        .map(|r| (r.value.len() + r.key.map_or(0, <[u8]>::len)) as u64)
+        .map(|r| r.payload_len() as u64)
         .sum()
 }
 
@@ -128,13 +127,6 @@ pub(super) fn count_produced(
         }
     }
     state.metrics.produced(topic, appended, bytes);
-}
-
-/// Key and value bytes of fetched records, for the metrics.
-pub(super) fn payload_bytes<'a>(records: impl Iterator<Item = &'a FetchedRecord>) -> u64 {
-    records
-        .map(|r| (r.value_bytes().len() + r.key_bytes().map_or(0, |k| k.len())) as u64)
-        .sum()
 }
 
 /// Reads one JSON record into the broker's form, naming the record at fault on error.
@@ -225,28 +217,19 @@ pub async fn fetch(
     }
 
     let force_base64 = query.encoding == Some(FetchEncoding::Base64);
-    let mut records = Vec::new();
-    'batches: for batch in BatchIter::new(&read.batches.bytes) {
-        let batch =
-            batch.map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt batch: {e}")))?;
-        for record in batch.records() {
-            let record = record
-                .map_err(|e| ApiError::new(ErrorCode::Internal, format!("corrupt record: {e}")))?;
-            if record.offset < from {
-                continue;
-            }
-            if record.offset >= read.high_watermark || records.len() >= max_records as usize {
-                break 'batches;
-            }
-            records.push(FetchedRecord::from_record(&record, force_base64));
+    let (mut records, mut payload) = (Vec::new(), 0u64);
+    read.visit_records(from, |record| {
+        if records.len() >= max_records as usize {
+            return false;
         }
-    }
+        payload += record.payload_len() as u64;
+        records.push(FetchedRecord::from_record(&record, force_base64));
+        true
+    })?;
     let next_offset = records.last().map_or(from, |r| r.offset + 1);
-    state.metrics.fetched(
-        &topic_name,
-        records.len() as u64,
-        payload_bytes(records.iter()),
-    );
+    state
+        .metrics
+        .fetched(&topic_name, records.len() as u64, payload);
     Ok(Json(FetchResponse {
         topic: topic_name,
         partition: partition_index,

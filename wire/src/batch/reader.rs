@@ -199,8 +199,7 @@ pub fn visible_prefix(
         for record in batch.records().filter_map(Result::ok) {
             if record.offset >= from && record.offset < high_watermark {
                 visible.records += 1;
-                visible.payload_bytes +=
-                    (record.value.len() + record.key.map_or(0, <[u8]>::len)) as u64;
+                visible.payload_bytes += record.payload_len() as u64;
             }
         }
     }

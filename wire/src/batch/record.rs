@@ -68,6 +68,11 @@ impl<'a> RecordRef<'a> {
     pub fn header_count(&self) -> u32 {
         self.header_count
     }
+
+    /// Key and value bytes: what the metrics count as payload.
+    pub fn payload_len(&self) -> usize {
+        self.value.len() + self.key.map_or(0, <[u8]>::len)
+    }
 }
 
 /// Number of bytes `record` takes once encoded, length prefix included.
