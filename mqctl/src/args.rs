@@ -81,6 +81,10 @@ pub enum TopicCommand {
         /// Size per partition past which the oldest segments go, e.g. 1GiB; 0 for no limit.
         #[arg(long, value_parser = parse_size)]
         retention_bytes: Option<u64>,
+        /// When the node's memory limit is reached: `new` refuses produce (the default), `old`
+        /// evicts this topic's oldest segments to make room.
+        #[arg(long, value_enum)]
+        discard: Option<DiscardArg>,
     },
     /// List topics.
     List,
@@ -231,4 +235,20 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .parse::<bytesize::ByteSize>()
         .map(|s| s.as_u64())
         .map_err(|_| format!("`{text}` is not a size (try 512MiB, 1GiB)"))
+}
+
+/// `--discard` of `mqctl topic create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiscardArg {
+    New,
+    Old,
+}
+
+impl From<DiscardArg> for mq_wire::api::DiscardPolicy {
+    fn from(arg: DiscardArg) -> Self {
+        match arg {
+            DiscardArg::New => mq_wire::api::DiscardPolicy::New,
+            DiscardArg::Old => mq_wire::api::DiscardPolicy::Old,
+        }
+    }
 }

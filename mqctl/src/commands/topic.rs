@@ -3,7 +3,7 @@
 use crate::args::{OutputFormat, TopicCommand};
 use crate::output::{bytes, json_line, table};
 use anyhow::{Context, Result};
-use mq_wire::api::{CreateTopicRequest, TopicDescription};
+use mq_wire::api::{CreateTopicRequest, DiscardPolicy, TopicDescription};
 use mqctl::Client;
 
 pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -> Result<()> {
@@ -14,6 +14,7 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
             replication_factor,
             retention,
             retention_bytes,
+            discard,
         } => {
             let request = CreateTopicRequest {
                 name: name.clone(),
@@ -21,6 +22,7 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
                 replication_factor,
                 retention_ms: retention.map(|d| d.as_millis() as u64),
                 retention_bytes,
+                discard: discard.map(Into::into),
             };
             let created = client
                 .create_topic(&request)
@@ -88,7 +90,7 @@ fn describe_table(topic: &TopicDescription) {
             .to_string()
     };
     println!(
-        "topic {}: {} partition(s), replication {}, retention {}, retention bytes {}",
+        "topic {}: {} partition(s), replication {}, retention {}, retention bytes {}, discard {}",
         topic.name,
         config.partitions,
         config.replication_factor,
@@ -97,6 +99,10 @@ fn describe_table(topic: &TopicDescription) {
             "unlimited".to_owned()
         } else {
             bytes(config.retention_bytes)
+        },
+        match config.discard {
+            DiscardPolicy::New => "new (refuse when memory is full)",
+            DiscardPolicy::Old => "old (evict oldest when memory is full)",
         }
     );
     let join = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");

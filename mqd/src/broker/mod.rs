@@ -103,6 +103,7 @@ impl Broker {
                 .retention_bytes
                 .unwrap_or(defaults.log.retention_bytes.0),
             segment_bytes: defaults.log.segment_bytes.0,
+            discard: request.discard.unwrap_or_default(),
         };
         let mut topics = self.topics.write();
         if topics.contains_key(&request.name) {

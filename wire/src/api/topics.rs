@@ -21,6 +21,22 @@ pub struct CreateTopicRequest {
     /// `log.retention_bytes`. 0 means no size limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_bytes: Option<u64>,
+    /// What happens to this topic's produce when the node's memory limit is reached; defaults to
+    /// `new` (refuse it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard: Option<DiscardPolicy>,
+}
+
+/// What a topic does when the node's memory limit (`limits.memory`) is reached, with NATS
+/// JetStream's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscardPolicy {
+    /// Refuse produce with `507 memory_limit_exceeded`.
+    #[default]
+    New,
+    /// Evict this topic's oldest segments to make room, as a capped stream.
+    Old,
 }
 
 /// Settings a topic was created with (defaults filled in).
@@ -33,6 +49,9 @@ pub struct TopicConfig {
     /// 0 = no size limit.
     pub retention_bytes: u64,
     pub segment_bytes: u64,
+    /// Absent in answers from nodes older than the policy: they only refused.
+    #[serde(default)]
+    pub discard: DiscardPolicy,
 }
 
 /// One partition as `describe` shows it.
