@@ -1,18 +1,42 @@
-//! Records the git commit the binary is built from, for `mqd --version` ("unknown" outside a
-//! checkout, e.g. from a source tarball).
+//! Records the git commit the binary is built from, for `mqd --version` and `mqctl --version`
+//! ("unknown" outside a checkout, e.g. from a source tarball). `mqctl` uses this same script.
+//!
+//! It asks cargo to rerun only when the commit can have changed, naming only files that exist:
+//! cargo takes a missing `rerun-if-changed` path as always stale, and would rebuild both binaries
+//! on every `cargo build` (a fresh clone has no `.git/packed-refs`, for one).
 
-fn main() {
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|out| out.status.success())
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned());
+}
+
+fn main() {
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=MQ_GIT_COMMIT={commit}");
-    for path in ["../.git/HEAD", "../.git/refs/heads", "../.git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+    // Outside a checkout: only when the package's manifest changes (cargo rebuilds and reruns an
+    // edited build script on its own).
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    let absolute =
+        |flag: &str| git(&["rev-parse", "--path-format=absolute", flag]).map(PathBuf::from);
+    let (Some(git_dir), Some(common_dir)) = (absolute("--git-dir"), absolute("--git-common-dir"))
+    else {
+        return;
+    };
+    // HEAD moves on checkout; the branch's ref (loose, or packed) moves on commit.
+    let mut watched = vec![git_dir.join("HEAD"), common_dir.join("packed-refs")];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(common_dir.join(branch));
+    }
+    for path in watched.iter().filter(|p| Path::new(p).exists()) {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
 }

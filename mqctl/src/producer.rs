@@ -8,13 +8,17 @@
 //! per-partition sequence, so a batch retried after a lost answer is acknowledged by the broker
 //! instead of appended twice (Kafka's idempotent producer). A batch that still fails after the
 //! retries is reported with the input line numbers it held: never a silent loss.
+//!
+//! A full node (`memory_limit_exceeded`) is final for the whole producer, not retried: it halts,
+//! every batch not yet sent fails at once with that error, and [`Producer::halted`] tells the
+//! caller to stop reading input.
 
 use crate::{Client, ClientError};
 use mq_wire::api::Acks;
 use mq_wire::batch::{BatchBuilder, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
@@ -59,6 +63,15 @@ impl Default for ProducerConfig {
 pub struct ProducerProgress {
     pub acknowledged_records: AtomicU64,
     pub acknowledged_bytes: AtomicU64,
+    /// Set once, by the first error that ends the whole run (the node's memory is full).
+    halted: OnceLock<String>,
+}
+
+impl ProducerProgress {
+    /// Why the producer halted, if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.get().map(String::as_str)
+    }
 }
 
 /// What a finished producer did.
@@ -228,6 +241,12 @@ impl Producer {
         Arc::clone(&self.progress)
     }
 
+    /// Why the producer halted (the node refused produce for lack of memory), if it did: then
+    /// nothing more will be sent, and the caller should stop reading input.
+    pub fn halted(&self) -> Option<&str> {
+        self.progress.halted()
+    }
+
     /// Adds one record (from input line `line`); sends its partition's batch when full, waiting
     /// while that partition already has a batch in flight and one queued.
     pub async fn send(&mut self, line: u64, key: Option<&[u8]>, value: &[u8]) {
@@ -377,11 +396,22 @@ struct SenderContext {
 /// that record's line fails.
 async fn send_batches(mut context: SenderContext) {
     while let Some(batch) = context.batches.recv().await {
+        if let Some(reason) = context.progress.halted() {
+            let _ = context.outcomes.send(Outcome::Failed {
+                lines: batch.lines,
+                error: format!("not sent: {reason}"),
+            });
+            continue;
+        }
         let Ok(_permit) = context.in_flight.acquire().await else {
             return;
         };
         match send_one(&context, &batch).await {
             Ok(()) => {}
+            Err(error) if halts(&error) => {
+                let _ = context.progress.halted.set(error.to_string());
+                fail(&context, batch.lines, &error);
+            }
             Err(error)
                 if batch.records > 1
                     && error.code() == Some(mq_wire::ErrorCode::RecordTooLarge) =>
@@ -468,14 +498,24 @@ fn split(batch: &Sealed) -> Vec<Sealed> {
         .collect()
 }
 
-/// Errors that may pass: the node unreachable or overloaded, or out of memory until retention runs.
+/// Errors that may pass: the node unreachable or overloaded.
 fn retriable(error: &ClientError) -> bool {
+    if halts(error) {
+        return false;
+    }
     match error {
         ClientError::Unreachable { .. } => true,
         ClientError::Decode { status, .. } => *status >= 500,
         ClientError::Api { status, .. } => *status >= 500,
         ClientError::BadServer(_) => false,
     }
+}
+
+/// A full node: retrying every remaining batch with back-off would take minutes to fail a large
+/// input, so the first refusal ends the run (retention frees room on its own schedule, not
+/// within a retry's back-off).
+fn halts(error: &ClientError) -> bool {
+    error.code() == Some(mq_wire::ErrorCode::MemoryLimitExceeded)
 }
 
 /// Sorted numbers as inclusive ranges: [1,2,3,7] -> [(1,3),(7,7)].

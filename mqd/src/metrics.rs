@@ -63,6 +63,7 @@ pub struct Metrics {
     group_lag: Family<LagLabels, Gauge>,
     memory_used: Gauge,
     memory_limit: Gauge,
+    fetches_waiting: Gauge,
     resident_memory: Gauge,
     role: Family<RoleLabels, Gauge>,
     under_replicated: Gauge,
@@ -146,10 +147,16 @@ impl Metrics {
             "Bytes of stored records counted against limits.memory",
             memory_used.clone(),
         );
+        let fetches_waiting = Gauge::default();
+        registry.register(
+            "mq_fetches_waiting",
+            "Fetches parked in a long poll, waiting for records",
+            fetches_waiting.clone(),
+        );
         let memory_limit = Gauge::default();
         registry.register(
             "mq_memory_limit_bytes",
-            "limits.memory",
+            "limits.memory in bytes (the figure \"auto\" chose, when it is auto)",
             memory_limit.clone(),
         );
         let resident_memory = Gauge::default();
@@ -190,6 +197,7 @@ impl Metrics {
             group_lag,
             memory_used,
             memory_limit,
+            fetches_waiting,
             resident_memory,
             role,
             under_replicated,
@@ -225,6 +233,22 @@ impl Metrics {
         };
         self.records_out.get_or_create(&labels).inc_by(records);
         self.bytes_out.get_or_create(&labels).inc_by(bytes);
+    }
+
+    /// Drops a deleted topic's series, so a node whose topics come and go does not keep a
+    /// counter for every name it ever saw.
+    pub fn forget_topic(&self, topic: &str) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        for family in [
+            &self.records_in,
+            &self.bytes_in,
+            &self.records_out,
+            &self.bytes_out,
+        ] {
+            family.remove(&labels);
+        }
     }
 
     pub fn connections(&self) -> &Gauge {
@@ -269,6 +293,7 @@ impl Metrics {
         let budget = broker.memory_budget();
         self.memory_used.set(budget.used() as i64);
         self.memory_limit.set(budget.limit() as i64);
+        self.fetches_waiting.set(broker.waiting_fetches() as i64);
         self.resident_memory
             .set(resident_memory_bytes().unwrap_or(0) as i64);
         self.role

@@ -7,6 +7,7 @@ use crate::clock::now_ms;
 use crate::config::{Config, ConfigError};
 use crate::group::{GroupSettings, Groups};
 use crate::http::listener::LimitedListener;
+use crate::http::timeouts::{ConnectionActivity, ConnectionTimeouts};
 use crate::http::{router, AppState};
 use crate::logging::LogLevel;
 use crate::metrics::Metrics;
@@ -72,7 +73,12 @@ pub async fn serve(
     let shutdown_timeout = config.node.shutdown_timeout.0;
     let retention_interval = config.log.retention_check_interval.0;
     let expiry_interval = config.groups.expiry_check_interval.0;
+    let offsets_retention = config.groups.offsets_retention.0;
     let max_connections = config.limits.max_connections;
+    let timeouts = ConnectionTimeouts {
+        header_read: config.limits.header_read_timeout.0,
+        idle: config.limits.idle_timeout.0,
+    };
     let config = Arc::new(config);
     let broker = Arc::new(Broker::new(Arc::clone(&config)));
     let groups = Arc::new(Groups::new(GroupSettings {
@@ -95,9 +101,16 @@ pub async fn serve(
         }
     }));
     tokio::spawn(every(expiry_interval, signal.clone(), {
-        let broker = Arc::clone(&broker);
+        let (broker, groups) = (Arc::clone(&broker), Arc::clone(&groups));
         move || groups.expire_sessions(&broker)
     }));
+    tokio::spawn(every(
+        offsets_retention.min(Duration::from_secs(60)),
+        signal.clone(),
+        move || {
+            groups.expire_offsets(offsets_retention);
+        },
+    ));
     if let Some(interval) = systemd::watchdog_interval() {
         tokio::spawn(every(interval, signal.clone(), systemd::watchdog));
     }
@@ -113,12 +126,16 @@ pub async fn serve(
     tracing::info!(
         addr = %local,
         node_id = config.node.id,
-        memory_limit = %config.limits.memory,
+        memory_limit = %config.limits.memory.describe(),
         "mqd listening on http://{local}"
     );
     systemd::ready(&format!("serving on http://{local}"));
-    let listener = LimitedListener::new(listener, max_connections, metrics);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signal.clone().wait());
+    let listener = LimitedListener::new(listener, max_connections, timeouts, metrics);
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<ConnectionActivity>(),
+    )
+    .with_graceful_shutdown(signal.clone().wait());
     let deadline = async {
         signal.wait().await;
         tokio::time::sleep(shutdown_timeout).await;
@@ -206,6 +223,12 @@ fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker:
     if new.limits.max_connections != old.limits.max_connections {
         needs_restart.push("limits.max_connections");
     }
+    if new.limits.header_read_timeout != old.limits.header_read_timeout {
+        needs_restart.push("limits.header_read_timeout");
+    }
+    if new.limits.idle_timeout != old.limits.idle_timeout {
+        needs_restart.push("limits.idle_timeout");
+    }
     if new.logging.format != old.logging.format {
         needs_restart.push("logging.format");
     }
@@ -223,6 +246,8 @@ fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker:
     new.groups = old.groups.clone();
     new.log.retention_check_interval = old.log.retention_check_interval;
     new.limits.max_connections = old.limits.max_connections;
+    new.limits.header_read_timeout = old.limits.header_read_timeout;
+    new.limits.idle_timeout = old.limits.idle_timeout;
     new.logging.format = old.logging.format;
     broker.set_config(Arc::new(new));
     tracing::info!(

@@ -78,9 +78,11 @@ fn every_mode_runs_and_reports_its_figures() {
             "1024",
         ],
     ));
+    // The pacer holds the rate down: a busy machine can only make the run slower, never faster,
+    // so this cannot fail for want of CPU; it fails when --rate is ignored.
     assert!(
-        paced["seconds"].as_f64().unwrap() >= 0.09,
-        "200 records at 2000/s take about 0.1 s: {paced}"
+        paced["records_per_sec"].as_f64().unwrap() <= 2000.0 * 1.1,
+        "200 records at --rate 2000 went faster: {paced}"
     );
     // Every benchmark topic is removed at the end.
     assert_eq!(

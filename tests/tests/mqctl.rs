@@ -375,6 +375,6 @@ fn an_oversized_line_fails_alone_and_is_reported_by_number() {
         serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
     assert_eq!(summary["records"], 8);
     assert_eq!(summary["failed_lines"], serde_json::json!([[5, 5]]));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("line 5 were not acknowledged"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 5 was not acknowledged"));
     std::fs::remove_file(file).unwrap();
 }

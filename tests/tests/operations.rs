@@ -183,9 +183,36 @@ fn metrics_parse_and_count_what_was_produced() {
     );
     assert!(metrics["process_resident_memory_bytes"] > 1_000_000.0);
     assert!(metrics["mq_memory_used_bytes"] > 3000.0 * 4.0);
-    assert_eq!(metrics["mq_memory_limit_bytes"], 1024.0 * 1024.0 * 1024.0);
+    // limits.memory = "auto": 75 % of physical memory, or less under a cgroup limit.
+    let physical_kib: f64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let limit = metrics["mq_memory_limit_bytes"];
+    assert!(
+        limit > 0.0 && limit <= physical_kib * 1024.0 * 0.75 + 1.0,
+        "{limit}"
+    );
+    assert!(
+        mqd.log().contains("limits.memory = \"auto\""),
+        "{}",
+        mqd.log()
+    );
     assert_eq!(metrics[r#"mq_cluster_role{role="standalone"}"#], 1.0);
     assert_eq!(metrics["mq_under_replicated_partitions"], 0.0);
+
+    // A deleted topic's series go with it.
+    assert_eq!(mqd.delete("/v1/topics/counted").status, 200);
+    let text = mqd
+        .http()
+        .get(mqd.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!text.contains(r#"topic="counted""#), "{text}");
 }
 
 #[test]

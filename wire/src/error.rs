@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The request body is larger than `limits.max_request_bytes`.
     PayloadTooLarge,
+    /// The request body came slower than `limits.body_min_rate`; the connection is closed.
+    RequestTimeout,
     /// A record is larger than `limits.max_record_bytes`.
     RecordTooLarge,
     /// A batch has more records than `limits.max_batch_records`.
@@ -65,6 +67,7 @@ impl ErrorCode {
             MalformedJson | InvalidRequest | InvalidTopicName | InvalidBatch => 400,
             NotFound | UnknownTopic | UnknownPartition | NoRecord | UnknownGroup => 404,
             MethodNotAllowed => 405,
+            RequestTimeout => 408,
             TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | GroupNotEmpty
             | NoCommittedOffset => 409,
             PayloadTooLarge | RecordTooLarge | TooManyRecords => 413,
@@ -85,6 +88,7 @@ impl ErrorCode {
             InvalidBatch => "invalid_batch",
             UnsupportedMediaType => "unsupported_media_type",
             PayloadTooLarge => "payload_too_large",
+            RequestTimeout => "request_timeout",
             RecordTooLarge => "record_too_large",
             TooManyRecords => "too_many_records",
             NotFound => "not_found",

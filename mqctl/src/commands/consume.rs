@@ -7,14 +7,14 @@ use crate::args::{CommitMode, ConsumeArgs, OutputFormat};
 use anyhow::{Context, Result};
 use mq_wire::api::{
     CommitRequest, FetchedRecord, GroupFetchRequest, HeartbeatRequest, JoinGroupRequest,
-    ListOffsetsQuery, OffsetCommit, OffsetReset,
+    ListOffsetsQuery, OffsetCommit, OffsetReset, TopicDescription,
 };
 use mq_wire::batch::BatchIter;
 use mq_wire::binary::decode_frames;
 use mq_wire::ErrorCode;
 use mqctl::{Client, ClientError};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -224,6 +224,11 @@ async fn consume_partitions(
         )
         .await
         .with_context(|| format!("consume {topic}"))?;
+    if !args.from_beginning && args.offset.is_none() && std::io::stderr().is_terminal() {
+        if let Some(hint) = waiting_hint(&described, &partitions) {
+            eprintln!("{hint}");
+        }
+    }
     let (tx, mut rx) = mpsc::channel::<Result<(u32, Vec<FetchedRecord>), ClientError>>(16);
     for partition in partitions {
         let start = match args.offset {
@@ -444,4 +449,23 @@ async fn consume_group(
     let _ = client.leave_group(group, &member.member_id).await;
     printer.flush()?;
     result
+}
+
+/// Where a consumer that starts at the latest offsets waits, said once on a terminal: Kafka's
+/// console consumer prints nothing on a full topic, and a new user takes it for a hang. `None`
+/// when the partitions hold nothing to miss.
+fn waiting_hint(described: &TopicDescription, partitions: &[u32]) -> Option<String> {
+    let waiting: u64 = described
+        .partitions
+        .iter()
+        .filter(|p| partitions.contains(&p.partition))
+        .map(|p| p.high_watermark.saturating_sub(p.log_start))
+        .sum();
+    (waiting > 0).then(|| {
+        format!(
+            "waiting for new records on `{}` (starting after the {waiting} record(s) already there; \
+             add --from-beginning to read them)",
+            described.name
+        )
+    })
 }

@@ -148,6 +148,12 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
                 None => (None, line),
             };
             producer.send(line_number, key, value).await;
+            if producer.halted().is_some() {
+                let why =
+                    "the node is out of memory (limits.memory), so produce stopped".to_owned();
+                stopped_at = Some((line_number + 1, why));
+                break 'chunks;
+            }
         }
         bar.set_position(read_bytes);
         bar.set_message(message(
@@ -157,12 +163,14 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     bar.set_position(read_bytes);
     let summary = producer.finish().await;
     bar.finish_and_clear();
-    report(&topic, &summary, format)?;
-    match stopped_at {
-        Some((line, why)) => {
-            bail!("produce {topic}: {why}; lines from {line} on were not produced")
-        }
-        None => Ok(()),
+    let unacknowledged = report(&topic, &summary, format);
+    let unread =
+        stopped_at.map(|(line, why)| format!("{why}; lines from {line} on were not produced"));
+    match (unacknowledged, unread) {
+        (None, None) => Ok(()),
+        (Some(failed), None) => bail!("produce {topic}: {failed}"),
+        (None, Some(unread)) => bail!("produce {topic}: {unread}"),
+        (Some(failed), Some(unread)) => bail!("produce {topic}: {failed}; {unread}"),
     }
 }
 
@@ -191,7 +199,8 @@ fn message(acknowledged: u64) -> String {
     format!("{acknowledged} records acknowledged")
 }
 
-fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Result<()> {
+/// Prints the summary; returns what went wrong with lines that were read, if anything did.
+fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Option<String> {
     match format {
         OutputFormat::Json => json_line(&serde_json::json!({
             "topic": topic,
@@ -210,7 +219,7 @@ fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Result
         ),
     }
     if summary.failed_lines.is_empty() {
-        return Ok(());
+        return None;
     }
     let lines: Vec<String> = summary
         .failed_lines
@@ -228,9 +237,10 @@ fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Result
     } else {
         "lines"
     };
-    bail!(
-        "produce {topic}: {noun} {} were not acknowledged: {}",
+    let verb = if noun == "line" { "was" } else { "were" };
+    Some(format!(
+        "{noun} {} {verb} not acknowledged: {}",
         lines.join(","),
         summary.first_error.as_deref().unwrap_or("unknown error")
-    )
+    ))
 }

@@ -32,7 +32,7 @@ pub enum BrokerError {
         log_end: u64,
     },
     #[error(
-        "{0}; produce is refused until retention or topic deletion frees room (limits.memory)"
+        "{0}; produce is refused until retention or topic deletion frees room (limits.memory; a topic created with discard = \"old\" evicts its own oldest records instead)"
     )]
     MemoryLimit(#[from] MemoryLimitExceeded),
     #[error("{0}")]

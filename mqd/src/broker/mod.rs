@@ -5,6 +5,7 @@
 //! grow into when partitions live on other nodes.
 
 mod dedup;
+mod discard;
 mod error;
 mod partition;
 mod produce;
@@ -22,6 +23,7 @@ use dedup::DedupWindow;
 use mq_wire::api::{CreateTopicRequest, PartitionOffset, TopicConfig};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,15 +44,27 @@ pub struct Broker {
     config: RwLock<Arc<Config>>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     budget: Arc<MemoryBudget>,
+    /// Fetches parked in a long poll now (`mq_fetches_waiting`).
+    waiting_fetches: AtomicU64,
+}
+
+/// A fetch counted as parked until it is dropped.
+struct Parked<'a>(&'a AtomicU64);
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Broker {
     pub fn new(config: Arc<Config>) -> Self {
-        let budget = MemoryBudget::new(config.limits.memory.0);
+        let budget = MemoryBudget::new(config.limits.memory.bytes());
         Broker {
             config: RwLock::new(config),
             topics: RwLock::new(BTreeMap::new()),
             budget,
+            waiting_fetches: AtomicU64::new(0),
         }
     }
 
@@ -62,7 +76,7 @@ impl Broker {
     /// Puts a reloaded configuration in force: limits and topic defaults apply to the next
     /// request; the memory limit at once.
     pub fn set_config(&self, config: Arc<Config>) {
-        self.budget.set_limit(config.limits.memory.0);
+        self.budget.set_limit(config.limits.memory.bytes());
         *self.config.write() = config;
     }
 
@@ -185,6 +199,11 @@ impl Broker {
             .ok_or_else(|| BrokerError::UnknownTopic(name.to_owned()))
     }
 
+    /// Fetches waiting in a long poll for records now.
+    pub fn waiting_fetches(&self) -> u64 {
+        self.waiting_fetches.load(Ordering::Relaxed)
+    }
+
     pub fn topics(&self) -> Vec<Arc<Topic>> {
         self.topics.read().values().cloned().collect()
     }
@@ -203,12 +222,17 @@ impl Broker {
         let deadline = Instant::now() + max_wait;
         let mut watermark = partition.watch_high_watermark();
         tokio::pin!(stop);
+        let mut parked = None;
         loop {
             watermark.borrow_and_update();
             let read = partition.read(from, max_bytes)?;
             if read.has_records_from(from) || Instant::now() >= deadline {
                 return Ok((from, read));
             }
+            parked.get_or_insert_with(|| {
+                self.waiting_fetches.fetch_add(1, Ordering::Relaxed);
+                Parked(&self.waiting_fetches)
+            });
             tokio::select! {
                 changed = watermark.changed() => if changed.is_err() { return Ok((from, read)) },
                 _ = tokio::time::sleep_until(deadline) => {}

@@ -137,6 +137,14 @@ impl Partition {
         self.log.write().enforce_retention(policy, now_ms)
     }
 
+    pub fn oldest_segment_time(&self) -> Option<i64> {
+        self.log.read().oldest_segment_time()
+    }
+
+    pub fn evict_oldest(&self) -> Evicted {
+        self.log.write().evict_oldest()
+    }
+
     pub fn info(&self) -> PartitionInfo {
         let high_watermark = self.high_watermark();
         let log = self.log.read();

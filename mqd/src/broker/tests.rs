@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 fn broker_with(memory: u64) -> Broker {
     let mut config = Config::default();
-    config.limits.memory = ByteSize(memory);
+    config.limits.memory = crate::config::MemoryLimit::Fixed(ByteSize(memory));
     config.log.segment_bytes = ByteSize::kib(4);
     Broker::new(Arc::new(config))
 }

@@ -64,6 +64,18 @@ impl Topic {
         }
     }
 
+    /// Memory for a produce, by the topic's discard policy.
+    fn reserve(&self, bytes: u64) -> Result<crate::log::Reservation, BrokerError> {
+        super::discard::reserve_room(
+            &self.budget,
+            &self.partitions,
+            self.config.discard,
+            &self.name,
+            bytes,
+        )
+        .map_err(BrokerError::from)
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -176,7 +188,7 @@ impl Topic {
             .filter_map(|(partition, builder)| builder.map(|b| (partition, b.finish())))
             .collect();
         let total: u64 = batches.iter().map(|(_, bytes)| bytes.len() as u64).sum();
-        let mut reservation = self.budget.try_reserve(total)?;
+        let mut reservation = self.reserve(total)?;
         let mut base_offsets = vec![0u64; count as usize];
         for (partition, mut bytes) in batches {
             base_offsets[partition] =
@@ -309,7 +321,7 @@ impl Topic {
             }
         }
         let total: u64 = fresh.iter().map(|(_, h)| u64::from(h.batch_len)).sum();
-        let mut reservation = self.budget.try_reserve(total)?;
+        let mut reservation = self.reserve(total)?;
         let mut appended = fresh.into_iter();
         for position in positions.iter_mut().filter(|p| !p.duplicate) {
             let (at, header) = appended.next().expect("one fresh batch per new position");

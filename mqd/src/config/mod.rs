@@ -5,8 +5,10 @@
 //! Unknown keys are refused (`deny_unknown_fields`), so a misspelt setting fails loudly instead of
 //! silently keeping its default.
 
+mod memory_limit;
 mod units;
 
+pub use memory_limit::{MachineMemory, MemoryLimit};
 pub use units::{ByteSize, HumanDuration};
 
 use serde::Deserialize;
@@ -116,8 +118,9 @@ impl Default for TopicDefaults {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Node-wide bytes of stored records; past it produce is refused with 507.
-    pub memory: ByteSize,
+    /// Node-wide bytes of stored records; past it produce is refused with 507 (or, for topics with
+    /// `discard = "old"`, their oldest segments go).
+    pub memory: MemoryLimit,
     pub max_request_bytes: ByteSize,
     pub max_record_bytes: ByteSize,
     pub max_batch_records: u32,
@@ -132,12 +135,21 @@ pub struct Limits {
     pub max_fetch_bytes: ByteSize,
     /// Upper bound of a fetch's `max_wait_ms`.
     pub max_fetch_wait: HumanDuration,
+    /// From a new connection, or from the first byte of a keep-alive connection's next request,
+    /// until its headers are read.
+    pub header_read_timeout: HumanDuration,
+    /// How long a keep-alive connection may sit with no request running and no bytes moving.
+    pub idle_timeout: HumanDuration,
+    /// Grace before a request body must keep `body_min_rate`.
+    pub body_read_timeout: HumanDuration,
+    /// Least average rate of a request body, in bytes per second, after the grace.
+    pub body_min_rate: ByteSize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            memory: ByteSize::gib(1),
+            memory: MemoryLimit::Auto,
             max_request_bytes: ByteSize::mib(64),
             max_record_bytes: ByteSize::mib(1),
             max_batch_records: 100_000,
@@ -147,6 +159,10 @@ impl Default for Limits {
             max_connections: 10_000,
             max_fetch_bytes: ByteSize::mib(16),
             max_fetch_wait: HumanDuration::from_secs(30),
+            header_read_timeout: HumanDuration::from_secs(10),
+            idle_timeout: HumanDuration::from_secs(60),
+            body_read_timeout: HumanDuration::from_secs(10),
+            body_min_rate: ByteSize::kib(16),
         }
     }
 }
@@ -161,6 +177,9 @@ pub struct GroupsConfig {
     pub max_session_timeout: HumanDuration,
     /// How often expired members are looked for (requests also check).
     pub expiry_check_interval: HumanDuration,
+    /// A group with no members and no commit for this long loses its committed offsets (Kafka's
+    /// `offsets.retention.minutes`).
+    pub offsets_retention: HumanDuration,
 }
 
 impl Default for GroupsConfig {
@@ -170,6 +189,7 @@ impl Default for GroupsConfig {
             min_session_timeout: HumanDuration(std::time::Duration::from_millis(100)),
             max_session_timeout: HumanDuration::from_secs(300),
             expiry_check_interval: HumanDuration(std::time::Duration::from_millis(100)),
+            offsets_retention: HumanDuration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -275,9 +295,29 @@ impl Config {
             "must not exceed limits.max_partitions_per_topic",
         )?;
         check(
-            self.limits.memory.0 >= 1024 * 1024,
+            self.limits.memory.bytes() >= 1024 * 1024,
             "limits.memory",
             "must be at least 1MiB",
+        )?;
+        for (value, key) in [
+            (
+                self.limits.header_read_timeout,
+                "limits.header_read_timeout",
+            ),
+            (self.limits.idle_timeout, "limits.idle_timeout"),
+            (self.limits.body_read_timeout, "limits.body_read_timeout"),
+        ] {
+            check(!value.is_zero(), key, "must be more than 0s")?;
+        }
+        check(
+            !self.groups.offsets_retention.is_zero(),
+            "groups.offsets_retention",
+            "must be more than 0s",
+        )?;
+        check(
+            self.limits.body_min_rate.0 >= 1,
+            "limits.body_min_rate",
+            "must be at least 1 byte per second",
         )?;
         check(
             self.limits.max_request_bytes.0 >= 1024,
@@ -369,7 +409,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.log.segment_bytes, ByteSize(64 * 1024));
         assert_eq!(config.log.retention.as_millis(), 90 * 60 * 1000);
-        assert_eq!(config.limits.memory, ByteSize(2 * 1024 * 1024));
+        assert_eq!(
+            config.limits.memory,
+            MemoryLimit::Fixed(ByteSize(2 * 1024 * 1024))
+        );
     }
 
     fn error_of(text: &str) -> String {

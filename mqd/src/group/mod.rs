@@ -87,6 +87,33 @@ impl Groups {
         }
     }
 
+    /// Expires the committed offsets of groups that have had no members and no commit for
+    /// `retention` (Kafka's `offsets.retention.minutes`), and what the seed remembers of such
+    /// consumers; the empty group itself then goes at the next session pass. Returns the groups.
+    pub fn expire_offsets(&self, retention: Duration) -> Vec<String> {
+        let live: std::collections::HashSet<String> = self
+            .groups
+            .lock()
+            .iter()
+            .filter(|(_, group)| !group.members.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for group in &live {
+            self.offsets.touch(group);
+        }
+        let expired = self
+            .offsets
+            .expire(retention, std::time::Instant::now(), |g| live.contains(g));
+        if !expired.is_empty() {
+            self.seed.forget_consumers(&expired);
+            tracing::info!(
+                groups = expired.len(),
+                "expired the committed offsets of groups gone for groups.offsets_retention"
+            );
+        }
+        expired
+    }
+
     /// Forgets everything about a deleted topic, so a topic re-created with the same name starts
     /// from its log start, not from offsets of the old one. Groups drop its partitions at their
     /// next rebalance.

@@ -22,6 +22,12 @@ pub struct SeedRecord {
     pub timestamp: i64,
 }
 
+/// At most this many (topic, consumer) pairs are remembered between a `/consume` and its
+/// `/commit`: past it one is forgotten to make room, so a client that invents a new `consumerId`
+/// for every request cannot grow the map without bound. A forgotten pair only means its `/commit`
+/// commits the record `/consume` would give now (the same one, unless retention moved past it).
+pub const MAX_REMEMBERED_SEED_CONSUMERS: usize = 100_000;
+
 /// What each seed consumer was last given, so `/commit` advances that partition.
 #[derive(Default)]
 pub struct SeedConsumers {
@@ -37,10 +43,15 @@ impl SeedConsumers {
         consumer: &str,
     ) -> Result<SeedRecord, BrokerError> {
         let record = next_record(offsets, topic, consumer)?;
-        self.last_given.lock().insert(
-            (topic.name().to_owned(), consumer.to_owned()),
-            (record.partition, record.offset),
-        );
+        let key = (topic.name().to_owned(), consumer.to_owned());
+        let mut last_given = self.last_given.lock();
+        if last_given.len() >= MAX_REMEMBERED_SEED_CONSUMERS && !last_given.contains_key(&key) {
+            let victim = last_given.keys().next().cloned();
+            if let Some(victim) = victim {
+                last_given.remove(&victim);
+            }
+        }
+        last_given.insert(key, (record.partition, record.offset));
         Ok(record)
     }
 
@@ -87,6 +98,19 @@ impl SeedConsumers {
 
     pub fn forget_topic(&self, topic: &str) {
         self.last_given.lock().retain(|(t, _), _| t != topic);
+    }
+
+    /// Forgets consumers whose offsets expired.
+    pub fn forget_consumers(&self, consumers: &[String]) {
+        let gone: std::collections::HashSet<&str> = consumers.iter().map(String::as_str).collect();
+        self.last_given
+            .lock()
+            .retain(|(_, consumer), _| !gone.contains(consumer.as_str()));
+    }
+
+    /// How many (topic, consumer) pairs are remembered now.
+    pub fn remembered(&self) -> usize {
+        self.last_given.lock().len()
     }
 }
 

@@ -132,8 +132,12 @@ fn a_zombie_is_fenced_after_its_partition_moves() {
 fn an_expired_member_is_removed_and_its_partitions_go_at_once() {
     let (broker, groups) = setup();
     let short = join(&broker, &groups, 1);
+    let short_last_seen = std::time::Instant::now();
     let long = join(&broker, &groups, 10_000);
-    std::thread::sleep(Duration::from_millis(5));
+    // Wait for the event itself, the short session's end, instead of a guessed sleep.
+    while short_last_seen.elapsed() <= Duration::from_millis(1) {
+        std::thread::yield_now();
+    }
     let after = heartbeat(&broker, &groups, &long);
     assert_eq!(owned(&after), [0, 1, 2, 3, 4, 5]);
     let request = HeartbeatRequest {

@@ -2,6 +2,7 @@
 //! [`ApiJson`] (content type, body size limit, JSON syntax vs shape), [`ApiQuery`] and [`ApiPath`].
 
 use super::error::ApiError;
+use super::timeouts::BodyDeadline;
 use super::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -61,7 +62,12 @@ impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.broker.config().limits.max_request_bytes.0;
+        let config = state.broker.config();
+        let limit = config.limits.max_request_bytes.0;
+        let pace = BodyDeadline::start(
+            config.limits.body_read_timeout.0,
+            config.limits.body_min_rate.0,
+        );
         let content_type = content_type_of(request.headers());
         let declared = request
             .headers()
@@ -75,6 +81,7 @@ impl FromRequest<AppState> for RawBody {
             request.into_body(),
             limit as usize,
             declared.unwrap_or(0) as usize,
+            pace,
         )
         .await?;
         Ok(RawBody {
@@ -92,13 +99,28 @@ const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads a whole body of at most `limit` bytes, frame by frame, into one buffer sized from
 /// `Content-Length` when given (so a large batch body is not copied again as the buffer grows).
+/// A body slower than `pace` allows gets 408 `request_timeout`.
 async fn read_limited(
     mut body: axum::body::Body,
     limit: usize,
     expected: usize,
+    pace: BodyDeadline,
 ) -> Result<bytes::BytesMut, ApiError> {
     let mut collected = bytes::BytesMut::with_capacity(expected.min(limit));
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Some(frame) = pace.within(collected.len(), body.frame()).await else {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the request body came slower than limits.body_min_rate after \
+                     limits.body_read_timeout ({} bytes received)",
+                    collected.len()
+                ),
+            ));
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame = frame
             .map_err(|e| ApiError::invalid(format!("could not read the request body: {e}")))?;
         let Ok(data) = frame.into_data() else {

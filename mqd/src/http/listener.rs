@@ -1,8 +1,13 @@
 //! The TCP listener, with `limits.max_connections`: past it a new connection gets one
 //! `503 too_many_connections` JSON answer and is closed, instead of waiting unanswered in the
 //! backlog. Each accepted connection holds a permit until it closes, and sets `TCP_NODELAY`.
+//! Its reads and writes keep the header and idle deadlines of [`super::timeouts`], so a slow or
+//! silent client gives its permit back.
 
+use super::timeouts::{ConnectionActivity, ConnectionDeadlines, ConnectionTimeouts};
 use crate::metrics::Metrics;
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use mq_wire::{ErrorBody, ErrorCode};
 use std::io;
 use std::net::SocketAddr;
@@ -17,25 +22,40 @@ pub struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
     max: u32,
+    timeouts: ConnectionTimeouts,
     metrics: Arc<Metrics>,
 }
 
 impl LimitedListener {
-    pub fn new(inner: TcpListener, max_connections: u32, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        inner: TcpListener,
+        max_connections: u32,
+        timeouts: ConnectionTimeouts,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         LimitedListener {
             inner,
             permits: Arc::new(Semaphore::new(max_connections as usize)),
             max: max_connections,
+            timeouts,
             metrics,
         }
     }
 }
 
-/// An accepted connection and its permit.
+/// An accepted connection, its permit, and its deadlines.
 pub struct LimitedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+    deadlines: ConnectionDeadlines,
     metrics: Arc<Metrics>,
+}
+
+/// Each request learns its connection's activity, which [`super::timeouts::track_request`] marks.
+impl Connected<IncomingStream<'_, LimitedListener>> for ConnectionActivity {
+    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
+        stream.io().deadlines.activity()
+    }
 }
 
 impl Drop for LimitedStream {
@@ -66,6 +86,7 @@ impl axum::serve::Listener for LimitedListener {
                     let stream = LimitedStream {
                         stream,
                         _permit: permit,
+                        deadlines: ConnectionDeadlines::new(self.timeouts),
                         metrics: Arc::clone(&self.metrics),
                     };
                     return (stream, addr);
@@ -97,13 +118,44 @@ async fn refuse(mut stream: TcpStream, max: u32) {
     let _ = stream.shutdown().await;
 }
 
+impl LimitedStream {
+    /// A write that moved bytes is progress; one that would wait (a client that does not read its
+    /// answer) counts against the idle deadline.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Pending => self.deadlines.poll_expired(cx).map(Err),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.deadlines.progressed(false);
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+}
+
 impl AsyncRead for LimitedStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Pending => self.deadlines.poll_expired(cx).map(Err),
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.deadlines.progressed(true);
+                }
+                Poll::Ready(Ok(()))
+            }
+            ready => ready,
+        }
     }
 }
 
@@ -113,7 +165,8 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.after_write(cx, written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -129,7 +182,8 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

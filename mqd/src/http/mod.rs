@@ -20,6 +20,7 @@ mod observe;
 mod offsets;
 mod records;
 mod seed;
+pub mod timeouts;
 mod topics;
 
 pub use error::ApiError;
@@ -82,5 +83,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             observe::record,
         ))
+        .layer(axum::middleware::from_fn(timeouts::track_request))
         .with_state(state)
 }

@@ -33,6 +33,7 @@ pub async fn delete(
 ) -> Result<Json<DeleteTopicResponse>, ApiError> {
     state.broker.delete_topic(&name)?;
     state.groups.forget_topic(&name);
+    state.metrics.forget_topic(&name);
     Ok(Json(DeleteTopicResponse {
         name,
         deleted: true,

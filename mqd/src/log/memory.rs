@@ -162,6 +162,21 @@ impl PartitionLog for MemoryLog {
         }
         evicted
     }
+
+    fn oldest_segment_time(&self) -> Option<i64> {
+        self.segments
+            .front()
+            .filter(|segment| !segment.is_empty())
+            .map(Segment::retention_time)
+    }
+
+    fn evict_oldest(&mut self) -> Evicted {
+        let mut evicted = Evicted::default();
+        if self.segments.front().is_some_and(|s| !s.is_empty()) {
+            self.evict_front(&mut evicted);
+        }
+        evicted
+    }
 }
 
 impl Drop for MemoryLog {

@@ -84,4 +84,12 @@ pub trait PartitionLog: Send + Sync {
 
     /// Evicts the oldest whole segments that `policy` no longer keeps.
     fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted;
+
+    /// The retention time (newest timestamp, bounded by the last append) of the oldest segment
+    /// that holds records, if any: which partition of a `discard = "old"` topic gives up a
+    /// segment first when memory is full.
+    fn oldest_segment_time(&self) -> Option<i64>;
+
+    /// Evicts the oldest segment holding records, even the active one, to make room.
+    fn evict_oldest(&mut self) -> Evicted;
 }

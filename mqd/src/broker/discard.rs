@@ -1,0 +1,55 @@
+//! A topic's answer to a full node (`limits.memory`), with NATS JetStream's names: `discard = "new"`
+//! refuses the produce; `discard = "old"` evicts the topic's own oldest segments, oldest first over
+//! all its partitions, until the produce fits (a capped stream). Other topics' records are never
+//! touched: a topic can only give up what it holds.
+
+use super::Partition;
+use crate::log::{Evicted, MemoryBudget, MemoryLimitExceeded, Reservation};
+use mq_wire::api::DiscardPolicy;
+use std::sync::Arc;
+
+/// Reserves `bytes` for a produce to a topic with `partitions` and `policy`.
+pub(super) fn reserve_room(
+    budget: &Arc<MemoryBudget>,
+    partitions: &[Arc<Partition>],
+    policy: DiscardPolicy,
+    topic: &str,
+    bytes: u64,
+) -> Result<Reservation, MemoryLimitExceeded> {
+    let mut refused = match budget.try_reserve(bytes) {
+        Ok(reservation) => return Ok(reservation),
+        Err(refused) => refused,
+    };
+    if policy == DiscardPolicy::New {
+        return Err(refused);
+    }
+    let mut freed = Evicted::default();
+    let reserved = loop {
+        let Some(oldest) = partitions
+            .iter()
+            .filter_map(|p| p.oldest_segment_time().map(|time| (time, p)))
+            .min_by_key(|(time, _)| *time)
+            .map(|(_, p)| p)
+        else {
+            break Err(refused);
+        };
+        let evicted = oldest.evict_oldest();
+        freed.segments += evicted.segments;
+        freed.records += evicted.records;
+        freed.bytes += evicted.bytes;
+        match budget.try_reserve(bytes) {
+            Ok(reservation) => break Ok(reservation),
+            Err(again) => refused = again,
+        }
+    };
+    if freed.segments > 0 {
+        tracing::info!(
+            topic,
+            segments = freed.segments,
+            records = freed.records,
+            bytes = freed.bytes,
+            "memory full: discard = \"old\" evicted the topic's oldest segments"
+        );
+    }
+    reserved
+}

@@ -1,0 +1,207 @@
+//! `limits.memory`: a size, or `"auto"` (the default) for a share of what this machine gives the
+//! process: the smaller of physical memory and the cgroup's memory limit (a container's or a
+//! systemd unit's `MemoryMax=`). NATS JetStream takes 75 % for its memory store; so do we.
+
+use super::ByteSize;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// Percent of the machine's memory that `"auto"` gives stored records.
+pub const AUTO_SHARE_PERCENT: u64 = 75;
+
+/// Used when neither `/proc/meminfo` nor a cgroup says anything (not Linux, say).
+const FALLBACK: ByteSize = ByteSize::gib(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryLimit {
+    #[default]
+    Auto,
+    Fixed(ByteSize),
+}
+
+/// What `"auto"` found, for the start-up log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineMemory {
+    pub physical: Option<u64>,
+    pub cgroup: Option<u64>,
+}
+
+impl MachineMemory {
+    /// What this process may use: the smaller of the two figures found.
+    pub fn available(&self) -> Option<u64> {
+        match (self.physical, self.cgroup) {
+            (Some(p), Some(c)) => Some(p.min(c)),
+            (p, c) => p.or(c),
+        }
+    }
+
+    /// Read once per process: neither figure changes while it runs.
+    pub fn of_this_process() -> MachineMemory {
+        static FOUND: OnceLock<MachineMemory> = OnceLock::new();
+        *FOUND.get_or_init(|| MachineMemory {
+            physical: physical_memory(),
+            cgroup: cgroup_limit(),
+        })
+    }
+}
+
+impl MemoryLimit {
+    /// The limit in bytes: fixed, or [`AUTO_SHARE_PERCENT`] of [`MachineMemory::available`].
+    pub fn bytes(&self) -> u64 {
+        match self {
+            MemoryLimit::Fixed(size) => size.0,
+            MemoryLimit::Auto => auto_limit(MachineMemory::of_this_process()),
+        }
+    }
+
+    /// How the limit was set, for the start-up log line.
+    pub fn describe(&self) -> String {
+        match self {
+            MemoryLimit::Fixed(size) => format!("{size} (limits.memory)"),
+            MemoryLimit::Auto => {
+                let machine = MachineMemory::of_this_process();
+                let show =
+                    |v: Option<u64>| v.map_or("unknown".to_owned(), |b| ByteSize(b).to_string());
+                format!(
+                    "{} = {AUTO_SHARE_PERCENT}% of the smaller of physical memory ({}) and the cgroup limit ({}) (limits.memory = \"auto\")",
+                    ByteSize(auto_limit(machine)),
+                    show(machine.physical),
+                    show(machine.cgroup),
+                )
+            }
+        }
+    }
+}
+
+fn auto_limit(machine: MachineMemory) -> u64 {
+    machine.available().map_or(FALLBACK.0, |bytes| {
+        (u128::from(bytes) * u128::from(AUTO_SHARE_PERCENT) / 100) as u64
+    })
+}
+
+impl fmt::Display for MemoryLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemoryLimit::Auto => f.write_str("auto"),
+            MemoryLimit::Fixed(size) => size.fmt(f),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MemoryLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LimitVisitor;
+        impl Visitor<'_> for LimitVisitor {
+            type Value = MemoryLimit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"auto\", a number of bytes, or a string such as \"8GiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MemoryLimit, E> {
+                u64::try_from(v)
+                    .map(|b| MemoryLimit::Fixed(ByteSize(b)))
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MemoryLimit, E> {
+                Ok(MemoryLimit::Fixed(ByteSize(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MemoryLimit, E> {
+                if v.trim().eq_ignore_ascii_case("auto") {
+                    return Ok(MemoryLimit::Auto);
+                }
+                v.parse()
+                    .map(MemoryLimit::Fixed)
+                    .map_err(|e: String| E::custom(format!("{e}, or \"auto\"")))
+            }
+        }
+        deserializer.deserialize_any(LimitVisitor)
+    }
+}
+
+/// `MemTotal` of `/proc/meminfo`.
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo_total(&meminfo)
+}
+
+fn parse_meminfo_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, else v1
+/// `memory.limit_in_bytes`), or `None` when unlimited or not found.
+fn cgroup_limit() -> Option<u64> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok();
+    let v2_path = own.as_deref().and_then(cgroup_v2_path).unwrap_or("");
+    let v2 = format!("/sys/fs/cgroup{}/memory.max", v2_path.trim_end_matches('/'));
+    let candidates = [
+        v2,
+        "/sys/fs/cgroup/memory.max".to_owned(),
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes".to_owned(),
+    ];
+    candidates
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| parse_cgroup_limit(&text))
+}
+
+/// The path of the unified (v2) hierarchy in `/proc/self/cgroup` (`0::/system.slice/mqd.service`).
+fn cgroup_v2_path(proc_self_cgroup: &str) -> Option<&str> {
+    proc_self_cgroup
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+}
+
+/// `max`, and v1's "no limit" (a page-rounded `i64::MAX`), mean unlimited.
+fn parse_cgroup_limit(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text == "max" {
+        return None;
+    }
+    let bytes: u64 = text.parse().ok()?;
+    (bytes < (1 << 60)).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_is_a_share_of_the_smaller_figure() {
+        let machine = MachineMemory {
+            physical: Some(ByteSize::gib(24).0),
+            cgroup: Some(ByteSize::gib(4).0),
+        };
+        assert_eq!(auto_limit(machine), ByteSize::gib(3).0);
+        let unknown = MachineMemory {
+            physical: None,
+            cgroup: None,
+        };
+        assert_eq!(auto_limit(unknown), FALLBACK.0);
+    }
+
+    #[test]
+    fn reads_the_kernel_files() {
+        assert_eq!(
+            parse_meminfo_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"),
+            Some(24_576_000 * 1024)
+        );
+        assert_eq!(parse_cgroup_limit("max\n"), None);
+        assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
+        assert_eq!(parse_cgroup_limit("4294967296\n"), Some(4 << 30));
+        assert_eq!(
+            cgroup_v2_path("0::/system.slice/mqd.service\n"),
+            Some("/system.slice/mqd.service")
+        );
+    }
+
+    #[test]
+    fn this_machine_has_a_figure() {
+        // Linux CI and developer machines have /proc/meminfo.
+        assert!(MachineMemory::of_this_process().available().unwrap() > 0);
+        assert!(MemoryLimit::Auto.bytes() > 0);
+    }
+}

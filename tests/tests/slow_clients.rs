@@ -1,0 +1,196 @@
+//! Slow and idle clients cannot lock everyone out: with `limits.max_connections = 20`, more than
+//! twenty sockets that send half a header, sit idle after a request, or trickle a body one byte a
+//! second are each closed by their timeout, and a new client is served. Without the timeouts every
+//! new client would get `503 too_many_connections` for as long as the attackers hold on.
+
+use mq_e2e::{eventually, Mqd};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const MAX_CONNECTIONS: usize = 20;
+const ATTACKERS: usize = 25;
+/// How long the test waits for the first 200 (a bound on a hang, not a speed target: the
+/// measured figure is printed).
+const SERVED_DEADLINE: Duration = Duration::from_secs(20);
+
+fn node(header: &str, idle: &str, body: &str, min_rate: u64) -> Mqd {
+    Mqd::start_with_config(&format!(
+        "[limits]\nmax_connections = {MAX_CONNECTIONS}\nheader_read_timeout = \"{header}\"\n\
+         idle_timeout = \"{idle}\"\nbody_read_timeout = \"{body}\"\nbody_min_rate = {min_rate}\n"
+    ))
+}
+
+fn connect(mqd: &Mqd) -> TcpStream {
+    let address = mqd.base.trim_start_matches("http://");
+    let stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// Sends `request` on a new connection and reads the answer until the server closes.
+fn exchange(mqd: &Mqd, request: &str) -> String {
+    let mut stream = connect(mqd);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// One GET /health on a new connection: its status line's code (503 while every slot is taken).
+fn health_status(mqd: &Mqd) -> Option<u16> {
+    let mut stream = connect(mqd);
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Polls with new connections until one is served; returns how long that took.
+fn time_until_served(mqd: &Mqd, attack_started: Instant) -> Duration {
+    eventually(SERVED_DEADLINE, "a new client to be served", || {
+        (health_status(mqd) == Some(200)).then(|| attack_started.elapsed())
+    })
+}
+
+/// Whether the server closed `stream` (EOF or reset), reading whatever it sent first.
+fn closed_by_server(stream: &mut TcpStream) -> (bool, String) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (true, String::from_utf8_lossy(&seen).into_owned()),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                return (true, String::from_utf8_lossy(&seen).into_owned())
+            }
+            Err(_) => return (false, String::from_utf8_lossy(&seen).into_owned()),
+        }
+    }
+}
+
+#[test]
+fn half_sent_headers_are_closed_after_the_header_timeout() {
+    let mqd = node("1s", "60s", "60s", 1);
+    let attack_started = Instant::now();
+    let mut attackers: Vec<TcpStream> = (0..ATTACKERS)
+        .map(|_| {
+            let mut stream = connect(&mqd);
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nhost: mq\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let served_after = time_until_served(&mqd, attack_started);
+    println!("half-sent headers: a new client was served {served_after:?} after the attack began (header_read_timeout 1s)");
+    for stream in attackers.iter_mut().take(MAX_CONNECTIONS) {
+        let (closed, _) = closed_by_server(stream);
+        assert!(closed, "an attacker's half-sent header was never cut off");
+    }
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    // The header timeout is long: only the idle timeout can free these connections.
+    let mqd = node("60s", "1s", "60s", 1);
+    let mut attackers = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let mut stream = connect(&mqd);
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost: mq\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        attackers.push(stream);
+    }
+    let attack_started = Instant::now();
+    assert_eq!(health_status(&mqd), Some(503), "every slot should be taken");
+    let served_after = time_until_served(&mqd, attack_started);
+    println!("idle keep-alive: a new client was served {served_after:?} after the last request (idle_timeout 1s)");
+    for stream in &mut attackers {
+        assert!(closed_by_server(stream).0, "an idle connection was kept");
+    }
+}
+
+#[test]
+fn a_body_trickled_a_byte_a_second_gets_408_and_is_closed() {
+    let mqd = node("60s", "60s", "1s", 100);
+    // On a connection of its own that closes, so that no pooled connection takes a slot.
+    let body = r#"{"name":"slow","partitions":1}"#;
+    let created = exchange(
+        &mqd,
+        &format!(
+            "POST /v1/topics HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let attack_started = Instant::now();
+    let attackers: Vec<TcpStream> = (0..MAX_CONNECTIONS)
+        .map(|_| {
+            let mut stream = connect(&mqd);
+            stream
+                .write_all(
+                    b"POST /v1/topics/slow/records HTTP/1.1\r\nhost: mq\r\n\
+                      content-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
+                )
+                .unwrap();
+            stream
+        })
+        .collect();
+    // Each attacker reads its answer at once: a byte trickled after the server closed would draw
+    // a reset that could discard an answer not yet read.
+    let readers: Vec<_> = attackers
+        .iter()
+        .map(|s| {
+            let mut stream = s.try_clone().unwrap();
+            std::thread::spawn(move || closed_by_server(&mut stream))
+        })
+        .collect();
+    // Trickle one byte a second on every connection until the server gives up on them.
+    let trickle = {
+        let mut writers: Vec<TcpStream> =
+            attackers.iter().map(|s| s.try_clone().unwrap()).collect();
+        std::thread::spawn(move || {
+            for _ in 0..30 {
+                std::thread::sleep(Duration::from_secs(1));
+                writers.retain_mut(|w| w.write_all(b" ").is_ok());
+                if writers.is_empty() {
+                    return;
+                }
+            }
+        })
+    };
+    let served_after = time_until_served(&mqd, attack_started);
+    println!("trickled bodies: a new client was served {served_after:?} after the attack began (body_read_timeout 1s, body_min_rate 100 B/s)");
+    for reader in readers {
+        let (closed, answer) = reader.join().unwrap();
+        assert!(closed, "a trickling body was never cut off");
+        assert!(
+            answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"),
+            "{answer}"
+        );
+    }
+    trickle.join().unwrap();
+    let described = exchange(
+        &mqd,
+        "GET /v1/topics/slow HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\r\n",
+    );
+    assert!(described.contains(r#""log_end":0"#), "{described}");
+}
+
+#[test]
+fn a_long_poll_outlives_the_idle_and_header_timeouts() {
+    let mqd = node("1s", "1s", "1s", 1);
+    mqd.create_topic("quiet", 1);
+    let page = mqd.get("/v1/topics/quiet/partitions/0/records?offset=0&max_wait_ms=3000");
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    assert_eq!(page.body["next_offset"], 0);
+}
