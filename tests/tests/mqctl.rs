@@ -378,3 +378,36 @@ fn an_oversized_line_fails_alone_and_is_reported_by_number() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 5 was not acknowledged"));
     std::fs::remove_file(file).unwrap();
 }
+
+#[test]
+fn consume_on_a_terminal_says_where_it_waits_and_how_to_read_from_the_start() {
+    let mqd = Mqd::start();
+    stdout(&mqctl(&mqd, &["topic", "create", "waiting"]));
+    let produced = mqd.post(
+        "/v1/topics/waiting/records",
+        &serde_json::json!({"records": [{"value": "a"}, {"value": "b"}]}),
+    );
+    assert_eq!(produced.status, 200);
+    // A terminal (`script` gives one) is told once; it then waits and exits when idle.
+    let command = format!(
+        "{} --server {} consume waiting --idle-exit-ms 300",
+        binary("mqctl").display(),
+        mqd.base
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("2 record(s) already there") && text.contains("--from-beginning"),
+        "{text}"
+    );
+    // A pipe is not told: scripts read stdout and stderr as they are.
+    let piped = mqctl(&mqd, &["consume", "waiting", "--idle-exit-ms", "300"]);
+    assert!(
+        !String::from_utf8_lossy(&piped.stderr).contains("--from-beginning"),
+        "{piped:?}"
+    );
+}
