@@ -5,7 +5,7 @@
 //! cargo takes a missing `rerun-if-changed` path as always stale, and would rebuild both binaries
 //! on every `cargo build` (a fresh clone has no `.git/packed-refs`, for one).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -25,14 +25,19 @@ fn main() {
     // Outside a checkout: only when the package's manifest changes (cargo rebuilds and reruns an
     // edited build script on its own).
     println!("cargo:rerun-if-changed=Cargo.toml");
-    let absolute =
-        |flag: &str| git(&["rev-parse", "--path-format=absolute", flag]).map(PathBuf::from);
-    let (Some(git_dir), Some(common_dir)) = (absolute("--git-dir"), absolute("--git-common-dir"))
-    else {
+    // Relative answers are relative to this directory (old git has no --path-format).
+    let here = std::env::current_dir().unwrap_or_default();
+    let dir = |flag: &str| git(&["rev-parse", flag]).map(|p| here.join(p));
+    let (Some(git_dir), Some(common_dir)) = (dir("--git-dir"), dir("--git-common-dir")) else {
         return;
     };
-    // HEAD moves on checkout; the branch's ref (loose, or packed) moves on commit.
-    let mut watched = vec![git_dir.join("HEAD"), common_dir.join("packed-refs")];
+    // HEAD moves on checkout; HEAD's reflog on every commit, checkout and reset (even when `git
+    // gc` has packed the branch's ref away); the branch's ref, loose or packed, on commit.
+    let mut watched = vec![
+        git_dir.join("HEAD"),
+        git_dir.join("logs").join("HEAD"),
+        common_dir.join("packed-refs"),
+    ];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watched.push(common_dir.join(branch));
     }

@@ -417,7 +417,17 @@ async fn send_batches(mut context: SenderContext) {
                     && error.code() == Some(mq_wire::ErrorCode::RecordTooLarge) =>
             {
                 for single in split(&batch) {
+                    if let Some(reason) = context.progress.halted() {
+                        let _ = context.outcomes.send(Outcome::Failed {
+                            lines: single.lines,
+                            error: format!("not sent: {reason}"),
+                        });
+                        continue;
+                    }
                     if let Err(error) = send_one(&context, &single).await {
+                        if halts(&error) {
+                            let _ = context.progress.halted.set(error.to_string());
+                        }
                         fail(&context, single.lines, &error);
                     }
                 }

@@ -26,6 +26,11 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error(
+        "[cluster] lists {nodes} nodes, but this build serves only a cluster of one: the Raft \
+         controller is being built. Remove [cluster] to run this node alone"
+    )]
+    ClusterNotBuilt { nodes: usize },
 }
 
 /// Where a SIGHUP reload reads the configuration again: the file and the flags that override it.
@@ -65,6 +70,11 @@ pub async fn serve(
     signal: ShutdownSignal,
     reload: Option<Reload>,
 ) -> Result<(), ServerError> {
+    if let Some(cluster) = config.cluster.as_ref().filter(|c| c.nodes.len() > 1) {
+        return Err(ServerError::ClusterNotBuilt {
+            nodes: cluster.nodes.len(),
+        });
+    }
     let addr = config.node.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -76,12 +76,40 @@ fn version_and_bad_flags() {
 }
 
 #[test]
-fn the_example_config_in_config_dir_checks_ok() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/mqd.toml");
-    let checked = mqd(&["--check-config", path]);
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
+fn the_example_configs_in_config_dir_check_ok() {
+    for file in [
+        "mqd.toml",
+        "cluster-node1.toml",
+        "cluster-node2.toml",
+        "cluster-node3.toml",
+    ] {
+        let path = format!("{}/../config/{file}", env!("CARGO_MANIFEST_DIR"));
+        let checked = mqd(&["--check-config", &path]);
+        assert!(
+            checked.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_cluster_of_several_nodes_is_refused_at_start_with_a_clear_error() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/cluster-node1.toml");
+    let started = mqd(&["--config", path, "--listen", "127.0.0.1:0"]);
+    assert!(!started.status.success());
+    let stderr = String::from_utf8_lossy(&started.stderr);
+    assert!(stderr.contains("serves only a cluster of one"), "{stderr}");
+}
+
+#[test]
+fn a_bad_cluster_section_exits_2_naming_the_key() {
+    let missing_self = temp_config(
+        "cluster-self",
+        "[node]\nid = 4\ndata_dir = \"/tmp/x\"\n[cluster]\nnodes = [{ id = 1, addr = \"127.0.0.1:9401\" }]\n",
     );
+    let checked = mqd(&["--check-config", missing_self.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&checked.stderr).contains("node.id"));
+    std::fs::remove_file(missing_self).unwrap();
 }

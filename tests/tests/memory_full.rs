@@ -89,6 +89,15 @@ fn mqctl_produce_stops_at_once_on_a_full_node_and_says_what_was_acknowledged() {
     let summary: Value = serde_json::from_slice(&output.stdout).expect("the JSON summary");
     let acknowledged = summary["records"].as_u64().unwrap();
     assert!(acknowledged > 0 && acknowledged < 300_000, "{summary}");
+    // Every line is accounted for: acknowledged, failed, or never read.
+    let failed: u64 = summary["failed_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|range| range[1].as_u64().unwrap() - range[0].as_u64().unwrap() + 1)
+        .sum();
+    let unread = 300_000 + 1 - summary["unread_from"].as_u64().expect("unread_from");
+    assert_eq!(acknowledged + failed + unread, 300_000, "{summary}");
     // What it says was acknowledged is exactly what the node holds.
     assert_eq!(log_end(&mqd, "full"), acknowledged);
 }

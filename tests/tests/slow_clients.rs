@@ -96,8 +96,9 @@ fn half_sent_headers_are_closed_after_the_header_timeout() {
 
 #[test]
 fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    // The header timeout is long: only the idle timeout can free these connections.
-    let mqd = node("60s", "1s", "60s", 1);
+    // The header timeout is long: only the idle timeout can free these connections. It is 3 s so
+    // that the twenty round trips below finish before the first connection goes idle for long.
+    let mqd = node("60s", "3s", "60s", 1);
     let mut attackers = Vec::new();
     for _ in 0..MAX_CONNECTIONS {
         let mut stream = connect(&mqd);
@@ -112,7 +113,7 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     let attack_started = Instant::now();
     assert_eq!(health_status(&mqd), Some(503), "every slot should be taken");
     let served_after = time_until_served(&mqd, attack_started);
-    println!("idle keep-alive: a new client was served {served_after:?} after the last request (idle_timeout 1s)");
+    println!("idle keep-alive: a new client was served {served_after:?} after the last request (idle_timeout 3s)");
     for stream in &mut attackers {
         assert!(closed_by_server(stream).0, "an idle connection was kept");
     }
@@ -190,7 +191,10 @@ fn a_body_trickled_a_byte_a_second_gets_408_and_is_closed() {
 fn a_long_poll_outlives_the_idle_and_header_timeouts() {
     let mqd = node("1s", "1s", "1s", 1);
     mqd.create_topic("quiet", 1);
+    let started = Instant::now();
     let page = mqd.get("/v1/topics/quiet/partitions/0/records?offset=0&max_wait_ms=3000");
     assert_eq!(page.status, 200, "{:?}", page.body);
     assert_eq!(page.body["next_offset"], 0);
+    // It really waited (a lower bound: a loaded machine only makes it longer).
+    assert!(started.elapsed() >= Duration::from_millis(2900));
 }

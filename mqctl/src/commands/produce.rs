@@ -163,7 +163,7 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
     bar.set_position(read_bytes);
     let summary = producer.finish().await;
     bar.finish_and_clear();
-    let unacknowledged = report(&topic, &summary, format);
+    let unacknowledged = report(&topic, &summary, stopped_at.as_ref().map(|s| s.0), format);
     let unread =
         stopped_at.map(|(line, why)| format!("{why}; lines from {line} on were not produced"));
     match (unacknowledged, unread) {
@@ -200,7 +200,12 @@ fn message(acknowledged: u64) -> String {
 }
 
 /// Prints the summary; returns what went wrong with lines that were read, if anything did.
-fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Option<String> {
+fn report(
+    topic: &str,
+    summary: &ProduceSummary,
+    unread_from: Option<u64>,
+    format: OutputFormat,
+) -> Option<String> {
     match format {
         OutputFormat::Json => json_line(&serde_json::json!({
             "topic": topic,
@@ -209,6 +214,8 @@ fn report(topic: &str, summary: &ProduceSummary, format: OutputFormat) -> Option
             "seconds": summary.seconds,
             "records_per_sec": summary.records_per_sec(),
             "failed_lines": summary.failed_lines,
+            // The first input line not read (and so not produced), when the run stopped early.
+            "unread_from": unread_from,
         })),
         OutputFormat::Table => println!(
             "produced {} records ({}) to {topic} in {:.2} s: {:.0} records/s",

@@ -1,7 +1,8 @@
 //! A topic's answer to a full node (`limits.memory`), with NATS JetStream's names: `discard = "new"`
 //! refuses the produce; `discard = "old"` evicts the topic's own oldest segments, oldest first over
 //! all its partitions, until the produce fits (a capped stream). Other topics' records are never
-//! touched: a topic can only give up what it holds.
+//! touched: a topic can only give up what it holds, and gives up nothing when all it holds would
+//! not make room.
 
 use super::Partition;
 use crate::log::{Evicted, MemoryBudget, MemoryLimitExceeded, Reservation};
@@ -25,6 +26,14 @@ pub(super) fn reserve_room(
     }
     let mut freed = Evicted::default();
     let reserved = loop {
+        // Evict nothing more when even the whole topic would not make room (other topics hold
+        // the rest, or took what was freed meanwhile): the produce is refused either way, and
+        // the topic keeps what it still has.
+        let held: u64 = partitions.iter().map(|p| p.size_bytes()).sum();
+        let others = refused.used.saturating_sub(held);
+        if others.saturating_add(bytes) > refused.limit {
+            break Err(refused);
+        }
         let Some(oldest) = partitions
             .iter()
             .filter_map(|p| p.oldest_segment_time().map(|time| (time, p)))

@@ -137,6 +137,11 @@ impl Partition {
         self.log.write().enforce_retention(policy, now_ms)
     }
 
+    /// Bytes held by the partition's segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.log.read().size_bytes()
+    }
+
     pub fn oldest_segment_time(&self) -> Option<i64> {
         self.log.read().oldest_segment_time()
     }

@@ -131,28 +131,51 @@ fn parse_meminfo_total(meminfo: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// The memory limit of this process's cgroup (v2 `memory.max`, else v1
-/// `memory.limit_in_bytes`), or `None` when unlimited or not found.
+/// The smallest memory limit on the way from this process's cgroup up to the root (v2
+/// `memory.max`, v1 `memory.limit_in_bytes`): a parent slice's or the container's limit binds
+/// too. `None` when every level is unlimited or nothing is found.
 fn cgroup_limit() -> Option<u64> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok();
-    let v2_path = own.as_deref().and_then(cgroup_v2_path).unwrap_or("");
-    let v2 = format!("/sys/fs/cgroup{}/memory.max", v2_path.trim_end_matches('/'));
-    let candidates = [
-        v2,
-        "/sys/fs/cgroup/memory.max".to_owned(),
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes".to_owned(),
-    ];
-    candidates
-        .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok())
-        .and_then(|text| parse_cgroup_limit(&text))
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut found = Vec::new();
+    let v2 = cgroup_path(&own, |controllers| controllers.is_empty()).unwrap_or("/");
+    found.extend(limits_up_from("/sys/fs/cgroup", v2, "memory.max"));
+    if let Some(v1) = cgroup_path(&own, |controllers| {
+        controllers.split(',').any(|c| c == "memory")
+    }) {
+        found.extend(limits_up_from(
+            "/sys/fs/cgroup/memory",
+            v1,
+            "memory.limit_in_bytes",
+        ));
+    }
+    found.into_iter().min()
 }
 
-/// The path of the unified (v2) hierarchy in `/proc/self/cgroup` (`0::/system.slice/mqd.service`).
-fn cgroup_v2_path(proc_self_cgroup: &str) -> Option<&str> {
-    proc_self_cgroup
-        .lines()
-        .find_map(|line| line.strip_prefix("0::"))
+/// The limits in `file` of the cgroup at `path` under `root` and of each of its parents.
+fn limits_up_from(root: &str, path: &str, file: &str) -> Vec<u64> {
+    let mut dir = std::path::PathBuf::from(root).join(path.trim_start_matches('/'));
+    let mut limits = Vec::new();
+    loop {
+        if let Some(limit) = std::fs::read_to_string(dir.join(file))
+            .ok()
+            .and_then(|text| parse_cgroup_limit(&text))
+        {
+            limits.push(limit);
+        }
+        if dir.as_os_str() == root || !dir.pop() || !dir.starts_with(root) {
+            return limits;
+        }
+    }
+}
+
+/// The path of the hierarchy whose controller list `wanted` accepts, in `/proc/self/cgroup`
+/// (`0::/system.slice/mqd.service` for v2, whose list is empty; `4:memory:/user.slice` for v1).
+fn cgroup_path(proc_self_cgroup: &str, wanted: impl Fn(&str) -> bool) -> Option<&str> {
+    proc_self_cgroup.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_id, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        wanted(controllers).then_some(path)
+    })
 }
 
 /// `max`, and v1's "no limit" (a page-rounded `i64::MAX`), mean unlimited.
@@ -192,10 +215,32 @@ mod tests {
         assert_eq!(parse_cgroup_limit("max\n"), None);
         assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
         assert_eq!(parse_cgroup_limit("4294967296\n"), Some(4 << 30));
+        let own = "4:memory:/user.slice\n0::/system.slice/mqd.service\n";
         assert_eq!(
-            cgroup_v2_path("0::/system.slice/mqd.service\n"),
+            cgroup_path(own, |c| c.is_empty()),
             Some("/system.slice/mqd.service")
         );
+        assert_eq!(
+            cgroup_path(own, |c| c.split(',').any(|c| c == "memory")),
+            Some("/user.slice")
+        );
+    }
+
+    #[test]
+    fn a_parent_cgroup_limit_binds() {
+        let root = std::env::temp_dir().join(format!("mq-cgroup-{}", std::process::id()));
+        let leaf = root.join("system.slice/mqd.service");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::write(leaf.join("memory.max"), "max\n").unwrap();
+        std::fs::write(root.join("system.slice/memory.max"), "1000\n").unwrap();
+        std::fs::write(root.join("memory.max"), "5000\n").unwrap();
+        let found = limits_up_from(
+            root.to_str().unwrap(),
+            "/system.slice/mqd.service",
+            "memory.max",
+        );
+        assert_eq!(found, vec![1000, 5000]);
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

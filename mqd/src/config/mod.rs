@@ -5,9 +5,11 @@
 //! Unknown keys are refused (`deny_unknown_fields`), so a misspelt setting fails loudly instead of
 //! silently keeping its default.
 
+mod cluster;
 mod memory_limit;
 mod units;
 
+pub use cluster::{ClusterConfig, ClusterNode};
 pub use memory_limit::{MachineMemory, MemoryLimit};
 pub use units::{ByteSize, HumanDuration};
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub limits: Limits,
     pub groups: GroupsConfig,
     pub logging: LoggingConfig,
+    /// Absent: a cluster of one (this node alone).
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[node]`: who this node is and where it listens.
@@ -53,6 +57,9 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// How long a SIGTERM waits for in-flight requests before the process exits anyway.
     pub shutdown_timeout: HumanDuration,
+    /// Where a cluster node keeps its Raft metadata (vote, log, snapshots; records stay in
+    /// memory). Needed with `[cluster]`; a single node writes nothing to disk.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for NodeConfig {
@@ -61,6 +68,7 @@ impl Default for NodeConfig {
             id: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             shutdown_timeout: HumanDuration::from_secs(10),
+            data_dir: None,
         }
     }
 }
@@ -160,7 +168,7 @@ impl Default for Limits {
             max_fetch_bytes: ByteSize::mib(16),
             max_fetch_wait: HumanDuration::from_secs(30),
             header_read_timeout: HumanDuration::from_secs(10),
-            idle_timeout: HumanDuration::from_secs(60),
+            idle_timeout: HumanDuration::from_secs(120),
             body_read_timeout: HumanDuration::from_secs(10),
             body_min_rate: ByteSize::kib(16),
         }
@@ -309,6 +317,14 @@ impl Config {
         ] {
             check(!value.is_zero(), key, "must be more than 0s")?;
         }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate(self.node.id)?;
+            check(
+                self.node.data_dir.is_some(),
+                "node.data_dir",
+                "a cluster node keeps its Raft metadata there: set it",
+            )?;
+        }
         check(
             !self.groups.offsets_retention.is_zero(),
             "groups.offsets_retention",
@@ -413,6 +429,36 @@ mod tests {
             config.limits.memory,
             MemoryLimit::Fixed(ByteSize(2 * 1024 * 1024))
         );
+    }
+
+    #[test]
+    fn a_cluster_section_is_checked() {
+        let three = "[node]\nid = 2\ndata_dir = \"/tmp/mq\"\n[cluster]\nnodes = [\
+                     { id = 1, addr = \"127.0.0.1:9401\" }, { id = 2, addr = \"127.0.0.1:9402\" }, \
+                     { id = 3, addr = \"127.0.0.1:9403\" }]\n";
+        let config = Config::parse(three, "test").unwrap();
+        let cluster = config.cluster.unwrap();
+        assert_eq!(cluster.nodes.len(), 3);
+        assert_eq!(cluster.node(2).unwrap().addr, "127.0.0.1:9402");
+        let cases = [
+            (three.replace("id = 2\n", "id = 7\n"), "node.id"),
+            (
+                three.replace("data_dir = \"/tmp/mq\"\n", ""),
+                "node.data_dir",
+            ),
+            (three.replace("id = 3,", "id = 1,"), "cluster.nodes"),
+            (three.replace("9403", "9402"), "cluster.nodes"),
+            (three.replace("127.0.0.1:9403", "nowhere"), "cluster.nodes"),
+            (
+                format!("{three}election_timeout = \"100ms\"\n"),
+                "cluster.election_timeout",
+            ),
+            (format!("{three}nodez = 1\n"), "cluster"),
+        ];
+        for (text, key) in cases {
+            let error = Config::parse(&text, "test").unwrap_err().to_string();
+            assert!(error.contains(key), "{key}: {error}");
+        }
     }
 
     fn error_of(text: &str) -> String {

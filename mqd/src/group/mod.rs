@@ -91,19 +91,14 @@ impl Groups {
     /// `retention` (Kafka's `offsets.retention.minutes`), and what the seed remembers of such
     /// consumers; the empty group itself then goes at the next session pass. Returns the groups.
     pub fn expire_offsets(&self, retention: Duration) -> Vec<String> {
-        let live: std::collections::HashSet<String> = self
-            .groups
-            .lock()
-            .iter()
-            .filter(|(_, group)| !group.members.is_empty())
-            .map(|(name, _)| name.clone())
-            .collect();
-        for group in &live {
-            self.offsets.touch(group);
-        }
+        // The group map stays locked through the pass: a member joining meanwhile waits, and its
+        // group is then live (lock order: groups, then offsets, as everywhere).
+        let groups = self.groups.lock();
+        let is_live = |name: &str| groups.get(name).is_some_and(|g| !g.members.is_empty());
         let expired = self
             .offsets
-            .expire(retention, std::time::Instant::now(), |g| live.contains(g));
+            .expire(retention, std::time::Instant::now(), is_live);
+        drop(groups);
         if !expired.is_empty() {
             self.seed.forget_consumers(&expired);
             tracing::info!(

@@ -23,9 +23,26 @@ pub struct Committed {
 
 #[derive(Default)]
 pub struct CommittedOffsets {
-    offsets: Mutex<HashMap<Key, Committed>>,
+    /// One lock over both maps, so that a commit and an expiry never interleave.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    offsets: HashMap<Key, Committed>,
     /// Per group: its last commit, or the last time it was seen with members.
-    last_active: Mutex<HashMap<String, Instant>>,
+    last_active: HashMap<String, Instant>,
+}
+
+impl Inner {
+    fn touch(&mut self, group: &str, now: Instant) {
+        match self.last_active.get_mut(group) {
+            Some(at) => *at = now,
+            None => {
+                self.last_active.insert(group.to_owned(), now);
+            }
+        }
+    }
 }
 
 fn key(group: &str, topic: &str, partition: u32) -> Key {
@@ -42,8 +59,9 @@ impl CommittedOffsets {
     }
 
     pub fn get_full(&self, group: &str, topic: &str, partition: u32) -> Option<Committed> {
-        self.offsets
+        self.inner
             .lock()
+            .offsets
             .get(&key(group, topic, partition))
             .cloned()
     }
@@ -56,49 +74,44 @@ impl CommittedOffsets {
         offset: u64,
         metadata: Option<String>,
     ) {
-        self.offsets
-            .lock()
+        let mut inner = self.inner.lock();
+        inner
+            .offsets
             .insert(key(group, topic, partition), Committed { offset, metadata });
-        self.touch(group);
+        inner.touch(group, Instant::now());
     }
 
-    /// Marks `group` active now (it committed, or it has members).
-    pub fn touch(&self, group: &str) {
-        let now = Instant::now();
-        let mut active = self.last_active.lock();
-        match active.get_mut(group) {
-            Some(at) => *at = now,
-            None => {
-                active.insert(group.to_owned(), now);
-            }
-        }
-    }
-
-    /// Drops every offset of the groups that `is_live` does not keep and that have not been active
-    /// for `retention`; returns those groups.
+    /// Drops every offset of the groups that `is_live` does not keep (they are marked active now)
+    /// and that have not been active for `retention`; returns those groups. The caller holds
+    /// whatever keeps `is_live` true until this returns (the group map's lock), so a member that
+    /// joins meanwhile cannot lose its group's offsets.
     pub fn expire(
         &self,
         retention: Duration,
         now: Instant,
         is_live: impl Fn(&str) -> bool,
     ) -> Vec<String> {
-        let expired: Vec<String> = {
-            let mut active = self.last_active.lock();
-            let expired: Vec<String> = active
-                .iter()
-                .filter(|(group, at)| now.duration_since(**at) >= retention && !is_live(group))
-                .map(|(group, _)| group.clone())
-                .collect();
-            for group in &expired {
-                active.remove(group);
+        let mut inner = self.inner.lock();
+        let mut expired = Vec::new();
+        let mut live = Vec::new();
+        for (group, at) in &inner.last_active {
+            if is_live(group) {
+                live.push(group.clone());
+            } else if now.saturating_duration_since(*at) >= retention {
+                expired.push(group.clone());
             }
-            expired
-        };
+        }
+        for group in &live {
+            inner.touch(group, now);
+        }
         if !expired.is_empty() {
+            for group in &expired {
+                inner.last_active.remove(group);
+            }
             let gone: std::collections::HashSet<&str> =
                 expired.iter().map(String::as_str).collect();
-            self.offsets
-                .lock()
+            inner
+                .offsets
                 .retain(|key, _| !gone.contains(key.group.as_str()));
         }
         expired
@@ -114,27 +127,27 @@ impl CommittedOffsets {
         expected: Option<u64>,
         next: u64,
     ) -> bool {
-        let mut offsets = self.offsets.lock();
+        let mut inner = self.inner.lock();
         let key = key(group, topic, partition);
-        if offsets.get(&key).map(|c| c.offset) != expected {
+        if inner.offsets.get(&key).map(|c| c.offset) != expected {
             return false;
         }
-        offsets.insert(
+        inner.offsets.insert(
             key,
             Committed {
                 offset: next,
                 metadata: None,
             },
         );
-        drop(offsets);
-        self.touch(group);
+        inner.touch(group, Instant::now());
         true
     }
 
     /// Everything a group has committed.
     pub fn for_group(&self, group: &str) -> Vec<(TopicPartition, Committed)> {
-        self.offsets
+        self.inner
             .lock()
+            .offsets
             .iter()
             .filter(|(k, _)| k.group == group)
             .map(|(k, c)| (TopicPartition::new(&k.topic, k.partition), c.clone()))
@@ -143,20 +156,25 @@ impl CommittedOffsets {
 
     /// Every group with a committed offset.
     pub fn groups(&self) -> BTreeSet<String> {
-        self.offsets
+        self.inner
             .lock()
+            .offsets
             .keys()
             .map(|k| k.group.clone())
             .collect()
     }
 
     pub fn forget_topic(&self, topic: &str) {
-        self.offsets.lock().retain(|key, _| key.topic != topic);
+        self.inner
+            .lock()
+            .offsets
+            .retain(|key, _| key.topic != topic);
     }
 
     pub fn forget_group(&self, group: &str) {
-        self.offsets.lock().retain(|key, _| key.group != group);
-        self.last_active.lock().remove(group);
+        let mut inner = self.inner.lock();
+        inner.offsets.retain(|key, _| key.group != group);
+        inner.last_active.remove(group);
     }
 }
 

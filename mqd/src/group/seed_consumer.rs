@@ -23,15 +23,51 @@ pub struct SeedRecord {
 }
 
 /// At most this many (topic, consumer) pairs are remembered between a `/consume` and its
-/// `/commit`: past it one is forgotten to make room, so a client that invents a new `consumerId`
-/// for every request cannot grow the map without bound. A forgotten pair only means its `/commit`
+/// `/commit`: past it the one given longest ago is forgotten, so a client that invents a new
+/// `consumerId` for every request cannot grow the map without bound. A forgotten pair's `/commit`
 /// commits the record `/consume` would give now (the same one, unless retention moved past it).
 pub const MAX_REMEMBERED_SEED_CONSUMERS: usize = 100_000;
+
+type ConsumerKey = (String, String);
 
 /// What each seed consumer was last given, so `/commit` advances that partition.
 #[derive(Default)]
 pub struct SeedConsumers {
-    last_given: Mutex<HashMap<(String, String), (u32, u64)>>,
+    last_given: Mutex<LastGiven>,
+}
+
+/// (topic, consumer) → (partition, offset, when), with the pairs in the order they were given.
+#[derive(Default)]
+struct LastGiven {
+    entries: HashMap<ConsumerKey, (u32, u64, u64)>,
+    order: std::collections::BTreeMap<u64, ConsumerKey>,
+    next: u64,
+}
+
+impl LastGiven {
+    fn insert(&mut self, key: ConsumerKey, partition: u32, offset: u64) {
+        if let Some((_, _, at)) = self.entries.get(&key) {
+            self.order.remove(at);
+        } else if self.entries.len() >= MAX_REMEMBERED_SEED_CONSUMERS {
+            if let Some((_, oldest)) = self.order.pop_first() {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.next += 1;
+        self.order.insert(self.next, key.clone());
+        self.entries.insert(key, (partition, offset, self.next));
+    }
+
+    fn remove(&mut self, key: &ConsumerKey) -> Option<(u32, u64)> {
+        let (partition, offset, at) = self.entries.remove(key)?;
+        self.order.remove(&at);
+        Some((partition, offset))
+    }
+
+    fn retain(&mut self, keep: impl Fn(&ConsumerKey) -> bool) {
+        self.entries.retain(|key, _| keep(key));
+        self.order.retain(|_, key| keep(key));
+    }
 }
 
 impl SeedConsumers {
@@ -44,14 +80,9 @@ impl SeedConsumers {
     ) -> Result<SeedRecord, BrokerError> {
         let record = next_record(offsets, topic, consumer)?;
         let key = (topic.name().to_owned(), consumer.to_owned());
-        let mut last_given = self.last_given.lock();
-        if last_given.len() >= MAX_REMEMBERED_SEED_CONSUMERS && !last_given.contains_key(&key) {
-            let victim = last_given.keys().next().cloned();
-            if let Some(victim) = victim {
-                last_given.remove(&victim);
-            }
-        }
-        last_given.insert(key, (record.partition, record.offset));
+        self.last_given
+            .lock()
+            .insert(key, record.partition, record.offset);
         Ok(record)
     }
 
@@ -97,7 +128,7 @@ impl SeedConsumers {
     }
 
     pub fn forget_topic(&self, topic: &str) {
-        self.last_given.lock().retain(|(t, _), _| t != topic);
+        self.last_given.lock().retain(|(t, _)| t != topic);
     }
 
     /// Forgets consumers whose offsets expired.
@@ -105,12 +136,12 @@ impl SeedConsumers {
         let gone: std::collections::HashSet<&str> = consumers.iter().map(String::as_str).collect();
         self.last_given
             .lock()
-            .retain(|(_, consumer), _| !gone.contains(consumer.as_str()));
+            .retain(|(_, consumer)| !gone.contains(consumer.as_str()));
     }
 
     /// How many (topic, consumer) pairs are remembered now.
     pub fn remembered(&self) -> usize {
-        self.last_given.lock().len()
+        self.last_given.lock().entries.len()
     }
 }
 
@@ -167,4 +198,30 @@ fn next_record(
             topic.name()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_cap_the_pair_given_longest_ago_is_forgotten() {
+        let mut given = LastGiven::default();
+        let key = |i: usize| ("t".to_owned(), format!("c{i}"));
+        for i in 0..MAX_REMEMBERED_SEED_CONSUMERS {
+            given.insert(key(i), 0, i as u64);
+        }
+        // Consumer 0 consumes again: it is now the most recent.
+        given.insert(key(0), 0, 7);
+        given.insert(key(MAX_REMEMBERED_SEED_CONSUMERS), 0, 1);
+        assert_eq!(given.entries.len(), MAX_REMEMBERED_SEED_CONSUMERS);
+        assert_eq!(given.order.len(), MAX_REMEMBERED_SEED_CONSUMERS);
+        assert_eq!(given.remove(&key(0)), Some((0, 7)));
+        assert_eq!(
+            given.remove(&key(1)),
+            None,
+            "consumer 1 was given longest ago"
+        );
+        assert_eq!(given.remove(&key(2)), Some((0, 2)));
+    }
 }

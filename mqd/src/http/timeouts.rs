@@ -101,8 +101,10 @@ pub async fn track_request(request: Request, next: Next) -> Response {
 pub struct ConnectionDeadlines {
     timeouts: ConnectionTimeouts,
     activity: ConnectionActivity,
-    /// When bytes last moved either way.
+    /// When bytes last moved either way, and when an answer's bytes last went out.
     last_progress: Instant,
+    /// None until an answer's first byte.
+    last_write: Option<Instant>,
     /// A request head being read: the value of `started` when its first byte came, and when.
     reading_head: Option<(u64, Instant)>,
     timer: Pin<Box<Sleep>>,
@@ -118,6 +120,7 @@ impl ConnectionDeadlines {
             timeouts,
             activity: ConnectionActivity::default(),
             last_progress: now,
+            last_write: None,
             reading_head: Some((0, now)),
             timer: Box::pin(tokio::time::sleep_until(first_deadline)),
             timer_at: first_deadline,
@@ -133,6 +136,9 @@ impl ConnectionDeadlines {
     pub fn progressed(&mut self, read: bool) {
         let now = Instant::now();
         self.last_progress = now;
+        if !read {
+            self.last_write = Some(now);
+        }
         if read && !self.activity.in_flight() {
             let started = self.activity.started();
             if !matches!(self.reading_head, Some((seen, _)) if seen == started) {
@@ -149,10 +155,15 @@ impl ConnectionDeadlines {
         }
         let started = self.activity.started();
         match self.reading_head {
-            Some((seen, since)) if seen == started => Some((
-                since + self.timeouts.header_read,
-                "limits.header_read_timeout",
-            )),
+            // A pipelined head that came while an answer was still going out runs from that
+            // answer's last byte: a slow reader of a large answer is not cut by its next head.
+            Some((seen, since)) if seen == started => {
+                let from = self.last_write.map_or(since, |written| written.max(since));
+                Some((
+                    from + self.timeouts.header_read,
+                    "limits.header_read_timeout",
+                ))
+            }
             _ => {
                 self.reading_head = None;
                 Some((

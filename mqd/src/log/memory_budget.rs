@@ -47,6 +47,14 @@ impl MemoryBudget {
 
     /// Reserves `bytes`, or refuses without reserving anything.
     pub fn try_reserve(self: &Arc<Self>, bytes: u64) -> Result<Reservation, MemoryLimitExceeded> {
+        if bytes == 0 {
+            // Nothing to store (a retry whose batches are all duplicates): it fits even past a
+            // limit lowered below what is held.
+            return Ok(Reservation {
+                budget: Arc::clone(self),
+                bytes: 0,
+            });
+        }
         let mut used = self.used.load(Ordering::Relaxed);
         let limit = self.limit();
         loop {
