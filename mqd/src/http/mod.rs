@@ -12,6 +12,8 @@
 //! | `/v1/openapi.json` this API's OpenAPI document | [`openapi`] |
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
+#[cfg(test)]
+mod batch_fuzz_tests;
 mod cluster;
 mod error;
 mod extract;
@@ -22,6 +24,8 @@ mod offsets;
 pub mod openapi;
 mod records;
 mod seed;
+#[cfg(test)]
+mod testing;
 mod topics;
 
 pub use error::ApiError;

@@ -2,37 +2,13 @@
 //! error response names codes of its own status, and every reference resolves.
 
 use super::error_codes::{is_error_status, named_codes};
-use crate::broker::Broker;
-use crate::config::Config;
-use crate::group::{GroupSettings, Groups};
-use crate::http::{router, AppState};
-use crate::metrics::Metrics;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use crate::http::router;
+use crate::http::testing::{self, state};
+use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Duration;
-use tower::ServiceExt;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
-
-fn state() -> AppState {
-    let config = Arc::new(Config::default());
-    let (_, shutdown) = crate::shutdown::Shutdown::new();
-    AppState {
-        metrics: Arc::new(Metrics::new()),
-        advertised: "http://127.0.0.1:7171".to_owned(),
-        broker: Arc::new(Broker::new(config)),
-        groups: Arc::new(Groups::new(GroupSettings {
-            default_session_timeout: Duration::from_secs(10),
-            min_session_timeout: Duration::from_millis(100),
-            max_session_timeout: Duration::from_secs(300),
-        })),
-        shutdown,
-    }
-}
 
 /// The paths the router serves, read from its `Debug` form (axum has no other way to list them).
 fn router_paths(router: &axum::Router) -> BTreeSet<String> {
@@ -59,16 +35,7 @@ fn concrete(path: &str) -> String {
 }
 
 async fn call(router: &axum::Router, method: &str, path: &str) -> (StatusCode, Vec<u8>) {
-    let request = Request::builder()
-        .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(Body::from("{}"))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, body.to_vec())
+    testing::call(router, method, path, "application/json", b"{}".to_vec()).await
 }
 
 fn documented(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
