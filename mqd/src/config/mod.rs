@@ -402,6 +402,9 @@ fn one_line(message: &str) -> String {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -108,7 +108,8 @@ impl Groups {
                         topics: m.topics.clone(),
                         generation: m.delivered_generation,
                         assignment: by_topic(&m.owned),
-                        session_timeout_ms: m.session_timeout.as_millis() as u64,
+                        session_timeout_ms: u64::try_from(m.session_timeout.as_millis())
+                            .unwrap_or(u64::MAX),
                         last_seen_ms_ago: now.duration_since(m.last_seen).as_millis() as u64,
                     })
                     .collect();

@@ -190,7 +190,9 @@ impl ConsumerGroup {
             member.owned.intersection(&target).cloned().collect();
         let pending: BTreeSet<TopicPartition> = target.difference(&member.owned).cloned().collect();
         member.delivered_target = target;
-        let heartbeat_interval_ms = (member.session_timeout.as_millis() / 3) as u64;
+        // Saturating: a session timeout from the config may be longer than u64 milliseconds.
+        let heartbeat_interval_ms =
+            u64::try_from(member.session_timeout.as_millis() / 3).unwrap_or(u64::MAX);
         Some(MemberAssignment {
             member_id: member_id.to_owned(),
             generation,

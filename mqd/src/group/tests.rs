@@ -295,3 +295,24 @@ async fn a_recreated_topic_is_read_from_its_start_not_from_old_positions() {
     let offsets: Vec<u64> = second.records.iter().map(|r| r.record.offset).collect();
     assert_eq!(offsets, [0, 1, 2]);
 }
+
+#[test]
+fn a_session_timeout_past_u64_milliseconds_saturates_instead_of_wrapping() {
+    // Found while writing the config fuzz target: `groups.default_session_timeout = "10000000000000000000s"`
+    // is accepted, and its third in milliseconds used to wrap to a small, wrong heartbeat interval.
+    let (broker, _) = setup();
+    let huge = Duration::from_secs(10_000_000_000_000_000_000);
+    let groups = Groups::new(GroupSettings {
+        default_session_timeout: huge,
+        min_session_timeout: Duration::from_millis(1),
+        max_session_timeout: huge,
+    });
+    let request = JoinGroupRequest {
+        topics: vec!["t".into()],
+        ..Default::default()
+    };
+    let member = groups.join(&broker, "g", &request).unwrap();
+    assert_eq!(member.heartbeat_interval_ms, u64::MAX);
+    let described = groups.describe(&broker, "g").unwrap();
+    assert_eq!(described.members[0].session_timeout_ms, u64::MAX);
+}

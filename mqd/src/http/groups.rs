@@ -10,17 +10,33 @@ use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mq_wire::api::{
-    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupList,
-    HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
+    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
+    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
     ResetOffsetsResponse,
 };
 use mq_wire::binary::{FRAMES_CONTENT_TYPE, HEADER_GENERATION, HEADER_REBALANCE};
+use mq_wire::ErrorBody;
 use serde::Serialize;
 use std::time::Duration;
 
 /// Records a group fetch returns when it does not say `max_records`.
 const DEFAULT_FETCH_RECORDS: u32 = 1000;
 
+/// Join a group (creating it): the answer is the member's id, generation and assignment.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/members",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    request_body = JoinGroupRequest,
+    responses(
+        (status = 200, description = "The new member and its assignment", body = MemberAssignment),
+        (status = 400, description = "`malformed_json`, `invalid_request` (no topics, `session_timeout_ms` out of bounds, a `strategy` other than the group's)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
 pub async fn join(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -29,6 +45,22 @@ pub async fn join(
     Ok(Json(state.groups.join(&state.broker, &group, &request)?))
 }
 
+/// Keep a member alive and acknowledge its assignment; the answer is the current one.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/heartbeat",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "The member's current generation and assignment", body = MemberAssignment),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `stale_generation` (a generation above the member's)", body = ErrorBody),
+    )
+)]
 pub async fn heartbeat(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -41,13 +73,25 @@ pub async fn heartbeat(
     )?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct LeaveResponse {
     group: String,
     member_id: String,
     left: bool,
 }
 
+/// Remove a member at once; its partitions go to the others.
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{group}/members/{member}",
+    tag = "groups",
+    params(super::openapi::MemberParams),
+    responses(
+        (status = 200, description = "The member left", body = LeaveResponse),
+        (status = 400, description = "`invalid_request`: a path parameter that is not UTF-8", body = ErrorBody),
+        (status = 409, description = "`unknown_member`", body = ErrorBody),
+    )
+)]
 pub async fn leave(
     State(state): State<AppState>,
     ApiPath((group, member_id)): ApiPath<(String, String)>,
@@ -62,6 +106,34 @@ pub async fn leave(
 
 /// Group fetch: JSON records, or with `Accept: application/vnd.mq.frames` frames of the stored
 /// batches of each partition.
+///
+/// Reads the partitions the member owns from positions the broker keeps, and moves them past what
+/// it returns.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/fetch",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    request_body = GroupFetchRequest,
+    responses(
+        (status = 200, description = "JSON records; or, with `Accept: application/vnd.mq.frames`, frames of stored batches with the generation and rebalance flag in headers",
+            content(
+                (GroupFetchResponse = "application/json"),
+                (super::openapi::Batches = "application/vnd.mq.frames"),
+            ),
+            headers(
+                ("mq-generation" = u64, description = "Frames answers: the group's generation"),
+                ("mq-rebalance" = bool, description = "Frames answers: whether the member should heartbeat"),
+            )
+        ),
+        (status = 400, description = "`malformed_json`, `invalid_request` (`max_records=0`)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `stale_generation`, `no_committed_offset`", body = ErrorBody),
+        (status = 500, description = "`internal`: a corrupt stored batch", body = ErrorBody),
+    )
+)]
 pub async fn fetch(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -110,6 +182,23 @@ pub async fn fetch(
     Ok(Json(fetched.into_json()).into_response())
 }
 
+/// Commit offsets: a member's (fenced), or an operator's while the group has no members.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/offsets",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    request_body = CommitRequest,
+    responses(
+        (status = 200, description = "Every entry was committed", body = CommitResponse),
+        (status = 400, description = "`malformed_json`, `invalid_request` (an offset past the log end, only one of `member_id` and `generation`)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `stale_generation`, `not_partition_owner`, `group_not_empty` (an operator's commit)", body = ErrorBody),
+    )
+)]
 pub async fn commit(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -119,10 +208,29 @@ pub async fn commit(
     Ok(Json(CommitResponse { group, committed }))
 }
 
+/// List groups with members or committed offsets, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/v1/groups",
+    tag = "groups",
+    responses((status = 200, description = "Every group", body = GroupList))
+)]
 pub async fn list(State(state): State<AppState>) -> Json<GroupList> {
     Json(state.groups.list(&state.broker))
 }
 
+/// Describe a group: members, assignments, committed offsets and lag.
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{group}",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    responses(
+        (status = 200, description = "The group", body = GroupDescription),
+        (status = 400, description = "`invalid_request`: a path parameter that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`unknown_group`", body = ErrorBody),
+    )
+)]
 pub async fn describe(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -130,12 +238,25 @@ pub async fn describe(
     Ok(Json(state.groups.describe(&state.broker, &group)?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeleteGroupResponse {
     group: String,
     deleted: bool,
 }
 
+/// Delete a group and its committed offsets; it must have no members.
+#[utoipa::path(
+    delete,
+    path = "/v1/groups/{group}",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteGroupResponse),
+        (status = 400, description = "`invalid_request`: a path parameter that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`unknown_group`", body = ErrorBody),
+        (status = 409, description = "`group_not_empty`", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
@@ -147,6 +268,23 @@ pub async fn delete(
     }))
 }
 
+/// Plan (or, with `execute`, apply) new committed offsets for a topic; the group must have no members.
+#[utoipa::path(
+    post,
+    path = "/v1/groups/{group}/offsets/reset",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    request_body = ResetOffsetsRequest,
+    responses(
+        (status = 200, description = "The plan, and whether it was executed", body = ResetOffsetsResponse),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 409, description = "`group_not_empty`", body = ErrorBody),
+    )
+)]
 pub async fn reset_offsets(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,

@@ -9,8 +9,11 @@
 //! | `/v1/groups…` join, heartbeat, leave, group fetch, commit, describe, list, delete, reset | [`groups`] |
 //! | `/v1/cluster` nodes, roles, health | [`cluster`] |
 //! | `/metrics` Prometheus text | [`observe`] |
+//! | `/v1/openapi.json` this API's OpenAPI document | [`openapi`] |
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
+#[cfg(test)]
+mod batch_fuzz_tests;
 mod cluster;
 mod error;
 mod extract;
@@ -18,8 +21,11 @@ mod groups;
 pub mod listener;
 mod observe;
 mod offsets;
+pub mod openapi;
 mod records;
 mod seed;
+#[cfg(test)]
+mod testing;
 pub mod timeouts;
 mod topics;
 
@@ -28,9 +34,10 @@ pub use error::ApiError;
 use crate::broker::Broker;
 use crate::group::Groups;
 use crate::shutdown::ShutdownSignal;
-use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -43,40 +50,36 @@ pub struct AppState {
     pub shutdown: ShutdownSignal,
 }
 
+/// Every route, each taken from its handler's `#[utoipa::path]` (method, path and documentation in
+/// one place): the router serves them and [`openapi::document`] describes them.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(seed::health))
+        .routes(routes!(seed::create_topic))
+        .routes(routes!(seed::produce))
+        .routes(routes!(seed::consume))
+        .routes(routes!(seed::commit))
+        .routes(routes!(topics::create, topics::list))
+        .routes(routes!(topics::describe, topics::delete))
+        .routes(routes!(records::produce))
+        .routes(routes!(records::fetch, records::produce_to_partition))
+        .routes(routes!(offsets::list))
+        .routes(routes!(cluster::status))
+        .routes(routes!(groups::list))
+        .routes(routes!(groups::describe, groups::delete))
+        .routes(routes!(groups::join))
+        .routes(routes!(groups::leave))
+        .routes(routes!(groups::heartbeat))
+        .routes(routes!(groups::fetch))
+        .routes(routes!(groups::commit))
+        .routes(routes!(groups::reset_offsets))
+        .routes(routes!(observe::metrics))
+        .routes(routes!(openapi::serve))
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(seed::health))
-        .route("/topics", post(seed::create_topic))
-        .route("/produce", post(seed::produce))
-        .route("/consume", post(seed::consume))
-        .route("/commit", post(seed::commit))
-        .route("/v1/topics", post(topics::create).get(topics::list))
-        .route(
-            "/v1/topics/{topic}",
-            get(topics::describe).delete(topics::delete),
-        )
-        .route("/v1/topics/{topic}/records", post(records::produce))
-        .route(
-            "/v1/topics/{topic}/partitions/{partition}/records",
-            get(records::fetch).post(records::produce_to_partition),
-        )
-        .route("/v1/topics/{topic}/offsets", get(offsets::list))
-        .route("/v1/cluster", get(cluster::status))
-        .route("/v1/groups", get(groups::list))
-        .route(
-            "/v1/groups/{group}",
-            get(groups::describe).delete(groups::delete),
-        )
-        .route("/v1/groups/{group}/members", post(groups::join))
-        .route("/v1/groups/{group}/members/{member}", delete(groups::leave))
-        .route("/v1/groups/{group}/heartbeat", post(groups::heartbeat))
-        .route("/v1/groups/{group}/fetch", post(groups::fetch))
-        .route("/v1/groups/{group}/offsets", post(groups::commit))
-        .route(
-            "/v1/groups/{group}/offsets/reset",
-            post(groups::reset_offsets),
-        )
-        .route("/metrics", get(observe::metrics))
+    let (routes, _) = routes().split_for_parts();
+    routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -34,6 +34,14 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
+/// The node's metrics in OpenMetrics text, ending with `# EOF`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus / OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let text = state.metrics.render(&state.broker, &state.groups);
     (

@@ -6,6 +6,20 @@ use crate::broker::OffsetSpec;
 use axum::extract::State;
 use axum::Json;
 use mq_wire::api::{ListOffsetsQuery, ListOffsetsResponse};
+use mq_wire::ErrorBody;
+
+/// List offsets: each partition's earliest, latest, or first offset at or after a timestamp.
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/offsets",
+    tag = "offsets",
+    params(super::openapi::TopicParam, ListOffsetsQuery),
+    responses(
+        (status = 200, description = "One offset per partition (or the one asked for)", body = ListOffsetsResponse),
+        (status = 400, description = "`invalid_request`: a bad `at`, an unknown or ill-typed parameter", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+    )
+)]
 
 pub async fn list(
     State(state): State<AppState>,

@@ -20,12 +20,33 @@ use mq_wire::binary::{
     HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
 };
 use mq_wire::bytes_field;
+use mq_wire::ErrorBody;
 use std::borrow::Cow;
 use std::time::Duration;
 
 /// Records returned by a fetch that does not say `max_records`.
 const DEFAULT_FETCH_RECORDS: u32 = 1000;
 
+/// Produce JSON records; each goes to its `partition`, else by key hash, else round-robin.
+///
+/// All or nothing: any error means nothing from the request was appended. A record whose `id` is in
+/// the topic's dedup window is acknowledged with its first offset and `duplicate: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/records",
+    tag = "records",
+    params(super::openapi::TopicParam),
+    request_body = ProduceRequest,
+    responses(
+        (status = 200, description = "Where each record landed, in request order", body = ProduceResponse),
+        (status = 400, description = "`malformed_json`, `invalid_request` (shape, a record's byte fields)", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `too_many_records`, `record_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 507, description = "`memory_limit_exceeded`", body = ErrorBody),
+    )
+)]
 pub async fn produce(
     State(state): State<AppState>,
     ApiPath(topic): ApiPath<String>,
@@ -35,6 +56,31 @@ pub async fn produce(
 }
 
 /// Produce to one partition: JSON records, or record batches (`application/vnd.mq.batch`).
+///
+/// A JSON body answers like the topic-wide produce. A body of record batches back to back answers
+/// where each batch landed; an idempotent producer's repeated batch is `duplicate: true`.
+#[utoipa::path(
+    post,
+    path = "/v1/topics/{topic}/partitions/{partition}/records",
+    tag = "records",
+    params(super::openapi::PartitionParams),
+    request_body(
+        description = "JSON records, or record batches back to back (`mq_wire::batch`)",
+        content(
+            (ProduceRequest = "application/json"),
+            (super::openapi::Batches = "application/vnd.mq.batch"),
+        )
+    ),
+    responses(
+        (status = 200, description = "JSON body: where each record landed. Batch body: where each batch landed", body = super::openapi::PartitionProduceResponse),
+        (status = 400, description = "`malformed_json`, `invalid_request` (shape, a record's byte fields, a record partition other than the path's, a path partition that is not a u32), `invalid_batch`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `too_many_records`, `record_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: neither JSON nor `application/vnd.mq.batch`", body = ErrorBody),
+        (status = 507, description = "`memory_limit_exceeded`", body = ErrorBody),
+    )
+)]
 pub async fn produce_to_partition(
     State(state): State<AppState>,
     ApiPath((topic, partition)): ApiPath<(String, u32)>,
@@ -181,6 +227,34 @@ fn new_record<'a>(
 }
 
 /// Fetch: JSON records, or with `Accept: application/vnd.mq.batch` the stored batches themselves.
+///
+/// Whole batches are read from the one holding `offset`, up to `max_bytes` (at least one); records
+/// at or above the high watermark are never returned. With `max_wait_ms`, waits for a record at the
+/// log end (long poll).
+#[utoipa::path(
+    get,
+    path = "/v1/topics/{topic}/partitions/{partition}/records",
+    tag = "records",
+    params(super::openapi::PartitionParams, FetchQuery),
+    responses(
+        (status = 200, description = "JSON records; or, with `Accept: application/vnd.mq.batch`, the stored batches with the partition's bounds in headers",
+            content(
+                (FetchResponse = "application/json"),
+                (super::openapi::Batches = "application/vnd.mq.batch"),
+            ),
+            headers(
+                ("mq-log-start" = u64, description = "Batch answers: the partition's log start"),
+                ("mq-log-end" = u64, description = "Batch answers: the partition's log end"),
+                ("mq-high-watermark" = u64, description = "Batch answers: the high watermark"),
+                ("mq-next-offset" = u64, description = "Batch answers: the offset to ask for next"),
+            )
+        ),
+        (status = 400, description = "`invalid_request`: an unknown or ill-typed parameter, `max_records=0`, a path partition that is not a u32", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 416, description = "`offset_out_of_range`: `offset` outside `[log_start, log_end]`", body = ErrorBody),
+        (status = 500, description = "`internal`: a corrupt stored batch", body = ErrorBody),
+    )
+)]
 pub async fn fetch(
     State(state): State<AppState>,
     ApiPath((topic_name, partition_index)): ApiPath<(String, u32)>,

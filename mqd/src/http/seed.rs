@@ -12,13 +12,36 @@ use mq_wire::api::{
     CreateTopicRequest, SeedCommitted, SeedConsumer, SeedCreateTopic, SeedMessage, SeedProduce,
     SeedProduced, SeedTopicCreated,
 };
+use mq_wire::ErrorBody;
 use std::borrow::Cow;
 
 /// `OK` in text/plain while the node serves.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "seed",
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain; charset=utf-8", example = "OK"))
+)]
 pub async fn health() -> &'static str {
     "OK"
 }
 
+/// Create a topic (the seed's form: `topicId`, one partition unless told).
+#[utoipa::path(
+    post,
+    path = "/topics",
+    tag = "seed",
+    request_body = SeedCreateTopic,
+    responses(
+        (status = 201, description = "Created", body = SeedTopicCreated),
+        (status = 400, description = "`malformed_json`, `invalid_request` (shape, `partitions` out of range), `invalid_topic_name`", body = ErrorBody),
+        (status = 409, description = "`topic_exists`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 507, description = "`limit_exceeded`: `limits.max_topics` or `limits.max_partitions` reached", body = ErrorBody),
+    )
+)]
 pub async fn create_topic(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedCreateTopic>,
@@ -37,6 +60,22 @@ pub async fn create_topic(
     ))
 }
 
+/// Produce one text record; the id is remembered for deduplication even when the broker made it.
+#[utoipa::path(
+    post,
+    path = "/produce",
+    tag = "seed",
+    request_body = SeedProduce,
+    responses(
+        (status = 200, description = "Where the record landed", body = SeedProduced),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `record_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 507, description = "`memory_limit_exceeded`", body = ErrorBody),
+    )
+)]
 pub async fn produce(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedProduce>,
@@ -68,6 +107,22 @@ pub async fn produce(
     }))
 }
 
+/// The record at the consumer's position, again and again until `/commit`.
+#[utoipa::path(
+    post,
+    path = "/consume",
+    tag = "seed",
+    request_body = SeedConsumer,
+    responses(
+        (status = 200, description = "The record", body = SeedMessage),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `no_record`: every record was read", body = ErrorBody),
+        (status = 409, description = "`group_not_empty`: a `/v1` group of that name has members", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
 pub async fn consume(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedConsumer>,
@@ -89,6 +144,22 @@ pub async fn consume(
     }))
 }
 
+/// Move the consumer past the record `/consume` gave it.
+#[utoipa::path(
+    post,
+    path = "/commit",
+    tag = "seed",
+    request_body = SeedConsumer,
+    responses(
+        (status = 200, description = "Committed", body = SeedCommitted),
+        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `no_record`: nothing to commit, or the consumed record is gone", body = ErrorBody),
+        (status = 409, description = "`group_not_empty`: a `/v1` group of that name has members", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
 pub async fn commit(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedConsumer>,

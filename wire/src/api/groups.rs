@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// How partitions are spread over members. Both are made sticky: a member keeps the partitions it
 /// owns as long as the balance the strategy asks for allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentStrategy {
     /// Per topic, consecutive ranges of partitions to members sorted by id (Kafka's default).
@@ -24,6 +25,7 @@ pub enum AssignmentStrategy {
 /// Where a member starts in a partition that has no committed offset (or whose committed offset has
 /// been evicted): Kafka's `auto.offset.reset`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OffsetReset {
     #[default]
@@ -35,8 +37,10 @@ pub enum OffsetReset {
 
 /// `POST /v1/groups/{group}/members`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JoinGroupRequest {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["orders"])))]
     pub topics: Vec<String>,
     /// A member that sends no heartbeat, fetch or commit for this long is removed. Defaults to
     /// `groups.default_session_timeout`.
@@ -53,6 +57,7 @@ pub struct JoinGroupRequest {
 
 /// Partitions of one topic.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicPartitions {
     pub topic: String,
     pub partitions: Vec<u32>,
@@ -60,6 +65,7 @@ pub struct TopicPartitions {
 
 /// A member's view of the group: the answer to join and heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberAssignment {
     pub member_id: String,
     /// Send it with every heartbeat, fetch and commit. Heartbeating with it acknowledges this
@@ -76,6 +82,7 @@ pub struct MemberAssignment {
 
 /// `POST /v1/groups/{group}/heartbeat`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     pub member_id: String,
@@ -84,11 +91,13 @@ pub struct HeartbeatRequest {
 
 /// `POST /v1/groups/{group}/fetch`: records from all the member's partitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupFetchRequest {
     pub member_id: String,
     pub generation: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub max_records: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
@@ -98,6 +107,7 @@ pub struct GroupFetchRequest {
 
 /// One record of a group fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupRecord {
     pub topic: String,
     pub partition: u32,
@@ -107,6 +117,7 @@ pub struct GroupRecord {
 
 /// Answer to a group fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupFetchResponse {
     /// The group's current generation.
     pub generation: u64,
@@ -118,8 +129,10 @@ pub struct GroupFetchResponse {
 
 /// One offset to commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OffsetCommit {
+    #[cfg_attr(feature = "openapi", schema(example = "orders"))]
     pub topic: String,
     pub partition: u32,
     /// The next offset the group will read (last processed + 1).
@@ -132,6 +145,7 @@ pub struct OffsetCommit {
 /// partitions they own; without them the commit is an administrative one, allowed only while the
 /// group has no members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,12 +156,14 @@ pub struct CommitRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitResponse {
     pub group: String,
     pub committed: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupState {
     /// No members (offsets may be committed).
@@ -163,6 +179,7 @@ pub enum GroupState {
 
 /// One member in describe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberDescription {
     pub member_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,6 +194,7 @@ pub struct MemberDescription {
 
 /// One partition in describe: Kafka's columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionLag {
     pub topic: String,
     pub partition: u32,
@@ -195,6 +213,7 @@ pub struct PartitionLag {
 
 /// `GET /v1/groups/{group}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupDescription {
     pub group: String,
     pub state: GroupState,
@@ -206,6 +225,7 @@ pub struct GroupDescription {
 
 /// One row of `GET /v1/groups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupSummary {
     pub group: String,
     pub state: GroupState,
@@ -214,12 +234,14 @@ pub struct GroupSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupList {
     pub groups: Vec<GroupSummary>,
 }
 
 /// Where `reset-offsets` moves a group's offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResetTo {
     Earliest,
@@ -230,8 +252,10 @@ pub enum ResetTo {
 
 /// `POST /v1/groups/{group}/offsets/reset`. Allowed only while the group has no members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetOffsetsRequest {
+    #[cfg_attr(feature = "openapi", schema(example = "orders"))]
     pub topic: String,
     /// All partitions of the topic when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +268,7 @@ pub struct ResetOffsetsRequest {
 
 /// One line of a reset plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResetPlanEntry {
     pub topic: String,
     pub partition: u32,
@@ -252,6 +277,7 @@ pub struct ResetPlanEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResetOffsetsResponse {
     pub group: String,
     pub executed: bool,

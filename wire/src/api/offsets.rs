@@ -4,10 +4,19 @@ use serde::{Deserialize, Serialize};
 
 /// Query of `GET /v1/topics/{topic}/offsets`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct ListOffsetsQuery {
     /// `earliest`, `latest` (default), or a timestamp in ms since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = r"^(earliest|latest|[+-]?[0-9]{1,18})$")
+    )]
     pub at: Option<String>,
     /// Only this partition; all of them when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16,6 +25,7 @@ pub struct ListOffsetsQuery {
 
 /// One partition's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionOffset {
     pub partition: u32,
     /// For a timestamp: the first offset whose record timestamp is at or after it, or the log end
@@ -28,6 +38,7 @@ pub struct PartitionOffset {
 
 /// Answer to list offsets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListOffsetsResponse {
     pub topic: String,
     pub partitions: Vec<PartitionOffset>,

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// One header of a record. Header keys are UTF-8; values are bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordHeader {
     pub key: String,
@@ -17,6 +18,7 @@ pub struct RecordHeader {
 
 /// One record to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProduceRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,7 @@ pub struct ProduceRecord {
 
 /// `POST /v1/topics/{topic}/records`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProduceRequest {
     pub records: Vec<ProduceRecord>,
@@ -54,6 +57,7 @@ pub struct ProduceRequest {
 
 /// What a produce waits for before answering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Acks {
     #[serde(rename = "0")]
     None,
@@ -66,6 +70,7 @@ pub enum Acks {
 
 /// Where one produced record landed, in request order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordPosition {
     pub partition: u32,
     pub offset: u64,
@@ -77,6 +82,7 @@ pub struct RecordPosition {
 
 /// Answer to a produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProduceResponse {
     pub topic: String,
     pub offsets: Vec<RecordPosition>,
@@ -84,6 +90,7 @@ pub struct ProduceResponse {
 
 /// One batch's fate in a binary produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchPosition {
     pub base_offset: u64,
     pub record_count: u32,
@@ -95,6 +102,7 @@ pub struct BatchPosition {
 
 /// Answer to a binary produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchProduceResponse {
     pub topic: String,
     pub partition: u32,
@@ -103,6 +111,7 @@ pub struct BatchProduceResponse {
 
 /// One fetched record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FetchedRecord {
     pub offset: u64,
     pub timestamp: i64,
@@ -166,12 +175,18 @@ impl FetchedRecord {
 
 /// Query of `GET /v1/topics/{topic}/partitions/{partition}/records`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 #[serde(deny_unknown_fields)]
 pub struct FetchQuery {
     /// First offset wanted; defaults to the log start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
     pub max_records: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
@@ -180,10 +195,12 @@ pub struct FetchQuery {
     pub max_wait_ms: Option<u64>,
     /// `utf8` (default: text where possible) or `base64` (always base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub encoding: Option<FetchEncoding>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FetchEncoding {
     #[default]
@@ -193,6 +210,7 @@ pub enum FetchEncoding {
 
 /// Answer to a fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FetchResponse {
     pub topic: String,
     pub partition: u32,

@@ -7,16 +7,23 @@ use uuid::Uuid;
 
 /// `POST /topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedCreateTopic {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9._-]{1,249}$", example = "events")
+    )]
     pub topic_id: String,
     /// One unless told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub partitions: Option<u32>,
 }
 
 /// Answer to `POST /topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeedTopicCreated {
     pub topic_id: String,
@@ -25,8 +32,10 @@ pub struct SeedTopicCreated {
 
 /// `POST /produce`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedProduce {
+    #[cfg_attr(feature = "openapi", schema(example = "orders"))]
     pub topic_id: String,
     pub message: String,
     /// Optional unique id: producing the same id twice appends once.
@@ -38,6 +47,7 @@ pub struct SeedProduce {
 
 /// Answer to `POST /produce`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeedProduced {
     pub id: Uuid,
@@ -50,14 +60,18 @@ pub struct SeedProduced {
 
 /// `POST /consume` and `POST /commit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedConsumer {
+    #[cfg_attr(feature = "openapi", schema(example = "orders"))]
     pub topic_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "seed-reader"))]
     pub consumer_id: String,
 }
 
 /// Answer to `POST /consume`: the record at the consumer's committed position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeedMessage {
     pub id: Uuid,
@@ -70,6 +84,7 @@ pub struct SeedMessage {
 
 /// Answer to `POST /commit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeedCommitted {
     pub topic_id: String,

@@ -4,14 +4,21 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/topics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTopicRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[A-Za-z0-9._-]{1,249}$", example = "events")
+    )]
     pub name: String,
     /// Defaults to the node's `topics.default_partitions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub partitions: Option<u32>,
     /// Must be 1 on a single node (kept for the cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub replication_factor: Option<u32>,
     /// Age after which whole segments are evicted, in ms; defaults to `log.retention`. 0 keeps
     /// records forever.
@@ -30,6 +37,7 @@ pub struct CreateTopicRequest {
 /// What a topic does when the node's memory limit (`limits.memory`) is reached, with NATS
 /// JetStream's names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DiscardPolicy {
     /// Refuse produce with `507 memory_limit_exceeded`.
@@ -41,6 +49,7 @@ pub enum DiscardPolicy {
 
 /// Settings a topic was created with (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicConfig {
     pub partitions: u32,
     pub replication_factor: u32,
@@ -56,6 +65,7 @@ pub struct TopicConfig {
 
 /// One partition as `describe` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionInfo {
     pub partition: u32,
     pub leader: u64,
@@ -72,6 +82,7 @@ pub struct PartitionInfo {
 
 /// `GET /v1/topics/{topic}` and the answer to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicDescription {
     pub name: String,
     pub config: TopicConfig,
@@ -80,6 +91,7 @@ pub struct TopicDescription {
 
 /// One row of `GET /v1/topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicSummary {
     pub name: String,
     pub partitions: u32,
@@ -90,12 +102,14 @@ pub struct TopicSummary {
 
 /// `GET /v1/topics`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopicList {
     pub topics: Vec<TopicSummary>,
 }
 
 /// `DELETE /v1/topics/{topic}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteTopicResponse {
     pub name: String,
     pub deleted: bool,

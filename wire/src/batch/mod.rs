@@ -53,4 +53,6 @@ pub enum BatchError {
 }
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

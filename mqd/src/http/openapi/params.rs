@@ -1,0 +1,45 @@
+//! Path parameters shared by several endpoints, with the examples the fuzzer starts from (the
+//! topic `orders` and the group `billing`, which `tests/fuzz/api.sh` creates).
+
+use utoipa::IntoParams;
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct TopicParam {
+    /// The topic's name.
+    #[param(example = "orders")]
+    topic: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct PartitionParams {
+    /// The topic's name.
+    #[param(example = "orders")]
+    topic: String,
+    /// The partition's index, from 0.
+    #[param(example = 0)]
+    partition: u32,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct GroupParam {
+    /// The consumer group's name.
+    #[param(example = "billing")]
+    group: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct MemberParams {
+    /// The consumer group's name.
+    #[param(example = "billing")]
+    group: String,
+    /// The member's id, as its join returned it.
+    member: String,
+}
