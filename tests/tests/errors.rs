@@ -107,6 +107,17 @@ fn oversized_bodies_records_and_batches_are_413() {
         (declared.status, declared.error_code()),
         (413, "payload_too_large")
     );
+    // Refused on its Content-Length, unread: the answer closes the connection, so that a client
+    // does not send its next request on it as the server drops it (that raced into a broken pipe).
+    let refused = mqd
+        .http()
+        .post(mqd.url("/v1/topics/t/records"))
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 413);
+    assert_eq!(refused.headers()["connection"], "close");
 
     // Without a Content-Length (chunked), the limit is enforced while reading.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =

@@ -50,7 +50,8 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(ErrorBody::new(self.code, self.message))).into_response();
         if self.code == ErrorCode::RequestTimeout {
-            // The rest of a slow body is not worth waiting for: close instead of draining it.
+            // The rest of a slow body is not worth waiting for: close instead of draining it
+            // (every error answer to a request with a body closes too: `timeouts::track_request`).
             response.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),

@@ -87,13 +87,36 @@ impl Drop for Busy<'_> {
 
 /// Middleware: marks the connection busy while the handler runs. Requests that did not come
 /// through `LimitedListener` (in-process tests) carry no activity and pass untouched.
+///
+/// An error answer to a request with a body says `Connection: close`: the handler may have
+/// refused it before reading the body (a declared size over the limit, a wrong content type, an
+/// unknown topic), and then the server drops the connection after answering. Without the header a
+/// client pools the connection and sends its next request into that close (a broken pipe).
 pub async fn track_request(request: Request, next: Next) -> Response {
     let activity = request
         .extensions()
         .get::<ConnectInfo<ConnectionActivity>>()
         .map(|info| info.0.clone());
+    let has_body = has_body(request.headers());
     let _busy = activity.as_ref().map(ConnectionActivity::begin);
-    next.run(request).await
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// Whether a request carries a body: a non-zero `Content-Length`, or chunked.
+fn has_body(headers: &axum::http::HeaderMap) -> bool {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    declared.is_some_and(|n| n > 0) || headers.contains_key(axum::http::header::TRANSFER_ENCODING)
 }
 
 /// The deadline a connection's reads and writes must beat while no handler runs.
