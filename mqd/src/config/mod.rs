@@ -435,6 +435,14 @@ mod tests {
     }
 
     #[test]
+    fn durations_past_a_century_are_refused() {
+        let error = error_of("[limits]\nheader_read_timeout = \"10000000000000000000s\"\n");
+        assert!(error.contains("limits.header_read_timeout"), "{error}");
+        assert!(error.contains("century"), "{error}");
+        assert!(Config::parse("[log]\nretention = \"36500d\"\n", "test").is_ok());
+    }
+
+    #[test]
     fn a_cluster_section_is_checked() {
         let three = "[node]\nid = 2\ndata_dir = \"/tmp/mq\"\n[cluster]\nnodes = [\
                      { id = 1, addr = \"127.0.0.1:9401\" }, { id = 2, addr = \"127.0.0.1:9402\" }, \

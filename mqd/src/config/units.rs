@@ -84,13 +84,21 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// The longest duration a config may give: a century. Past it, `Instant + duration` (a deadline,
+/// a timer) would overflow and panic; no setting needs more.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(text.trim())
-            .map(HumanDuration)
-            .map_err(|_| {
-                de::Error::custom(format!("`{text}` is not a duration (try 500ms, 30s, 7d)"))
-            })
+        let duration = humantime::parse_duration(text.trim()).map_err(|_| {
+            de::Error::custom(format!("`{text}` is not a duration (try 500ms, 30s, 7d)"))
+        })?;
+        if duration > MAX_DURATION {
+            return Err(de::Error::custom(format!(
+                "`{text}` is longer than a century, the longest duration a setting may have"
+            )));
+        }
+        Ok(HumanDuration(duration))
     }
 }
