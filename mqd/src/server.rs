@@ -88,6 +88,8 @@ pub async fn serve(
     let timeouts = ConnectionTimeouts {
         header_read: config.limits.header_read_timeout.0,
         idle: config.limits.idle_timeout.0,
+        answer_grace: config.limits.body_read_timeout.0,
+        answer_min_rate: config.limits.body_min_rate.0,
     };
     let config = Arc::new(config);
     let broker = Arc::new(Broker::new(Arc::clone(&config)));

@@ -198,3 +198,53 @@ fn a_long_poll_outlives_the_idle_and_header_timeouts() {
     // It really waited (a lower bound: a loaded machine only makes it longer).
     assert!(started.elapsed() >= Duration::from_millis(2900));
 }
+
+#[test]
+fn a_client_that_does_not_read_its_answer_is_cut_after_the_grace() {
+    const READERS: usize = 4;
+    let mqd = Mqd::start_with_config(&format!(
+        "[limits]\nmax_connections = {READERS}\nbody_read_timeout = \"1s\"\nbody_min_rate = 1000\n"
+    ));
+    // 16 MB of records, sent on connections that close: none keeps a slot.
+    let create = r#"{"name":"big","partitions":1}"#;
+    let created = exchange(
+        &mqd,
+        &format!(
+            "POST /v1/topics HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{create}",
+            create.len()
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let value = "v".repeat(16 * 1024);
+    let records = vec![format!(r#"{{"value":"{value}"}}"#); 250].join(",");
+    let body = format!(r#"{{"records":[{records}]}}"#);
+    for _ in 0..4 {
+        let produced = exchange(
+            &mqd,
+            &format!(
+                "POST /v1/topics/big/records HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
+                 content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        assert!(produced.starts_with("HTTP/1.1 200"), "{}", &produced[..80]);
+    }
+    // Each reader asks for 16 MiB and reads none of it: the socket fills and stays full.
+    let attack_started = Instant::now();
+    let readers: Vec<TcpStream> = (0..READERS)
+        .map(|_| {
+            let mut stream = connect(&mqd);
+            stream
+                .write_all(
+                    b"GET /v1/topics/big/partitions/0/records?offset=0&max_bytes=16777216 \
+                      HTTP/1.1\r\nhost: mq\r\n\r\n",
+                )
+                .unwrap();
+            stream
+        })
+        .collect();
+    let served_after = time_until_served(&mqd, attack_started);
+    println!("unread answers: a new client was served {served_after:?} after the attack began (body_read_timeout 1s, body_min_rate 1000 B/s)");
+    drop(readers);
+}

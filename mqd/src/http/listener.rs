@@ -120,18 +120,20 @@ async fn refuse(mut stream: TcpStream, max: u32) {
 
 impl LimitedStream {
     /// A write that moved bytes is progress; one that would wait (a client that does not read its
-    /// answer) counts against the idle deadline.
+    /// answer) starts the answer's minimum rate, and counts against the idle deadline.
     fn after_write(
         &mut self,
         cx: &mut Context<'_>,
         written: Poll<io::Result<usize>>,
+        offered: usize,
     ) -> Poll<io::Result<usize>> {
         match written {
-            Poll::Pending => self.deadlines.poll_expired(cx).map(Err),
+            Poll::Pending => {
+                self.deadlines.write_would_block();
+                self.deadlines.poll_expired(cx).map(Err)
+            }
             Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.deadlines.progressed(false);
-                }
+                self.deadlines.wrote(n, offered);
                 Poll::Ready(Ok(n))
             }
             ready => ready,
@@ -166,7 +168,7 @@ impl AsyncWrite for LimitedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.after_write(cx, written)
+        self.after_write(cx, written, buf.len())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -183,7 +185,8 @@ impl AsyncWrite for LimitedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.after_write(cx, written)
+        let offered = bufs.iter().map(|b| b.len()).sum();
+        self.after_write(cx, written, offered)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -30,6 +30,11 @@ pub struct ConnectionTimeouts {
     pub header_read: Duration,
     /// `limits.idle_timeout`.
     pub idle: Duration,
+    /// `limits.body_read_timeout` and `limits.body_min_rate`, which a client must also keep when
+    /// it reads its answers: once a write would wait, the client has this grace, then must take
+    /// the answer at this average rate (Kestrel's `MinResponseDataRate`).
+    pub answer_grace: Duration,
+    pub answer_min_rate: u64,
 }
 
 /// Whether a request is being handled on a connection, shared by the connection's stream and the
@@ -132,6 +137,8 @@ pub struct ConnectionDeadlines {
     reading_head: Option<(u64, Instant)>,
     timer: Pin<Box<Sleep>>,
     timer_at: Instant,
+    /// Since when the socket has been full (the client not reading), and the bytes it took since.
+    write_blocked: Option<(Instant, u64)>,
 }
 
 impl ConnectionDeadlines {
@@ -147,6 +154,7 @@ impl ConnectionDeadlines {
             reading_head: Some((0, now)),
             timer: Box::pin(tokio::time::sleep_until(first_deadline)),
             timer_at: first_deadline,
+            write_blocked: None,
         }
     }
 
@@ -170,9 +178,46 @@ impl ConnectionDeadlines {
         }
     }
 
-    /// The deadline in force, and which timeout it is; none while a handler runs (the body's rate
-    /// and the handler's own waits bound it).
+    /// A write took `written` of `offered` bytes: all of them means the socket had room (the
+    /// client keeps up), fewer that it is still full.
+    pub fn wrote(&mut self, written: usize, offered: usize) {
+        if written > 0 {
+            self.progressed(false);
+        }
+        match &mut self.write_blocked {
+            Some(_) if written >= offered => self.write_blocked = None,
+            Some((_, taken)) => *taken += written as u64,
+            None => {}
+        }
+    }
+
+    /// A write would wait: the socket is full.
+    pub fn write_would_block(&mut self) {
+        self.write_blocked
+            .get_or_insert_with(|| (Instant::now(), 0));
+    }
+
+    /// The deadline in force and which limit sets it: the connection's (below), or, while the
+    /// socket is full, the answer's minimum rate, whichever comes first.
     fn deadline(&mut self) -> Option<(Instant, &'static str)> {
+        let connection = self.connection_deadline();
+        let answer = self.write_blocked.map(|(since, taken)| {
+            let earned =
+                Duration::from_secs_f64(taken as f64 / self.timeouts.answer_min_rate.max(1) as f64);
+            (
+                since + self.timeouts.answer_grace + earned,
+                "limits.body_min_rate (the client reads its answer too slowly)",
+            )
+        });
+        match (connection, answer) {
+            (Some(c), Some(a)) => Some(if a.0 < c.0 { a } else { c }),
+            (c, a) => c.or(a),
+        }
+    }
+
+    /// The header or idle deadline; none while a handler runs (the body's rate and the handler's
+    /// own waits bound it).
+    fn connection_deadline(&mut self) -> Option<(Instant, &'static str)> {
         if self.activity.in_flight() {
             return None;
         }
@@ -273,6 +318,8 @@ mod tests {
         let timeouts = ConnectionTimeouts {
             header_read: Duration::from_secs(1),
             idle: Duration::from_secs(10),
+            answer_grace: Duration::from_secs(100),
+            answer_min_rate: 1,
         };
         let mut deadlines = ConnectionDeadlines::new(timeouts);
         let opened = Instant::now();
@@ -306,5 +353,32 @@ mod tests {
                 "limits.header_read_timeout"
             )
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_its_answer_runs_out_of_grace() {
+        let timeouts = ConnectionTimeouts {
+            header_read: Duration::from_secs(100),
+            idle: Duration::from_secs(100),
+            answer_grace: Duration::from_secs(2),
+            answer_min_rate: 1000,
+        };
+        let mut deadlines = ConnectionDeadlines::new(timeouts);
+        deadlines.progressed(true);
+        let blocked_at = Instant::now();
+        deadlines.write_would_block();
+        assert_eq!(
+            deadlines.deadline().unwrap().0,
+            blocked_at + Duration::from_secs(2)
+        );
+        // It takes 3000 bytes: three more seconds earned.
+        deadlines.wrote(3000, 65536);
+        assert_eq!(
+            deadlines.deadline().unwrap().0,
+            blocked_at + Duration::from_secs(5)
+        );
+        // The socket has room again: no answer deadline.
+        deadlines.wrote(100, 100);
+        assert!(deadlines.write_blocked.is_none());
     }
 }
