@@ -396,38 +396,23 @@ struct SenderContext {
 /// that record's line fails.
 async fn send_batches(mut context: SenderContext) {
     while let Some(batch) = context.batches.recv().await {
-        if let Some(reason) = context.progress.halted() {
-            let _ = context.outcomes.send(Outcome::Failed {
-                lines: batch.lines,
-                error: format!("not sent: {reason}"),
-            });
+        if failed_unsent(&context, &batch) {
             continue;
         }
         let Ok(_permit) = context.in_flight.acquire().await else {
             return;
         };
-        match send_one(&context, &batch).await {
+        match send_or_halt(&context, &batch).await {
             Ok(()) => {}
-            Err(error) if halts(&error) => {
-                let _ = context.progress.halted.set(error.to_string());
-                fail(&context, batch.lines, &error);
-            }
             Err(error)
                 if batch.records > 1
                     && error.code() == Some(mq_wire::ErrorCode::RecordTooLarge) =>
             {
                 for single in split(&batch) {
-                    if let Some(reason) = context.progress.halted() {
-                        let _ = context.outcomes.send(Outcome::Failed {
-                            lines: single.lines,
-                            error: format!("not sent: {reason}"),
-                        });
+                    if failed_unsent(&context, &single) {
                         continue;
                     }
-                    if let Err(error) = send_one(&context, &single).await {
-                        if halts(&error) {
-                            let _ = context.progress.halted.set(error.to_string());
-                        }
+                    if let Err(error) = send_or_halt(&context, &single).await {
                         fail(&context, single.lines, &error);
                     }
                 }
@@ -435,6 +420,29 @@ async fn send_batches(mut context: SenderContext) {
             Err(error) => fail(&context, batch.lines, &error),
         }
     }
+}
+
+/// Once the producer has halted, a batch fails without being sent; says whether this one did.
+fn failed_unsent(context: &SenderContext, batch: &Sealed) -> bool {
+    let Some(reason) = context.progress.halted() else {
+        return false;
+    };
+    let _ = context.outcomes.send(Outcome::Failed {
+        lines: batch.lines.clone(),
+        error: format!("not sent: {reason}"),
+    });
+    true
+}
+
+/// [`send_one`], where a refusal for lack of memory halts the whole producer.
+async fn send_or_halt(context: &SenderContext, batch: &Sealed) -> Result<(), ClientError> {
+    let sent = send_one(context, batch).await;
+    if let Err(error) = &sent {
+        if halts(error) {
+            let _ = context.progress.halted.set(error.to_string());
+        }
+    }
+    sent
 }
 
 /// Sends one batch, retrying retriable errors; counts it when acknowledged.

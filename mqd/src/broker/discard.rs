@@ -42,10 +42,7 @@ pub(super) fn reserve_room(
         else {
             break Err(refused);
         };
-        let evicted = oldest.evict_oldest();
-        freed.segments += evicted.segments;
-        freed.records += evicted.records;
-        freed.bytes += evicted.bytes;
+        freed += oldest.evict_oldest();
         match budget.try_reserve(bytes) {
             Ok(reservation) => break Ok(reservation),
             Err(again) => refused = again,

@@ -289,9 +289,7 @@ impl Broker {
                         "retention evicted segments"
                     );
                 }
-                total.segments += evicted.segments;
-                total.bytes += evicted.bytes;
-                total.records += evicted.records;
+                total += evicted;
             }
         }
         total

@@ -2,6 +2,7 @@
 //! process: the smaller of physical memory and the cgroup's memory limit (a container's or a
 //! systemd unit's `MemoryMax=`). NATS JetStream takes 75 % for its memory store; so do we.
 
+use super::units::SizeVisitor;
 use super::ByteSize;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -99,12 +100,10 @@ impl<'de> Deserialize<'de> for MemoryLimit {
                 f.write_str("\"auto\", a number of bytes, or a string such as \"8GiB\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<MemoryLimit, E> {
-                u64::try_from(v)
-                    .map(|b| MemoryLimit::Fixed(ByteSize(b)))
-                    .map_err(|_| E::custom("a size cannot be negative"))
+                SizeVisitor.visit_i64(v).map(MemoryLimit::Fixed)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<MemoryLimit, E> {
-                Ok(MemoryLimit::Fixed(ByteSize(v)))
+                SizeVisitor.visit_u64(v).map(MemoryLimit::Fixed)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MemoryLimit, E> {
                 if v.trim().eq_ignore_ascii_case("auto") {

@@ -38,26 +38,29 @@ impl std::str::FromStr for ByteSize {
     }
 }
 
+/// Reads a size; `limits.memory` uses it too, for everything but `"auto"`.
+pub(super) struct SizeVisitor;
+
+impl Visitor<'_> for SizeVisitor {
+    type Value = ByteSize;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a size: a number of bytes or a string such as \"8MiB\"")
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+        u64::try_from(v)
+            .map(ByteSize)
+            .map_err(|_| E::custom("a size cannot be negative"))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+        Ok(ByteSize(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+        v.parse().map_err(E::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SizeVisitor;
-        impl Visitor<'_> for SizeVisitor {
-            type Value = ByteSize;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a size: a number of bytes or a string such as \"8MiB\"")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a size cannot be negative"))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
-                Ok(ByteSize(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
         deserializer.deserialize_any(SizeVisitor)
     }
 }

@@ -48,16 +48,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, Json(ErrorBody::new(self.code, self.message))).into_response();
-        if self.code == ErrorCode::RequestTimeout {
-            // The rest of a slow body is not worth waiting for: close instead of draining it
-            // (every error answer to a request with a body closes too: `timeouts::track_request`).
-            response.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
-        }
-        response
+        // An error to a request with a body (a 408 for a slow one among them) also closes the
+        // connection: `timeouts::track_request` does that for every such answer.
+        (status, Json(ErrorBody::new(self.code, self.message))).into_response()
     }
 }
 

@@ -69,11 +69,7 @@ impl FromRequest<AppState> for RawBody {
             config.limits.body_min_rate.0,
         );
         let content_type = content_type_of(request.headers());
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = declared_length(request.headers());
         if let Some(declared) = declared.filter(|&n| n > limit) {
             return Err(too_large(declared, limit));
         }
@@ -142,6 +138,14 @@ async fn read_limited(
         collected.extend_from_slice(&data);
     }
     Ok(collected)
+}
+
+/// The body length a request's `Content-Length` declares, if it has one (hyper has checked it).
+pub(super) fn declared_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// The media type of a request without its parameters, lower-cased ("" when absent).

@@ -117,11 +117,8 @@ pub async fn track_request(request: Request, next: Next) -> Response {
 
 /// Whether a request carries a body: a non-zero `Content-Length`, or chunked.
 fn has_body(headers: &axum::http::HeaderMap) -> bool {
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    declared.is_some_and(|n| n > 0) || headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+    super::extract::declared_length(headers).is_some_and(|n| n > 0)
+        || headers.contains_key(axum::http::header::TRANSFER_ENCODING)
 }
 
 /// The deadline a connection's reads and writes must beat while no handler runs.
@@ -138,7 +135,7 @@ pub struct ConnectionDeadlines {
     timer: Pin<Box<Sleep>>,
     timer_at: Instant,
     /// Since when the socket has been full (the client not reading), and the bytes it took since.
-    write_blocked: Option<(Instant, u64)>,
+    write_blocked: Option<(BodyDeadline, usize)>,
 }
 
 impl ConnectionDeadlines {
@@ -186,26 +183,27 @@ impl ConnectionDeadlines {
         }
         match &mut self.write_blocked {
             Some(_) if written >= offered => self.write_blocked = None,
-            Some((_, taken)) => *taken += written as u64,
+            Some((_, taken)) => *taken += written,
             None => {}
         }
     }
 
     /// A write would wait: the socket is full.
     pub fn write_would_block(&mut self) {
-        self.write_blocked
-            .get_or_insert_with(|| (Instant::now(), 0));
+        let timeouts = self.timeouts;
+        self.write_blocked.get_or_insert_with(|| {
+            let pace = BodyDeadline::start(timeouts.answer_grace, timeouts.answer_min_rate);
+            (pace, 0)
+        });
     }
 
     /// The deadline in force and which limit sets it: the connection's (below), or, while the
     /// socket is full, the answer's minimum rate, whichever comes first.
     fn deadline(&mut self) -> Option<(Instant, &'static str)> {
         let connection = self.connection_deadline();
-        let answer = self.write_blocked.map(|(since, taken)| {
-            let earned =
-                Duration::from_secs_f64(taken as f64 / self.timeouts.answer_min_rate.max(1) as f64);
+        let answer = self.write_blocked.map(|(pace, taken)| {
             (
-                since + self.timeouts.answer_grace + earned,
+                pace.after(taken),
                 "limits.body_min_rate (the client reads its answer too slowly)",
             )
         });
@@ -268,7 +266,8 @@ impl ConnectionDeadlines {
 
 /// The minimum rate of a request body (`limits.body_read_timeout` of grace, then at least
 /// `limits.body_min_rate` bytes per second on average), as Kestrel's `MinRequestBodyDataRate`:
-/// having received `n` bytes, the next must come by `start + grace + n / rate`.
+/// having received `n` bytes, the next must come by `start + grace + n / rate`. The same pace
+/// holds a client reading its answer once its socket is full ([`ConnectionDeadlines`]).
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline {
     start: Instant,

@@ -34,6 +34,14 @@ pub struct Evicted {
     pub records: u64,
 }
 
+impl std::ops::AddAssign for Evicted {
+    fn add_assign(&mut self, other: Evicted) {
+        self.segments += other.segments;
+        self.bytes += other.bytes;
+        self.records += other.records;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
