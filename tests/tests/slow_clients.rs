@@ -39,6 +39,18 @@ fn exchange(mqd: &Mqd, request: &str) -> String {
     answer
 }
 
+/// POSTs JSON on a connection of its own that closes, so that no pooled connection takes a slot.
+fn post_closing(mqd: &Mqd, path: &str, body: &str) -> String {
+    exchange(
+        mqd,
+        &format!(
+            "POST {path} HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
 /// One GET /health on a new connection: its status line's code (503 while every slot is taken).
 fn health_status(mqd: &Mqd) -> Option<u16> {
     let mut stream = connect(mqd);
@@ -122,16 +134,7 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 #[test]
 fn a_body_trickled_a_byte_a_second_gets_408_and_is_closed() {
     let mqd = node("60s", "60s", "1s", 100);
-    // On a connection of its own that closes, so that no pooled connection takes a slot.
-    let body = r#"{"name":"slow","partitions":1}"#;
-    let created = exchange(
-        &mqd,
-        &format!(
-            "POST /v1/topics HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        ),
-    );
+    let created = post_closing(&mqd, "/v1/topics", r#"{"name":"slow","partitions":1}"#);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let attack_started = Instant::now();
     let attackers: Vec<TcpStream> = (0..MAX_CONNECTIONS)
@@ -206,28 +209,13 @@ fn a_client_that_does_not_read_its_answer_is_cut_after_the_grace() {
         "[limits]\nmax_connections = {READERS}\nbody_read_timeout = \"1s\"\nbody_min_rate = 1000\n"
     ));
     // 16 MB of records, sent on connections that close: none keeps a slot.
-    let create = r#"{"name":"big","partitions":1}"#;
-    let created = exchange(
-        &mqd,
-        &format!(
-            "POST /v1/topics HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n{create}",
-            create.len()
-        ),
-    );
+    let created = post_closing(&mqd, "/v1/topics", r#"{"name":"big","partitions":1}"#);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let value = "v".repeat(16 * 1024);
     let records = vec![format!(r#"{{"value":"{value}"}}"#); 250].join(",");
     let body = format!(r#"{{"records":[{records}]}}"#);
     for _ in 0..4 {
-        let produced = exchange(
-            &mqd,
-            &format!(
-                "POST /v1/topics/big/records HTTP/1.1\r\nhost: mq\r\nconnection: close\r\n\
-                 content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            ),
-        );
+        let produced = post_closing(&mqd, "/v1/topics/big/records", &body);
         assert!(produced.starts_with("HTTP/1.1 200"), "{}", &produced[..80]);
     }
     // Each reader asks for 16 MiB and reads none of it: the socket fills and stays full.

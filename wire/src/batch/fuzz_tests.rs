@@ -5,57 +5,30 @@
 //! into a batch that decodes to the same records).
 
 use super::header::{BatchHeader, CRC_FROM};
+use super::tests::{build, OwnedRecord};
 use super::*;
 use proptest::prelude::*;
-use uuid::Uuid;
 
-/// A decoded record, owned, to compare decodings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Decoded {
-    offset: u64,
-    timestamp: i64,
-    id: Uuid,
-    key: Option<Vec<u8>>,
-    value: Vec<u8>,
-    headers: Vec<(String, Vec<u8>)>,
-}
-
-fn decode_all(batch: &BatchView<'_>) -> Result<Vec<Decoded>, BatchError> {
+/// A batch's records with their offsets.
+fn decode_all(batch: &BatchView<'_>) -> Result<Vec<(u64, OwnedRecord)>, BatchError> {
     batch
         .records()
         .map(|record| {
-            record.map(|r| Decoded {
-                offset: r.offset,
-                timestamp: r.timestamp,
-                id: r.id,
-                key: r.key.map(<[u8]>::to_vec),
-                value: r.value.to_vec(),
-                headers: r
-                    .headers()
-                    .map(|h| (h.key.to_owned(), h.value.to_vec()))
-                    .collect(),
+            record.map(|r| {
+                let owned = OwnedRecord {
+                    id: *r.id.as_bytes(),
+                    timestamp: r.timestamp,
+                    key: r.key.map(<[u8]>::to_vec),
+                    value: r.value.to_vec(),
+                    headers: r
+                        .headers()
+                        .map(|h| (h.key.to_owned(), h.value.to_vec()))
+                        .collect(),
+                };
+                (r.offset, owned)
             })
         })
         .collect()
-}
-
-fn build(records: &[Decoded]) -> Vec<u8> {
-    let mut builder = BatchBuilder::default();
-    for record in records {
-        let headers: Vec<(&str, &[u8])> = record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        builder.push(&RecordInput {
-            id: record.id,
-            timestamp: record.timestamp,
-            key: record.key.as_deref(),
-            value: &record.value,
-            headers: &headers,
-        });
-    }
-    builder.finish()
 }
 
 /// Everything a reader can do with untrusted bytes; checks what must hold for batches that
@@ -88,17 +61,18 @@ fn check_consistent(batch: &BatchView<'_>) -> Result<(), TestCaseError> {
     let records = decode_all(batch).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let header = batch.header;
     prop_assert_eq!(records.len(), header.record_count as usize);
-    for (i, record) in records.iter().enumerate() {
-        prop_assert_eq!(record.offset, header.base_offset.wrapping_add(i as u64));
+    for (i, (offset, _)) in records.iter().enumerate() {
+        prop_assert_eq!(*offset, header.base_offset.wrapping_add(i as u64));
     }
-    if let Some(max) = records.iter().map(|r| r.timestamp).max() {
+    if let Some(max) = records.iter().map(|(_, r)| r.timestamp).max() {
         prop_assert_eq!(max, header.max_timestamp);
     }
     prop_assert_eq!(decode_all(batch).unwrap(), records.clone());
     if records.is_empty() {
         return Ok(());
     }
-    let mut rebuilt = build(&records);
+    let owned: Vec<OwnedRecord> = records.iter().map(|(_, r)| r.clone()).collect();
+    let mut rebuilt = build(&owned);
     patch_leader_fields(&mut rebuilt, header.base_offset, header.leader_epoch);
     let (again, rest) =
         BatchView::parse(&rebuilt).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -108,7 +82,7 @@ fn check_consistent(batch: &BatchView<'_>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn record() -> impl Strategy<Value = Decoded> {
+fn record() -> impl Strategy<Value = OwnedRecord> {
     (
         any::<u128>(),
         prop_oneof![any::<i64>(), 0i64..4_000_000_000_000],
@@ -119,10 +93,9 @@ fn record() -> impl Strategy<Value = Decoded> {
             0..3,
         ),
     )
-        .prop_map(|(id, timestamp, key, value, headers)| Decoded {
-            offset: 0,
+        .prop_map(|(id, timestamp, key, value, headers)| OwnedRecord {
             timestamp,
-            id: Uuid::from_u128(id),
+            id: id.to_be_bytes(),
             key,
             value,
             headers,
@@ -252,14 +225,9 @@ proptest! {
         prop_assert_eq!(decoded.len(), batches.len());
         for (batch, records) in decoded.iter().zip(&batches) {
             prop_assert!(batch.validate().is_ok());
-            let got = decode_all(batch).unwrap();
-            prop_assert_eq!(got.len(), records.len());
-            for (got, want) in got.iter().zip(records) {
-                prop_assert_eq!(
-                    (got.timestamp, got.id, &got.key, &got.value, &got.headers),
-                    (want.timestamp, want.id, &want.key, &want.value, &want.headers)
-                );
-            }
+            let got: Vec<OwnedRecord> =
+                decode_all(batch).unwrap().into_iter().map(|(_, r)| r).collect();
+            prop_assert_eq!(&got, records);
             check_consistent(batch)?;
         }
     }

@@ -4,13 +4,15 @@ use super::*;
 use proptest::prelude::*;
 use uuid::Uuid;
 
-#[derive(Debug, Clone)]
-struct OwnedRecord {
-    id: [u8; 16],
-    timestamp: i64,
-    key: Option<Vec<u8>>,
-    value: Vec<u8>,
-    headers: Vec<(String, Vec<u8>)>,
+/// A record with everything owned: what tests build batches from and decode back into (the fuzz
+/// targets too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OwnedRecord {
+    pub(super) id: [u8; 16],
+    pub(super) timestamp: i64,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) value: Vec<u8>,
+    pub(super) headers: Vec<(String, Vec<u8>)>,
 }
 
 fn owned_record() -> impl Strategy<Value = OwnedRecord> {
@@ -33,7 +35,7 @@ fn owned_record() -> impl Strategy<Value = OwnedRecord> {
         })
 }
 
-fn build(records: &[OwnedRecord]) -> Vec<u8> {
+pub(super) fn build(records: &[OwnedRecord]) -> Vec<u8> {
     let mut builder = BatchBuilder::default();
     for record in records {
         let headers: Vec<(&str, &[u8])> = record
