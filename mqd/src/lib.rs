@@ -1,8 +1,8 @@
 //! mqd, the mq broker, as a library; `main.rs` only parses flags and calls [`server::run`].
 //!
 //! Reading order: [`log`] (how records are stored), [`broker`] (topics, partitions, produce and
-//! fetch), [`group`] (committed offsets and consumers), [`http`] (the API), [`server`] (wiring and
-//! shutdown). [`config`] holds every setting and its default.
+//! fetch), [`group`] (committed offsets and consumers), [`cluster`] (Raft metadata, placement,
+//! liveness, routing), [`http`] (the API), [`server`] (wiring and shutdown). [`config`] holds every setting and its default.
 
 /// Version and the git commit it was built from, e.g. `0.1.0 (3f2a9c1)`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MQ_GIT_COMMIT"), ")");
@@ -10,6 +10,7 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MQ_GIT_
 pub mod broker;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod group;
 pub mod http;

@@ -68,6 +68,7 @@ pub struct Metrics {
     role: Family<RoleLabels, Gauge>,
     under_replicated: Gauge,
     connections: Gauge,
+    restarted_empty: Counter,
 }
 
 impl Default for Metrics {
@@ -183,7 +184,14 @@ impl Metrics {
             "Open client connections",
             connections.clone(),
         );
+        let restarted_empty = Counter::default();
+        registry.register(
+            "mq_partitions_restarted_empty",
+            "Partitions this node leads that came back empty after a restart (their records were in memory)",
+            restarted_empty.clone(),
+        );
         Metrics {
+            restarted_empty,
             registry,
             requests,
             request_seconds,
@@ -251,17 +259,25 @@ impl Metrics {
         }
     }
 
+    /// A partition this node leads started empty after a restart: its records are gone.
+    pub fn partition_restarted_empty(&self) {
+        self.restarted_empty.inc();
+    }
+
     pub fn connections(&self) -> &Gauge {
         &self.connections
     }
 
     /// Refreshes the state gauges and renders everything.
-    pub fn render(&self, broker: &Broker, groups: &Groups) -> String {
+    pub fn render(&self, broker: &Broker, groups: &Groups, role: &str) -> String {
         self.log_start.clear();
         self.log_end.clear();
         self.partition_bytes.clear();
         for topic in broker.topics() {
             for partition in topic.partitions() {
+                if partition.leader() != broker.node_id() {
+                    continue;
+                }
                 let info = partition.info();
                 let labels = PartitionLabels {
                     topic: topic.name().to_owned(),
@@ -296,9 +312,10 @@ impl Metrics {
         self.fetches_waiting.set(broker.waiting_fetches() as i64);
         self.resident_memory
             .set(resident_memory_bytes().unwrap_or(0) as i64);
+        self.role.clear();
         self.role
             .get_or_create(&RoleLabels {
-                role: "standalone".to_owned(),
+                role: role.to_owned(),
             })
             .set(1);
         self.under_replicated.set(0);

@@ -4,6 +4,8 @@
 
 use crate::broker::Broker;
 use crate::clock::now_ms;
+use crate::cluster::reconcile::Reconciler;
+use crate::cluster::Cluster;
 use crate::config::{Config, ConfigError};
 use crate::group::{GroupSettings, Groups};
 use crate::http::listener::LimitedListener;
@@ -26,11 +28,8 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
-    #[error(
-        "[cluster] lists {nodes} nodes, but this build serves only a cluster of one: the Raft \
-         controller is being built. Remove [cluster] to run this node alone"
-    )]
-    ClusterNotBuilt { nodes: usize },
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Where a SIGHUP reload reads the configuration again: the file and the flags that override it.
@@ -70,11 +69,6 @@ pub async fn serve(
     signal: ShutdownSignal,
     reload: Option<Reload>,
 ) -> Result<(), ServerError> {
-    if let Some(cluster) = config.cluster.as_ref().filter(|c| c.nodes.len() > 1) {
-        return Err(ServerError::ClusterNotBuilt {
-            nodes: cluster.nodes.len(),
-        });
-    }
     let addr = config.node.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -99,12 +93,28 @@ pub async fn serve(
         max_session_timeout: config.groups.max_session_timeout.0,
     }));
     let metrics = Arc::new(Metrics::new());
+    let cluster = match &config.cluster {
+        Some(settings) => {
+            let cluster = Cluster::start(&config.node, settings).await?;
+            cluster.attach(Reconciler::new(
+                &cluster,
+                Arc::clone(&broker),
+                Arc::clone(&groups),
+                Arc::clone(&metrics),
+            ));
+            tokio::spawn(Arc::clone(&cluster).run_reconciler(signal.clone()));
+            tokio::spawn(Arc::clone(&cluster).run_liveness(signal.clone()));
+            Some(cluster)
+        }
+        None => None,
+    };
     let state = AppState {
         metrics: Arc::clone(&metrics),
         advertised: format!("http://{local}"),
         broker: Arc::clone(&broker),
         groups: Arc::clone(&groups),
         shutdown: signal.clone(),
+        cluster: cluster.clone(),
     };
     tokio::spawn(every(retention_interval, signal.clone(), {
         let broker = Arc::clone(&broker);
@@ -158,6 +168,11 @@ pub async fn serve(
             timeout = ?shutdown_timeout,
             "in-flight requests did not finish within node.shutdown_timeout; exiting anyway"
         ),
+    }
+    if let Some(cluster) = cluster {
+        if let Err(error) = cluster.raft().shutdown().await {
+            tracing::warn!(%error, "raft did not stop cleanly");
+        }
     }
     tracing::info!("mqd stopped");
     Ok(())

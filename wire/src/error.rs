@@ -58,6 +58,25 @@ pub enum ErrorCode {
     MemoryLimitExceeded,
     /// A bug: the server could not complete a valid request.
     Internal,
+    /// Cluster: this node does not lead the partition (a forwarded request met a stale map).
+    /// Refresh the metadata and send it to the leader.
+    NotLeader,
+    /// Cluster: this node is not the controller. Refresh the metadata and retry there.
+    NotController,
+    /// Cluster: this node does not coordinate the group. Refresh the metadata and retry there.
+    NotCoordinator,
+    /// Cluster: the node leading the partition is down or unreachable; the message names it.
+    PartitionUnavailable,
+    /// Cluster: no controller is elected or reachable right now. Retry shortly.
+    ControllerUnavailable,
+    /// Cluster: the group's coordinator is down or unreachable. Retry shortly.
+    CoordinatorUnavailable,
+    /// Cluster: fewer live nodes than the topic's `replication_factor`.
+    NotEnoughNodes,
+    /// A code this client does not know (sent by a newer server). Its status still says what
+    /// kind of failure it is.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
@@ -75,7 +94,13 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             OffsetOutOfRange => 416,
             Internal => 500,
-            TooManyConnections => 503,
+            NotLeader | NotController | NotCoordinator => 421,
+            TooManyConnections
+            | PartitionUnavailable
+            | ControllerUnavailable
+            | CoordinatorUnavailable
+            | NotEnoughNodes => 503,
+            Unknown => 500,
             MemoryLimitExceeded | LimitExceeded => 507,
         }
     }
@@ -110,6 +135,14 @@ impl ErrorCode {
             Internal => "internal",
             LimitExceeded => "limit_exceeded",
             TooManyConnections => "too_many_connections",
+            NotLeader => "not_leader",
+            NotController => "not_controller",
+            NotCoordinator => "not_coordinator",
+            PartitionUnavailable => "partition_unavailable",
+            ControllerUnavailable => "controller_unavailable",
+            CoordinatorUnavailable => "coordinator_unavailable",
+            NotEnoughNodes => "not_enough_nodes",
+            Unknown => "unknown",
         }
     }
 }
@@ -159,9 +192,18 @@ mod tests {
             ErrorCode::StaleGeneration,
             ErrorCode::NotPartitionOwner,
             ErrorCode::NoCommittedOffset,
+            ErrorCode::NotLeader,
+            ErrorCode::PartitionUnavailable,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+
+    #[test]
+    fn a_code_from_a_newer_server_reads_as_unknown() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"brand_new_code","message":"m"}}"#).unwrap();
+        assert_eq!(body.error.code, ErrorCode::Unknown);
     }
 }

@@ -10,7 +10,7 @@ pub async fn status(client: &Client, format: OutputFormat) -> Result<()> {
     match format {
         OutputFormat::Json => status.nodes.iter().for_each(json_line),
         OutputFormat::Table => table(
-            &["NODE", "ADDRESS", "ROLE", "HEALTH"],
+            &["NODE", "ADDRESS", "ROLE", "STATE", "SINCE", "LEADS"],
             status
                 .nodes
                 .iter()
@@ -21,7 +21,9 @@ pub async fn status(client: &Client, format: OutputFormat) -> Result<()> {
                         n.address.clone(),
                         role.and_then(|r| r.as_str().map(str::to_owned))
                             .unwrap_or_default(),
-                        n.health.clone(),
+                        n.state.clone(),
+                        n.since.clone().unwrap_or_else(|| "-".to_owned()),
+                        n.partitions_led.to_string(),
                     ]
                 })
                 .collect(),

@@ -44,6 +44,12 @@ pub enum BrokerError {
         at: usize,
         source: mq_wire::batch::BatchError,
     },
+    #[error("this node does not lead {topic}/{partition}: node {leader} does")]
+    NotLeader {
+        topic: String,
+        partition: u32,
+        leader: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,6 +69,7 @@ impl BrokerError {
             BrokerError::NoRecord(_) => ErrorCode::NoRecord,
             BrokerError::LimitExceeded(_) => ErrorCode::LimitExceeded,
             BrokerError::InvalidBatch { .. } => ErrorCode::InvalidBatch,
+            BrokerError::NotLeader { .. } => ErrorCode::NotLeader,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -7,6 +7,7 @@
 mod dedup;
 mod discard;
 mod error;
+pub mod offset_lease;
 mod partition;
 mod produce;
 mod producer_window;
@@ -30,6 +31,35 @@ use tokio::time::Instant;
 
 /// Idempotent producers remembered per partition.
 const MAX_PRODUCERS_PER_PARTITION: usize = 1024;
+
+/// Where a topic's partitions live: leader, epoch and first offset of each, and where their
+/// offset ceilings are kept (in a cluster).
+pub struct TopicPlacement {
+    pub partitions: Vec<PartitionPlacement>,
+    pub reservations: Option<Arc<dyn offset_lease::OffsetReservations>>,
+}
+
+pub struct PartitionPlacement {
+    pub leader: u64,
+    pub leader_epoch: u32,
+    pub log_start: u64,
+}
+
+impl TopicPlacement {
+    /// Every partition on `node`, from offset 0: a node alone.
+    pub fn local(node: u64, partitions: u32) -> Self {
+        TopicPlacement {
+            partitions: (0..partitions)
+                .map(|_| PartitionPlacement {
+                    leader: node,
+                    leader_epoch: 0,
+                    log_start: 0,
+                })
+                .collect(),
+            reservations: None,
+        }
+    }
+}
 
 /// Where to start a list-offsets answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +120,30 @@ impl Broker {
 
     /// Creates a topic, filling unset settings from the node's defaults.
     pub fn create_topic(&self, request: &CreateTopicRequest) -> Result<Arc<Topic>, BrokerError> {
+        let replication_factor = request.replication_factor.unwrap_or(1);
+        if replication_factor != 1 {
+            return Err(BrokerError::InvalidArgument(format!(
+                "replication_factor {replication_factor} needs that many nodes; this is a single node, so it must be 1"
+            )));
+        }
+        let config = self.topic_config_for(request)?;
+        let placement = TopicPlacement::local(self.node_id(), config.partitions);
+        let mut topics = self.topics.write();
+        if topics.contains_key(&request.name) {
+            return Err(BrokerError::TopicExists(request.name.clone()));
+        }
+        let topic = self.build_topic(&request.name, config, &placement);
+        topics.insert(request.name.clone(), Arc::clone(&topic));
+        tracing::info!(topic = %request.name, partitions = topic.partition_count(), "topic created");
+        Ok(topic)
+    }
+
+    /// Checks a creation request against the name rules and this node's limits and fills unset
+    /// settings from its defaults; `replication_factor` is the caller's to check.
+    pub fn topic_config_for(
+        &self,
+        request: &CreateTopicRequest,
+    ) -> Result<TopicConfig, BrokerError> {
         validate_topic_name(&request.name)?;
         let defaults = self.config();
         let partitions = request
@@ -101,25 +155,7 @@ impl Broker {
                 "partitions must be between 1 and {max} (limits.max_partitions_per_topic), not {partitions}"
             )));
         }
-        let replication_factor = request.replication_factor.unwrap_or(1);
-        if replication_factor != 1 {
-            return Err(BrokerError::InvalidArgument(format!(
-                "replication_factor {replication_factor} needs that many nodes; this is a single node, so it must be 1"
-            )));
-        }
-        let config = TopicConfig {
-            partitions,
-            replication_factor,
-            retention_ms: request
-                .retention_ms
-                .unwrap_or(defaults.log.retention.as_millis()),
-            retention_bytes: request
-                .retention_bytes
-                .unwrap_or(defaults.log.retention_bytes.0),
-            segment_bytes: defaults.log.segment_bytes.0,
-            discard: request.discard.unwrap_or_default(),
-        };
-        let mut topics = self.topics.write();
+        let topics = self.topics.read();
         if topics.contains_key(&request.name) {
             return Err(BrokerError::TopicExists(request.name.clone()));
         }
@@ -139,20 +175,58 @@ impl Broker {
                 "this node hosts {hosted} partitions; {partitions} more would pass limits.max_partitions ({max_partitions})"
             )));
         }
-        let name: Arc<str> = Arc::from(request.name.as_str());
+        Ok(TopicConfig {
+            partitions,
+            replication_factor: request.replication_factor.unwrap_or(1),
+            retention_ms: request
+                .retention_ms
+                .unwrap_or(defaults.log.retention.as_millis()),
+            retention_bytes: request
+                .retention_bytes
+                .unwrap_or(defaults.log.retention_bytes.0),
+            segment_bytes: defaults.log.segment_bytes.0,
+            discard: request.discard.unwrap_or_default(),
+        })
+    }
+
+    /// Puts a topic the cluster decided on in place on this node, replacing one of the same name:
+    /// no limit is checked here, the controller checked them when it was created.
+    pub fn install_topic(&self, name: &str, config: TopicConfig, placement: &TopicPlacement) {
+        let topic = self.build_topic(name, config, placement);
+        self.topics.write().insert(name.to_owned(), topic);
+    }
+
+    fn build_topic(
+        &self,
+        name: &str,
+        config: TopicConfig,
+        placement: &TopicPlacement,
+    ) -> Arc<Topic> {
+        let defaults = self.config();
+        let name: Arc<str> = Arc::from(name);
         let settings = LogSettings {
-            segment_bytes: defaults.log.segment_bytes.0 as usize,
+            segment_bytes: config.segment_bytes as usize,
             index_interval_bytes: defaults.log.index_interval_bytes.0 as usize,
         };
-        let partitions: Vec<Arc<Partition>> = (0..partitions)
+        let partitions: Vec<Arc<Partition>> = (0..config.partitions)
             .map(|index| {
-                let log = MemoryLog::new(settings, Arc::clone(&self.budget));
-                Arc::new(Partition::new(
+                let at = &placement.partitions[index as usize];
+                let log = MemoryLog::starting_at(at.log_start, settings, Arc::clone(&self.budget));
+                let lease = placement
+                    .reservations
+                    .as_ref()
+                    .map(|r| offset_lease::OffsetLease::new(at.log_start, Arc::clone(r)));
+                let hosted = at.leader == self.node_id();
+                let partition = Partition::new(
                     Arc::clone(&name),
                     index,
-                    self.node_id(),
+                    at.leader,
                     Box::new(log),
-                ))
+                    lease,
+                    hosted,
+                );
+                partition.raise_leader_epoch(at.leader_epoch);
+                Arc::new(partition)
             })
             .collect();
         let dedup = DedupWindow::new(
@@ -167,17 +241,14 @@ impl Broker {
                 ))
             })
             .collect();
-        let topic = Arc::new(Topic::new(
+        Arc::new(Topic::new(
             name,
             config,
             partitions,
             dedup,
             producer_windows,
             Arc::clone(&self.budget),
-        ));
-        topics.insert(request.name.clone(), Arc::clone(&topic));
-        tracing::info!(topic = %request.name, partitions = topic.partition_count(), "topic created");
-        Ok(topic)
+        ))
     }
 
     /// Deletes a topic; its memory returns to the budget once in-flight requests let go of it.

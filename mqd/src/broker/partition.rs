@@ -4,11 +4,13 @@
 //! to the log end at each append. The cluster will keep the same fields and move the high watermark
 //! when followers catch up instead; readers already see only records below it.
 
+use super::offset_lease::OffsetLease;
 use super::BrokerError;
 use crate::log::{Evicted, PartitionLog, ReadBatches, Reservation, RetentionPolicy};
 use mq_wire::api::PartitionInfo;
 use mq_wire::batch::{BatchIter, RecordRef};
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -16,7 +18,14 @@ pub struct Partition {
     topic: Arc<str>,
     index: u32,
     leader: u64,
-    leader_epoch: u32,
+    /// Whether this node leads it: a partition led elsewhere is a placeholder here and refuses
+    /// appends and reads (routing sends those to its leader).
+    hosted: bool,
+    /// Raised by the cluster when this node's leadership of the partition starts anew.
+    leader_epoch: AtomicU32,
+    /// In a cluster: the offsets this partition may give out before it must make a new ceiling
+    /// durable, so that a restart never hands out an offset twice.
+    lease: Option<OffsetLease>,
     /// The lock is held only while bytes are copied in or out, never across an `.await`.
     log: RwLock<Box<dyn PartitionLog>>,
     /// Every offset below it may be read; long-polling fetches wait on it.
@@ -61,13 +70,22 @@ impl PartitionRead {
 }
 
 impl Partition {
-    pub fn new(topic: Arc<str>, index: u32, leader: u64, log: Box<dyn PartitionLog>) -> Self {
+    pub fn new(
+        topic: Arc<str>,
+        index: u32,
+        leader: u64,
+        log: Box<dyn PartitionLog>,
+        lease: Option<OffsetLease>,
+        hosted: bool,
+    ) -> Self {
         let end = log.log_end();
         Partition {
             topic,
             index,
             leader,
-            leader_epoch: 0,
+            hosted,
+            leader_epoch: AtomicU32::new(0),
+            lease,
             log: RwLock::new(log),
             high_watermark: watch::Sender::new(end),
         }
@@ -77,8 +95,33 @@ impl Partition {
         self.index
     }
 
+    /// The node leading this partition.
+    pub fn leader(&self) -> u64 {
+        self.leader
+    }
+
+    pub fn leader_epoch(&self) -> u32 {
+        self.leader_epoch.load(Ordering::Relaxed)
+    }
+
+    /// Epochs only rise: a lower one is ignored.
+    pub fn raise_leader_epoch(&self, epoch: u32) {
+        self.leader_epoch.fetch_max(epoch, Ordering::Relaxed);
+    }
+
     pub fn high_watermark(&self) -> u64 {
         *self.high_watermark.borrow()
+    }
+
+    fn check_hosted(&self) -> Result<(), BrokerError> {
+        if self.hosted {
+            return Ok(());
+        }
+        Err(BrokerError::NotLeader {
+            topic: self.topic.to_string(),
+            partition: self.index,
+            leader: self.leader,
+        })
     }
 
     /// Appends one encoded batch and returns its base offset.
@@ -87,10 +130,14 @@ impl Partition {
         batch: &mut [u8],
         reservation: &mut Reservation,
     ) -> Result<u64, BrokerError> {
+        self.check_hosted()?;
         let (base_offset, log_end) = {
             let mut log = self.log.write();
+            if let Some(lease) = &self.lease {
+                lease.cover(&self.topic, self.index, log.log_end(), batch)?;
+            }
             let base = log
-                .append(batch, self.leader_epoch, reservation)
+                .append(batch, self.leader_epoch(), reservation)
                 .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
             (base, log.log_end())
         };
@@ -108,6 +155,7 @@ impl Partition {
 
     /// Copies whole batches from the one holding `from`, up to `max_bytes`.
     pub fn read(&self, from: u64, max_bytes: usize) -> Result<PartitionRead, BrokerError> {
+        self.check_hosted()?;
         let high_watermark = self.high_watermark();
         let batches = self
             .log
@@ -156,7 +204,7 @@ impl Partition {
         PartitionInfo {
             partition: self.index,
             leader: self.leader,
-            leader_epoch: self.leader_epoch,
+            leader_epoch: self.leader_epoch(),
             replicas: vec![self.leader],
             isr: vec![self.leader],
             log_start: log.log_start(),

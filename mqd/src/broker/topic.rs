@@ -113,6 +113,16 @@ impl Topic {
         }
     }
 
+    /// The partition a record goes to: the one it names, else by key hash, else round-robin.
+    pub fn partition_for(&self, record: &NewRecord<'_>) -> u32 {
+        let count = self.partition_count();
+        match (record.partition, &record.key) {
+            (Some(partition), _) => partition,
+            (None, Some(key)) => partition_for_key(key, count),
+            (None, None) => self.round_robin.fetch_add(1, Ordering::Relaxed) % count,
+        }
+    }
+
     /// Appends `records`, all or none, and returns each one's position in request order.
     pub fn produce(
         &self,
@@ -152,11 +162,7 @@ impl Topic {
                     }
                 }
             }
-            let partition = match (record.partition, &record.key) {
-                (Some(partition), _) => partition,
-                (None, Some(key)) => partition_for_key(key, count),
-                (None, None) => self.round_robin.fetch_add(1, Ordering::Relaxed) % count,
-            };
+            let partition = self.partition_for(record);
             header_refs.clear();
             header_refs.extend(record.headers.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
             let input = RecordInput {

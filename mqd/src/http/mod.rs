@@ -10,6 +10,10 @@
 //! | `/v1/cluster` nodes, roles, health | [`cluster`] |
 //! | `/metrics` Prometheus text | [`observe`] |
 //! | `/v1/openapi.json` this API's OpenAPI document | [`openapi`] |
+//! | `/internal/v1/…` what cluster nodes ask each other (not public) | [`internal`] |
+//!
+//! In a cluster, [`routing`] sends each request to the node that serves it before a handler runs,
+//! and [`spread`] serves the requests that touch partitions on several nodes.
 //! | `/health`, `/topics`, `/produce`, `/consume`, `/commit` (the seed's) | [`seed`] |
 
 #[cfg(test)]
@@ -18,12 +22,15 @@ mod cluster;
 mod error;
 mod extract;
 mod groups;
+pub mod internal;
 pub mod listener;
 mod observe;
 mod offsets;
 pub mod openapi;
 mod records;
+mod routing;
 mod seed;
+mod spread;
 #[cfg(test)]
 mod testing;
 pub mod timeouts;
@@ -32,6 +39,7 @@ mod topics;
 pub use error::ApiError;
 
 use crate::broker::Broker;
+use crate::cluster::Cluster;
 use crate::group::Groups;
 use crate::shutdown::ShutdownSignal;
 use axum::Router;
@@ -48,6 +56,8 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     pub groups: Arc<Groups>,
     pub shutdown: ShutdownSignal,
+    /// The cluster this node belongs to; `None` for a node alone.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 /// Every route, each taken from its handler's `#[utoipa::path]` (method, path and documentation in
@@ -79,9 +89,15 @@ fn routes() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (routes, _) = routes().split_for_parts();
+    let max_body = state.broker.config().limits.max_request_bytes.0 as usize;
     routes
+        .merge(internal::routes(max_body))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routing::route,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::record,

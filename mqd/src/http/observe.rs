@@ -43,7 +43,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(&state.broker, &state.groups);
+    let role = match &state.cluster {
+        None => "standalone",
+        Some(cluster) if cluster.is_controller() => "controller",
+        Some(_) => "broker",
+    };
+    let text = state.metrics.render(&state.broker, &state.groups, role);
     (
         [(
             CONTENT_TYPE,

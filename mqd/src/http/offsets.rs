@@ -35,6 +35,14 @@ pub async fn list(
             ))
         })?),
     };
+    if let Some(cluster) = &state.cluster {
+        let partitions =
+            super::spread::list_offsets(&state, cluster, &topic_name, &query, spec).await?;
+        return Ok(Json(ListOffsetsResponse {
+            topic: topic_name,
+            partitions,
+        }));
+    }
     let topic = state.broker.topic(&topic_name)?;
     let partitions = state.broker.list_offsets(&topic, spec, query.partition)?;
     Ok(Json(ListOffsetsResponse {

@@ -52,6 +52,11 @@ pub async fn produce(
     ApiPath(topic): ApiPath<String>,
     ApiJson(request): ApiJson<ProduceRequest>,
 ) -> Result<Json<ProduceResponse>, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        return Ok(Json(
+            super::spread::produce(&state, cluster, &topic, &request).await?,
+        ));
+    }
     produce_records(&state, topic, None, &request)
 }
 
@@ -176,7 +181,7 @@ pub(super) fn count_produced(
 }
 
 /// Reads one JSON record into the broker's form, naming the record at fault on error.
-fn new_record<'a>(
+pub(super) fn new_record<'a>(
     index: usize,
     record: &'a ProduceRecord,
     pinned_partition: Option<u32>,

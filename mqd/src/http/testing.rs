@@ -25,6 +25,7 @@ pub fn state() -> AppState {
             max_session_timeout: Duration::from_secs(300),
         })),
         shutdown,
+        cluster: None,
     }
 }
 

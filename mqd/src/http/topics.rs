@@ -2,11 +2,15 @@
 
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, AppState};
+use crate::cluster::metadata::Command;
+use crate::cluster::placement::place_leaders;
+use crate::cluster::{Cluster, ClusterError};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mq_wire::api::{CreateTopicRequest, DeleteTopicResponse, TopicDescription, TopicList};
 use mq_wire::ErrorBody;
+use uuid::Uuid;
 
 /// Create a topic.
 ///
@@ -32,8 +36,48 @@ pub async fn create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<CreateTopicRequest>,
 ) -> Result<(StatusCode, Json<TopicDescription>), ApiError> {
+    if let Some(cluster) = &state.cluster {
+        let name = request.name.clone();
+        create_in_cluster(&state, cluster, request).await?;
+        let description = super::spread::describe(&state, cluster, &name).await?;
+        return Ok((StatusCode::CREATED, Json(description)));
+    }
     let topic = state.broker.create_topic(&request)?;
     Ok((StatusCode::CREATED, Json(topic.describe())))
+}
+
+/// On the controller: checks the request, places the partitions on live nodes and commits the
+/// topic to the metadata; every node then puts it in place.
+pub(super) async fn create_in_cluster(
+    state: &AppState,
+    cluster: &Cluster,
+    request: CreateTopicRequest,
+) -> Result<(), ApiError> {
+    let config = state.broker.topic_config_for(&request)?;
+    let applied = cluster.metadata();
+    let leaders = place_leaders(
+        &applied.metadata,
+        &request.name,
+        config.partitions,
+        config.replication_factor,
+    )
+    .map_err(ClusterError::from)?;
+    if config.replication_factor > 1 {
+        return Err(ApiError::invalid(format!(
+            "replication_factor {} is not served yet: every partition has one replica until replication lands",
+            config.replication_factor
+        )));
+    }
+    cluster
+        .propose(Command::CreateTopic {
+            name: request.name.clone(),
+            id: Uuid::new_v4(),
+            config,
+            leaders,
+        })
+        .await?;
+    tracing::info!(topic = %request.name, "topic created in the cluster");
+    Ok(())
 }
 
 /// List topics, sorted by name.
@@ -44,6 +88,9 @@ pub async fn create(
     responses((status = 200, description = "Every topic with its record and byte counts", body = TopicList))
 )]
 pub async fn list(State(state): State<AppState>) -> Json<TopicList> {
+    if let Some(cluster) = &state.cluster {
+        return Json(super::spread::list(&state, cluster).await);
+    }
     let topics = state.broker.topics().iter().map(|t| t.summary()).collect();
     Json(TopicList { topics })
 }
@@ -64,6 +111,9 @@ pub async fn describe(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<TopicDescription>, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        return Ok(Json(super::spread::describe(&state, cluster, &name).await?));
+    }
     Ok(Json(state.broker.topic(&name)?.describe()))
 }
 
@@ -83,6 +133,15 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<DeleteTopicResponse>, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        cluster
+            .propose(Command::DeleteTopic { name: name.clone() })
+            .await?;
+        return Ok(Json(DeleteTopicResponse {
+            name,
+            deleted: true,
+        }));
+    }
     state.broker.delete_topic(&name)?;
     state.groups.forget_topic(&name);
     state.metrics.forget_topic(&name);

@@ -22,8 +22,14 @@ pub struct MemoryLog {
 
 impl MemoryLog {
     pub fn new(settings: LogSettings, budget: Arc<MemoryBudget>) -> Self {
+        Self::starting_at(0, settings, budget)
+    }
+
+    /// An empty log whose first record will get offset `log_start` (a partition that came back
+    /// empty after a restart must not give out its old offsets again).
+    pub fn starting_at(log_start: u64, settings: LogSettings, budget: Arc<MemoryBudget>) -> Self {
         let mut segments = VecDeque::new();
-        segments.push_back(Segment::new(0, settings.segment_bytes));
+        segments.push_back(Segment::new(log_start, settings.segment_bytes));
         MemoryLog {
             segments,
             settings,

@@ -11,7 +11,8 @@ pub enum NodeRole {
     /// The node leading the metadata Raft group.
     Controller,
     /// A cluster node that is not the controller.
-    Follower,
+    #[serde(alias = "follower")]
+    Broker,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,20 @@ pub struct NodeStatus {
     pub role: NodeRole,
     /// `ok`, or why the node is not serving.
     pub health: String,
+    /// `alive` or `down` as the controller last decided; `unknown` for a configured node that
+    /// never reported.
+    #[serde(default = "alive")]
+    pub state: String,
+    /// When the node entered `state` (RFC 3339), when the cluster knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Partitions this node leads.
+    #[serde(default)]
+    pub partitions_led: u32,
+}
+
+fn alive() -> String {
+    "alive".to_owned()
 }
 
 /// `GET /v1/cluster`.
@@ -31,5 +46,9 @@ pub struct NodeStatus {
 pub struct ClusterStatus {
     /// The node that answered.
     pub node_id: u64,
+    /// The controller as the answering node knows it (itself when standalone); absent while no
+    /// controller is elected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<u64>,
     pub nodes: Vec<NodeStatus>,
 }

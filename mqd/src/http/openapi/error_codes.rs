@@ -1,7 +1,8 @@
 //! Error responses as a contract: each error response of the document names its codes in its
 //! description (`` `unknown_topic`, `unknown_partition` ``), and its schema is narrowed here to
 //! exactly those codes, so a client (or the fuzzer) can hold the server to them. Every operation
-//! also gets the 503 `too_many_connections` that the listener answers before any route is chosen.
+//! also gets the 503 `too_many_connections` that the listener answers before any route is chosen,
+//! and the cluster's routing answers (421 and 503) that come before any handler runs.
 
 use mq_wire::ErrorCode;
 use serde_json::{json, Value};
@@ -9,7 +10,13 @@ use serde_json::{json, Value};
 const ERROR_BODY: &str = "#/components/schemas/ErrorBody";
 
 const TOO_MANY_CONNECTIONS: &str =
-    "`too_many_connections`: the node has `limits.max_connections` open connections";
+    "`too_many_connections`: the node has `limits.max_connections` open connections. In a cluster \
+     also `partition_unavailable` (the partition's leader is down or unreachable), \
+     `controller_unavailable`, `coordinator_unavailable`, `not_enough_nodes` (fewer live nodes \
+     than `replication_factor`)";
+
+const MISDIRECTED: &str = "In a cluster: `not_leader`, `not_controller`, `not_coordinator`: a \
+     request forwarded by another node met a node whose metadata disagrees; refresh and retry";
 
 /// Narrows every error response of `doc` (an OpenAPI document as JSON) to the codes it names.
 pub fn apply(doc: &mut Value) {
@@ -30,6 +37,12 @@ pub fn apply(doc: &mut Value) {
         responses.entry("503").or_insert_with(|| {
             json!({
                 "description": TOO_MANY_CONNECTIONS,
+                "content": {"application/json": {"schema": {"$ref": ERROR_BODY}}},
+            })
+        });
+        responses.entry("421").or_insert_with(|| {
+            json!({
+                "description": MISDIRECTED,
                 "content": {"application/json": {"schema": {"$ref": ERROR_BODY}}},
             })
         });
@@ -57,6 +70,7 @@ pub fn named_codes(description: &str) -> Vec<ErrorCode> {
         .skip(1)
         .step_by(2)
         .filter_map(|word| serde_json::from_value(Value::String(word.to_owned())).ok())
+        .filter(|code| *code != ErrorCode::Unknown)
         .collect()
 }
 

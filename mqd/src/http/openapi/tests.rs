@@ -21,7 +21,7 @@ fn router_paths(router: &axum::Router) -> BTreeSet<String> {
         .split('"')
         .skip(1)
         .step_by(2)
-        .filter(|s| s.starts_with('/'))
+        .filter(|s| s.starts_with('/') && !s.starts_with("/internal/"))
         .map(str::to_owned)
         .collect()
 }

@@ -1,0 +1,188 @@
+//! Liveness: every node reports to the controller each `cluster.heartbeat_interval`; the
+//! controller marks a node that has not reported for `cluster.node_session_timeout` down (a Raft
+//! command, so every node agrees), and up again when it reports. A report with a new incarnation
+//! means the node restarted and lost its records: the `NodeUp` command raises its partitions'
+//! leader epochs.
+//!
+//! Sessions live only in the controller's memory, as Kafka's broker heartbeats do: a new
+//! controller gives every node a full session from the moment it takes over.
+
+use super::metadata::{Command, NodeState};
+use super::{Cluster, ClusterError};
+use crate::clock::now_ms;
+use crate::shutdown::ShutdownSignal;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Where a node's report goes, under the controller's API address.
+pub const HEARTBEAT_PATH: &str = "/internal/v1/cluster/heartbeat";
+
+/// What a node tells the controller about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub id: u64,
+    pub addr: String,
+    pub incarnation: Uuid,
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    inner: Mutex<SessionsInner>,
+}
+
+#[derive(Default)]
+struct SessionsInner {
+    /// The Raft term these sessions were started in.
+    term: u64,
+    last_seen: HashMap<u64, Instant>,
+}
+
+impl Sessions {
+    fn seen(&self, node: u64, at: Instant) {
+        self.inner.lock().last_seen.insert(node, at);
+    }
+
+    /// The nodes among `alive` whose session ran out. A new term starts every session afresh.
+    fn expired(&self, term: u64, alive: &[u64], now: Instant, timeout: Duration) -> Vec<u64> {
+        let mut inner = self.inner.lock();
+        if inner.term != term {
+            inner.term = term;
+            inner.last_seen.clear();
+        }
+        alive
+            .iter()
+            .copied()
+            .filter(|node| {
+                let seen = *inner.last_seen.entry(*node).or_insert(now);
+                now.duration_since(seen) > timeout
+            })
+            .collect()
+    }
+}
+
+impl Cluster {
+    pub fn report(&self) -> NodeReport {
+        NodeReport {
+            id: self.node_id,
+            addr: self.address_of(self.node_id).unwrap_or_default().to_owned(),
+            incarnation: self.incarnation,
+        }
+    }
+
+    /// On the controller: a node reported in. Proposes `NodeUp` when the metadata does not yet
+    /// say it is alive as this very process.
+    pub async fn receive_report(&self, report: NodeReport) -> Result<(), ClusterError> {
+        if !self.is_controller() {
+            return Err(ClusterError::NotController { node: self.node_id });
+        }
+        self.sessions.seen(report.id, Instant::now());
+        let applied = self.metadata();
+        let current = applied.metadata.nodes.get(&report.id).is_some_and(|n| {
+            n.state == NodeState::Alive
+                && n.incarnation == report.incarnation
+                && n.addr == report.addr
+        });
+        if !current {
+            tracing::info!(node = report.id, addr = %report.addr, "node reported in: marking it alive");
+            self.propose(Command::NodeUp {
+                id: report.id,
+                addr: report.addr,
+                incarnation: report.incarnation,
+                now_ms: now_ms(),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Reports to the controller, and on the controller expires silent nodes, every
+    /// `heartbeat_interval` until shutdown.
+    pub async fn run_liveness(self: Arc<Self>, stop: ShutdownSignal) {
+        let mut ticks = tokio::time::interval(self.settings.heartbeat_interval.0);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop = stop.wait();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = &mut stop => return,
+            }
+            if let Err(error) = self.send_report().await {
+                tracing::debug!(%error, "report to the controller failed");
+            }
+            if self.is_controller() {
+                self.expire_sessions().await;
+            }
+        }
+    }
+
+    async fn send_report(&self) -> Result<(), ClusterError> {
+        let report = self.report();
+        match self.controller() {
+            None => Err(ClusterError::ControllerUnavailable("none elected".into())),
+            Some(id) if id == self.node_id => self.receive_report(report).await,
+            Some(id) => {
+                let addr = self.address_of(id).unwrap_or_default();
+                self.http
+                    .post(format!("http://{addr}{HEARTBEAT_PATH}"))
+                    .timeout(self.settings.heartbeat_interval.0 * 4)
+                    .json(&report)
+                    .send()
+                    .await
+                    .and_then(|answer| answer.error_for_status())
+                    .map(drop)
+                    .map_err(|e| ClusterError::ControllerUnavailable(e.to_string()))
+            }
+        }
+    }
+
+    async fn expire_sessions(&self) {
+        let term = self.raft.metrics().borrow().current_term;
+        let applied = self.metadata();
+        let alive: Vec<u64> = applied
+            .metadata
+            .live_nodes()
+            .into_iter()
+            .filter(|&id| id != self.node_id)
+            .collect();
+        let timeout = self.settings.node_session_timeout.0;
+        for node in self.sessions.expired(term, &alive, Instant::now(), timeout) {
+            tracing::warn!(
+                node,
+                timeout = ?timeout,
+                "node missed its session (cluster.node_session_timeout): marking it down"
+            );
+            let down = Command::NodeDown {
+                id: node,
+                now_ms: now_ms(),
+            };
+            if let Err(error) = self.propose(down).await {
+                tracing::warn!(node, %error, "could not mark the node down");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_node_expires_and_a_new_term_restarts_every_session() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        let timeout = Duration::from_secs(3);
+        assert!(sessions.expired(1, &[2, 3], start, timeout).is_empty());
+        sessions.seen(2, start + Duration::from_secs(2));
+        let later = start + Duration::from_secs(4);
+        assert_eq!(sessions.expired(1, &[2, 3], later, timeout), vec![3]);
+        assert!(
+            sessions.expired(2, &[2, 3], later, timeout).is_empty(),
+            "a new controller gives every node a full session"
+        );
+    }
+}

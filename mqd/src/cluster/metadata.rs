@@ -1,0 +1,391 @@
+//! The cluster's metadata: the state every node holds a copy of, changed only by [`Command`]s that
+//! the Raft log orders. [`Metadata::apply`] is a pure function of the state and the command, so
+//! every node that applies the same log holds the same metadata.
+//!
+//! Invariants kept here:
+//! - a partition's leader epoch only rises: it is raised whenever the node leading it comes back
+//!   as a new process (its records are gone), so a reader can tell the old log from the new;
+//! - a group's offsets are written only by the node that holds the group's coordinator slot, at the
+//!   slot's current epoch: a coordinator that lost its slot (it was down, the slot moved) is fenced.
+
+use mq_wire::api::TopicConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// How many coordinator slots share the groups: a group's coordinator is the node holding slot
+/// `hash(group) % GROUP_SLOTS`, as Kafka's is the leader of a `__consumer_offsets` partition.
+pub const GROUP_SLOTS: u32 = 32;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub nodes: BTreeMap<u64, NodeRecord>,
+    pub topics: BTreeMap<String, TopicRecord>,
+    /// Which node coordinates the groups hashed to each slot; empty until a node registers.
+    pub slots: Vec<CoordinatorSlot>,
+    /// Committed offsets: group → topic → partition → offset.
+    pub offsets: BTreeMap<String, BTreeMap<String, BTreeMap<u32, CommittedRecord>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    Alive,
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub addr: String,
+    pub state: NodeState,
+    /// When the node entered `state`, ms since the epoch (the controller's clock).
+    pub since_ms: i64,
+    /// Made anew by each `mqd` process: a new one means the node restarted and lost its records.
+    pub incarnation: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRecord {
+    /// Tells a topic from an older one of the same name.
+    pub id: Uuid,
+    pub config: TopicConfig,
+    pub partitions: Vec<PartitionRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRecord {
+    pub leader: u64,
+    pub leader_epoch: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoordinatorSlot {
+    pub node: u64,
+    /// Raised each time the slot moves: commits carry it, so an old coordinator is fenced.
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedRecord {
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// One offset of a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetCommit {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
+}
+
+/// Who writes a group's offsets: the node holding its slot, at the slot's epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoordinatorClaim {
+    pub node: u64,
+    pub epoch: u64,
+}
+
+/// A change to the metadata, decided by the controller (placement is computed before it is
+/// proposed, so applying it is deterministic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// A node reported in: it is alive. A new incarnation means it restarted empty.
+    NodeUp {
+        id: u64,
+        addr: String,
+        incarnation: Uuid,
+        now_ms: i64,
+    },
+    /// A node missed its session: down. Its coordinator slots move to live nodes.
+    NodeDown {
+        id: u64,
+        now_ms: i64,
+    },
+    CreateTopic {
+        name: String,
+        id: Uuid,
+        config: TopicConfig,
+        /// One leader per partition.
+        leaders: Vec<u64>,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    CommitOffsets {
+        group: String,
+        claim: CoordinatorClaim,
+        offsets: Vec<OffsetCommit>,
+    },
+    /// Drops a group's offsets (a group delete).
+    DeleteGroup {
+        group: String,
+        claim: CoordinatorClaim,
+    },
+}
+
+/// Why a command changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum MetadataError {
+    #[error("topic `{name}` already exists")]
+    TopicExists { name: String },
+    #[error("unknown topic `{name}`")]
+    UnknownTopic { name: String },
+    #[error("node {node} no longer coordinates group `{group}`")]
+    NotCoordinator { group: String, node: u64 },
+}
+
+/// What applying one command gave.
+pub type CommandResult = Result<(), MetadataError>;
+
+/// The slot of a group: murmur2 of its name, as partitions are picked by key.
+pub fn slot_of(group: &str) -> u32 {
+    (murmur2::murmur2(group.as_bytes(), murmur2::KAFKA_SEED) & 0x7fff_ffff) % GROUP_SLOTS
+}
+
+impl Metadata {
+    pub fn apply(&mut self, command: &Command) -> CommandResult {
+        match command {
+            Command::NodeUp {
+                id,
+                addr,
+                incarnation,
+                now_ms,
+            } => {
+                self.node_up(*id, addr, *incarnation, *now_ms);
+                Ok(())
+            }
+            Command::NodeDown { id, now_ms } => {
+                if let Some(node) = self.nodes.get_mut(id) {
+                    if node.state != NodeState::Down {
+                        node.state = NodeState::Down;
+                        node.since_ms = *now_ms;
+                    }
+                }
+                self.move_slots_off(*id);
+                Ok(())
+            }
+            Command::CreateTopic {
+                name,
+                id,
+                config,
+                leaders,
+            } => {
+                if self.topics.contains_key(name) {
+                    return Err(MetadataError::TopicExists { name: name.clone() });
+                }
+                let partitions = leaders
+                    .iter()
+                    .map(|&leader| PartitionRecord {
+                        leader,
+                        leader_epoch: 0,
+                    })
+                    .collect();
+                self.topics.insert(
+                    name.clone(),
+                    TopicRecord {
+                        id: *id,
+                        config: config.clone(),
+                        partitions,
+                    },
+                );
+                Ok(())
+            }
+            Command::DeleteTopic { name } => {
+                if self.topics.remove(name).is_none() {
+                    return Err(MetadataError::UnknownTopic { name: name.clone() });
+                }
+                for topics in self.offsets.values_mut() {
+                    topics.remove(name);
+                }
+                self.offsets.retain(|_, topics| !topics.is_empty());
+                Ok(())
+            }
+            Command::CommitOffsets {
+                group,
+                claim,
+                offsets,
+            } => {
+                self.check_claim(group, *claim)?;
+                let committed = self.offsets.entry(group.clone()).or_default();
+                for commit in offsets {
+                    committed.entry(commit.topic.clone()).or_default().insert(
+                        commit.partition,
+                        CommittedRecord {
+                            offset: commit.offset,
+                            metadata: commit.metadata.clone(),
+                        },
+                    );
+                }
+                Ok(())
+            }
+            Command::DeleteGroup { group, claim } => {
+                self.check_claim(group, *claim)?;
+                self.offsets.remove(group);
+                Ok(())
+            }
+        }
+    }
+
+    /// The slot holding `group` now, if any node has registered yet.
+    pub fn slot(&self, group: &str) -> Option<(u32, CoordinatorSlot)> {
+        let index = slot_of(group);
+        self.slots.get(index as usize).map(|slot| (index, *slot))
+    }
+
+    pub fn is_alive(&self, node: u64) -> bool {
+        self.nodes
+            .get(&node)
+            .is_some_and(|n| n.state == NodeState::Alive)
+    }
+
+    /// Live node ids, in order.
+    pub fn live_nodes(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.state == NodeState::Alive)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Partitions each node leads, for every registered node.
+    pub fn leader_counts(&self) -> BTreeMap<u64, u32> {
+        let mut counts: BTreeMap<u64, u32> = self.nodes.keys().map(|&id| (id, 0)).collect();
+        for topic in self.topics.values() {
+            for partition in &topic.partitions {
+                *counts.entry(partition.leader).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    fn check_claim(&self, group: &str, claim: CoordinatorClaim) -> CommandResult {
+        match self.slot(group) {
+            Some((_, slot)) if slot.node == claim.node && slot.epoch == claim.epoch => Ok(()),
+            _ => Err(MetadataError::NotCoordinator {
+                group: group.to_owned(),
+                node: claim.node,
+            }),
+        }
+    }
+
+    fn node_up(&mut self, id: u64, addr: &str, incarnation: Uuid, now_ms: i64) {
+        let restarted = match self.nodes.get(&id) {
+            Some(node) => node.incarnation != incarnation,
+            None => false,
+        };
+        let node = self.nodes.entry(id).or_insert_with(|| NodeRecord {
+            addr: addr.to_owned(),
+            state: NodeState::Down,
+            since_ms: now_ms,
+            incarnation,
+        });
+        node.addr = addr.to_owned();
+        if node.state != NodeState::Alive || restarted {
+            node.state = NodeState::Alive;
+            node.since_ms = now_ms;
+        }
+        node.incarnation = incarnation;
+        if restarted {
+            // Its records are gone: a new epoch tells the new log from the old.
+            for topic in self.topics.values_mut() {
+                for partition in topic.partitions.iter_mut().filter(|p| p.leader == id) {
+                    partition.leader_epoch += 1;
+                }
+            }
+        }
+        self.balance_slots();
+    }
+
+    /// Moves the slots of `down` to the live nodes holding the fewest.
+    fn move_slots_off(&mut self, down: u64) {
+        let live = self.live_nodes();
+        if live.is_empty() {
+            return;
+        }
+        for index in 0..self.slots.len() {
+            if self.slots[index].node == down {
+                let target = self.least_loaded(&live);
+                let slot = &mut self.slots[index];
+                slot.node = target;
+                slot.epoch += 1;
+            }
+        }
+    }
+
+    /// Gives every live node its share of the slots: the first node takes them all, and each
+    /// node that comes up takes slots from the most loaded until the spread is within one.
+    fn balance_slots(&mut self) {
+        let live = self.live_nodes();
+        if live.is_empty() {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = (0..GROUP_SLOTS)
+                .map(|i| CoordinatorSlot {
+                    node: live[i as usize % live.len()],
+                    epoch: 0,
+                })
+                .collect();
+            return;
+        }
+        let down: Vec<u64> = self
+            .slots
+            .iter()
+            .map(|s| s.node)
+            .filter(|n| !live.contains(n))
+            .collect();
+        for node in down {
+            self.move_slots_off(node);
+        }
+        loop {
+            let counts = self.slot_counts(&live);
+            let (&most, &high) = counts
+                .iter()
+                .max_by_key(|(&id, &c)| (c, std::cmp::Reverse(id)))
+                .expect("live is not empty");
+            let (&least, &low) = counts
+                .iter()
+                .min_by_key(|(&id, &c)| (c, id))
+                .expect("live is not empty");
+            if high <= low + 1 {
+                return;
+            }
+            let index = self
+                .slots
+                .iter()
+                .rposition(|s| s.node == most)
+                .expect("the most loaded node holds a slot");
+            let slot = &mut self.slots[index];
+            slot.node = least;
+            slot.epoch += 1;
+        }
+    }
+
+    fn slot_counts(&self, live: &[u64]) -> BTreeMap<u64, u32> {
+        let mut counts: BTreeMap<u64, u32> = live.iter().map(|&id| (id, 0)).collect();
+        for slot in &self.slots {
+            if let Some(count) = counts.get_mut(&slot.node) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    fn least_loaded(&self, live: &[u64]) -> u64 {
+        let counts = self.slot_counts(live);
+        counts
+            .iter()
+            .min_by_key(|(&id, &c)| (c, id))
+            .map(|(&id, _)| id)
+            .expect("live is not empty")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,163 @@
+use super::*;
+
+pub(crate) fn topic_config(partitions: u32) -> TopicConfig {
+    TopicConfig {
+        partitions,
+        replication_factor: 1,
+        retention_ms: 0,
+        retention_bytes: 0,
+        segment_bytes: 1 << 20,
+        discard: Default::default(),
+    }
+}
+
+fn up(metadata: &mut Metadata, id: u64, incarnation: Uuid) {
+    metadata
+        .apply(&Command::NodeUp {
+            id,
+            addr: format!("127.0.0.1:{}", 9400 + id),
+            incarnation,
+            now_ms: 1,
+        })
+        .unwrap();
+}
+
+fn slots_per_node(metadata: &Metadata) -> BTreeMap<u64, usize> {
+    let mut counts = BTreeMap::new();
+    for slot in &metadata.slots {
+        *counts.entry(slot.node).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn slots_spread_over_the_nodes_as_they_come_up_and_leave_a_dead_one() {
+    let mut metadata = Metadata::default();
+    up(&mut metadata, 1, Uuid::new_v4());
+    assert_eq!(slots_per_node(&metadata)[&1], GROUP_SLOTS as usize);
+    up(&mut metadata, 2, Uuid::new_v4());
+    up(&mut metadata, 3, Uuid::new_v4());
+    let counts = slots_per_node(&metadata);
+    assert_eq!(counts.len(), 3);
+    assert!(counts.values().all(|&c| c == 10 || c == 11), "{counts:?}");
+
+    let before = metadata.slots.clone();
+    metadata
+        .apply(&Command::NodeDown { id: 2, now_ms: 2 })
+        .unwrap();
+    assert!(metadata.slots.iter().all(|s| s.node != 2));
+    for (old, new) in before.iter().zip(&metadata.slots) {
+        if old.node == 2 {
+            assert_eq!(new.epoch, old.epoch + 1, "a moved slot gets a new epoch");
+        } else {
+            assert_eq!(old, new, "slots of live nodes stay put");
+        }
+    }
+}
+
+#[test]
+fn a_restarted_leader_raises_the_epochs_of_its_partitions() {
+    let mut metadata = Metadata::default();
+    let first = Uuid::new_v4();
+    up(&mut metadata, 1, first);
+    up(&mut metadata, 2, Uuid::new_v4());
+    metadata
+        .apply(&Command::CreateTopic {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            config: topic_config(2),
+            leaders: vec![1, 2],
+        })
+        .unwrap();
+    up(&mut metadata, 1, first);
+    assert_eq!(
+        metadata.topics["t"].partitions[0].leader_epoch, 0,
+        "same process"
+    );
+    up(&mut metadata, 1, Uuid::new_v4());
+    let partitions = &metadata.topics["t"].partitions;
+    assert_eq!(partitions[0].leader_epoch, 1);
+    assert_eq!(partitions[1].leader_epoch, 0);
+}
+
+#[test]
+fn only_the_slot_holder_at_its_epoch_commits() {
+    let mut metadata = Metadata::default();
+    up(&mut metadata, 1, Uuid::new_v4());
+    up(&mut metadata, 2, Uuid::new_v4());
+    let (_, slot) = metadata.slot("orders").unwrap();
+    let commit = |claim| Command::CommitOffsets {
+        group: "orders".into(),
+        claim,
+        offsets: vec![OffsetCommit {
+            topic: "t".into(),
+            partition: 0,
+            offset: 7,
+            metadata: None,
+        }],
+    };
+    let holder = CoordinatorClaim {
+        node: slot.node,
+        epoch: slot.epoch,
+    };
+    metadata.apply(&commit(holder)).unwrap();
+    assert_eq!(metadata.offsets["orders"]["t"][&0].offset, 7);
+
+    let other = CoordinatorClaim {
+        node: 3 - slot.node,
+        epoch: slot.epoch,
+    };
+    assert!(matches!(
+        metadata.apply(&commit(other)),
+        Err(MetadataError::NotCoordinator { .. })
+    ));
+    // The holder dies: the slot moves, and the old claim is fenced.
+    metadata
+        .apply(&Command::NodeDown {
+            id: slot.node,
+            now_ms: 3,
+        })
+        .unwrap();
+    assert!(matches!(
+        metadata.apply(&commit(holder)),
+        Err(MetadataError::NotCoordinator { .. })
+    ));
+}
+
+#[test]
+fn deleting_a_topic_drops_its_offsets() {
+    let mut metadata = Metadata::default();
+    up(&mut metadata, 1, Uuid::new_v4());
+    metadata
+        .apply(&Command::CreateTopic {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            config: topic_config(1),
+            leaders: vec![1],
+        })
+        .unwrap();
+    let (_, slot) = metadata.slot("g").unwrap();
+    metadata
+        .apply(&Command::CommitOffsets {
+            group: "g".into(),
+            claim: CoordinatorClaim {
+                node: slot.node,
+                epoch: slot.epoch,
+            },
+            offsets: vec![OffsetCommit {
+                topic: "t".into(),
+                partition: 0,
+                offset: 1,
+                metadata: None,
+            }],
+        })
+        .unwrap();
+    metadata
+        .apply(&Command::DeleteTopic { name: "t".into() })
+        .unwrap();
+    assert!(metadata.offsets.is_empty());
+    assert_eq!(
+        metadata.apply(&Command::DeleteTopic { name: "t".into() }),
+        Err(MetadataError::UnknownTopic { name: "t".into() })
+    );
+}

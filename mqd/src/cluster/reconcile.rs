@@ -1,0 +1,141 @@
+//! Makes this node's broker match the metadata it has applied: a topic the metadata gained is put
+//! in place (each partition this node leads starts at its durable offset ceiling), a topic it lost
+//! is dropped with everything groups remember of it, and the epochs of partitions led here follow
+//! the metadata. Runs at start and after every applied change.
+
+use super::offset_ceilings::OffsetCeilings;
+use super::raft::state_machine::Applied;
+use super::Cluster;
+use crate::broker::{Broker, PartitionPlacement, TopicPlacement};
+use crate::group::Groups;
+use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignal;
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct Reconciler {
+    node_id: u64,
+    ceilings: Arc<OffsetCeilings>,
+    broker: Arc<Broker>,
+    groups: Arc<Groups>,
+    metrics: Arc<Metrics>,
+    /// The topics put in place, by name, with the id they had.
+    installed: HashMap<String, Uuid>,
+}
+
+impl Reconciler {
+    pub fn new(
+        cluster: &Cluster,
+        broker: Arc<Broker>,
+        groups: Arc<Groups>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Reconciler {
+            node_id: cluster.node_id(),
+            ceilings: Arc::clone(&cluster.ceilings),
+            broker,
+            groups,
+            metrics,
+            installed: HashMap::new(),
+        }
+    }
+
+    pub fn reconcile(&mut self, applied: &Applied) {
+        let me = self.node_id;
+        let topics = &applied.metadata.topics;
+        let gone: Vec<String> = self
+            .installed
+            .iter()
+            .filter(|(name, id)| topics.get(*name).map(|t| t.id) != Some(**id))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in gone {
+            self.installed.remove(&name);
+            if self.broker.delete_topic(&name).is_ok() {
+                self.groups.forget_topic(&name);
+                self.metrics.forget_topic(&name);
+            }
+            if let Err(error) = self.ceilings.forget_topic(&name) {
+                tracing::warn!(topic = %name, %error, "cannot drop the offset ceilings of a deleted topic");
+            }
+        }
+        for (name, record) in topics {
+            if self.installed.get(name) == Some(&record.id) {
+                if let Ok(topic) = self.broker.topic(name) {
+                    for (partition, placed) in topic.partitions().iter().zip(&record.partitions) {
+                        partition.raise_leader_epoch(placed.leader_epoch);
+                    }
+                }
+                continue;
+            }
+            let partitions = record
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(index, placed)| {
+                    let log_start = if placed.leader == me {
+                        self.ceilings.start_of(name, index as u32)
+                    } else {
+                        0
+                    };
+                    if log_start > 0 {
+                        self.metrics.partition_restarted_empty();
+                        tracing::warn!(
+                            topic = %name,
+                            partition = index,
+                            log_start,
+                            "partition came back empty after a restart: its records were in memory and are gone; its offsets resume at {log_start}"
+                        );
+                    }
+                    PartitionPlacement {
+                        leader: placed.leader,
+                        leader_epoch: placed.leader_epoch,
+                        log_start,
+                    }
+                })
+                .collect();
+            let reservations: Arc<dyn crate::broker::offset_lease::OffsetReservations> =
+                self.ceilings.clone();
+            let placement = TopicPlacement {
+                partitions,
+                reservations: Some(reservations),
+            };
+            self.broker
+                .install_topic(name, record.config.clone(), &placement);
+            self.installed.insert(name.clone(), record.id);
+            tracing::info!(topic = %name, partitions = record.partitions.len(), "topic in place on this node");
+        }
+    }
+}
+
+impl Cluster {
+    /// Hands this node's broker to the cluster: from now on it follows the metadata.
+    pub fn attach(&self, reconciler: Reconciler) {
+        let _ = self.reconciler.set(parking_lot::Mutex::new(reconciler));
+        self.sync_local();
+    }
+
+    /// Makes the broker match the metadata applied so far.
+    pub fn sync_local(&self) {
+        if let Some(reconciler) = self.reconciler.get() {
+            let applied = self.metadata();
+            reconciler.lock().reconcile(&applied);
+        }
+    }
+
+    /// Follows every applied change until shutdown.
+    pub async fn run_reconciler(self: Arc<Self>, stop: ShutdownSignal) {
+        let mut changes = self.watch();
+        let stop = stop.wait();
+        tokio::pin!(stop);
+        loop {
+            changes.borrow_and_update();
+            self.sync_local();
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                _ = &mut stop => return,
+            }
+        }
+    }
+}

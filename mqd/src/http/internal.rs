@@ -1,0 +1,164 @@
+//! `/internal/v1/…`: what nodes of a cluster ask each other — Raft's RPCs, proposals sent to the
+//! controller, the controller's applied index (a read barrier), node heartbeats, and the partitions
+//! a node leads (for describe and list). Not part of the public API or its OpenAPI document; a
+//! node alone answers `404 not_found` to all of it.
+
+use super::{ApiError, AppState};
+use crate::cluster::liveness::{NodeReport, HEARTBEAT_PATH};
+use crate::cluster::metadata::Command;
+use crate::cluster::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
+use crate::cluster::raft::TypeConfig;
+use crate::cluster::{
+    AppliedAnswer, Cluster, ClusterError, Retry, WriteAnswer, APPLIED_PATH, WRITE_PATH,
+};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mq_wire::api::PartitionInfo;
+use mq_wire::ErrorCode;
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where a node's led partitions are listed.
+pub const PARTITIONS_PATH: &str = "/internal/v1/partitions";
+
+/// One partition a node leads, with its bounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LedPartition {
+    pub topic: String,
+    pub info: PartitionInfo,
+}
+
+pub fn routes(max_body: usize) -> Router<AppState> {
+    Router::new()
+        .route(VOTE_PATH, post(vote))
+        .route(APPEND_PATH, post(append))
+        .route(SNAPSHOT_PATH, post(snapshot))
+        .route(WRITE_PATH, post(write))
+        .route(APPLIED_PATH, get(applied))
+        .route(HEARTBEAT_PATH, post(heartbeat))
+        .route(PARTITIONS_PATH, get(partitions))
+        .layer(DefaultBodyLimit::max(max_body))
+}
+
+fn cluster_of(state: &AppState) -> Result<&Arc<Cluster>, ApiError> {
+    state
+        .cluster
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "this node runs alone: no cluster"))
+}
+
+async fn vote(
+    State(state): State<AppState>,
+    Json(request): Json<VoteRequest<u64>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(cluster_of(&state)?.raft().vote(request).await))
+}
+
+async fn append(
+    State(state): State<AppState>,
+    Json(request): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(
+        cluster_of(&state)?.raft().append_entries(request).await,
+    ))
+}
+
+async fn snapshot(
+    State(state): State<AppState>,
+    Json(request): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(
+        cluster_of(&state)?.raft().install_snapshot(request).await,
+    ))
+}
+
+/// A proposal from another node; only the controller takes it.
+async fn write(
+    State(state): State<AppState>,
+    Json(command): Json<Command>,
+) -> Result<Json<WriteAnswer>, ApiError> {
+    let cluster = cluster_of(&state)?;
+    if !cluster.is_controller() {
+        return Err(ApiError::new(
+            ErrorCode::NotController,
+            format!("node {} is not the controller", cluster.node_id()),
+        ));
+    }
+    match cluster.write_locally(command).await {
+        Ok(answer) => Ok(Json(answer)),
+        Err(Retry::Later(why)) => Err(ApiError::new(ErrorCode::NotController, why)),
+        Err(Retry::Never(error)) => Err(error.into()),
+    }
+}
+
+async fn applied(State(state): State<AppState>) -> Result<Json<AppliedAnswer>, ApiError> {
+    Ok(Json(AppliedAnswer {
+        index: cluster_of(&state)?.metadata().index,
+    }))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Json(report): Json<NodeReport>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    cluster_of(&state)?.receive_report(report).await?;
+    Ok(Json(serde_json::json!({})))
+}
+
+#[derive(Debug, Deserialize)]
+struct PartitionsQuery {
+    /// Answer once this node has applied at least this metadata index (the asker's), so that a
+    /// topic the asker knows is in place here too.
+    at_least: Option<u64>,
+}
+
+/// The partitions this node leads, of every topic.
+async fn partitions(
+    State(state): State<AppState>,
+    Query(query): Query<PartitionsQuery>,
+) -> Json<Vec<LedPartition>> {
+    if let (Some(cluster), Some(index)) = (&state.cluster, query.at_least) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let _ = cluster.wait_applied(index, deadline).await;
+        cluster.sync_local();
+    }
+    let me = state.broker.node_id();
+    let mut led = Vec::new();
+    for topic in state.broker.topics() {
+        for partition in topic.partitions() {
+            if partition.leader() == me {
+                led.push(LedPartition {
+                    topic: topic.name().to_owned(),
+                    info: partition.info(),
+                });
+            }
+        }
+    }
+    Json(led)
+}
+
+impl From<ClusterError> for ApiError {
+    fn from(error: ClusterError) -> Self {
+        use crate::cluster::metadata::MetadataError;
+        use crate::cluster::placement::PlacementError;
+        let code = match &error {
+            ClusterError::ControllerUnavailable(_) => ErrorCode::ControllerUnavailable,
+            ClusterError::NotController { .. } => ErrorCode::NotController,
+            ClusterError::Metadata(MetadataError::TopicExists { .. }) => ErrorCode::TopicExists,
+            ClusterError::Metadata(MetadataError::UnknownTopic { .. }) => ErrorCode::UnknownTopic,
+            ClusterError::Metadata(MetadataError::NotCoordinator { .. }) => {
+                ErrorCode::NotCoordinator
+            }
+            ClusterError::Placement(PlacementError::NotEnoughNodes { .. }) => {
+                ErrorCode::NotEnoughNodes
+            }
+            ClusterError::Storage { .. } | ClusterError::Raft(_) => {
+                tracing::error!(%error, "cluster request failed");
+                ErrorCode::Internal
+            }
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
