@@ -96,6 +96,7 @@ pub async fn serve(
     let cluster = match &config.cluster {
         Some(settings) => {
             let cluster = Cluster::start(&config.node, settings).await?;
+            groups.join_cluster(cluster.clone());
             cluster.attach(Reconciler::new(
                 &cluster,
                 Arc::clone(&broker),

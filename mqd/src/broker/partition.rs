@@ -10,7 +10,7 @@ use crate::log::{Evicted, PartitionLog, ReadBatches, Reservation, RetentionPolic
 use mq_wire::api::PartitionInfo;
 use mq_wire::batch::{BatchIter, RecordRef};
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -28,8 +28,11 @@ pub struct Partition {
     lease: Option<OffsetLease>,
     /// The lock is held only while bytes are copied in or out, never across an `.await`.
     log: RwLock<Box<dyn PartitionLog>>,
-    /// Every offset below it may be read; long-polling fetches wait on it.
+    /// Every offset below it may be read; long-polling fetches wait on it. For a partition led
+    /// elsewhere: the leader's, as last heard.
     high_watermark: watch::Sender<u64>,
+    /// For a partition led elsewhere: the leader's log start, as last heard.
+    remote_log_start: AtomicU64,
 }
 
 /// A read of a partition, with the bounds seen at that moment.
@@ -88,6 +91,7 @@ impl Partition {
             lease,
             log: RwLock::new(log),
             high_watermark: watch::Sender::new(end),
+            remote_log_start: AtomicU64::new(0),
         }
     }
 
@@ -174,7 +178,30 @@ impl Partition {
     }
 
     pub fn log_start(&self) -> u64 {
+        if !self.hosted {
+            return self.remote_log_start.load(Ordering::Relaxed);
+        }
         self.log.read().log_start()
+    }
+
+    /// Whether this node leads the partition (else it is a placeholder for the leader's).
+    pub fn is_hosted(&self) -> bool {
+        self.hosted
+    }
+
+    /// For a partition led elsewhere: the bounds its leader just reported. The log start follows
+    /// the leader exactly (it moves back when the leader restarted empty); the high watermark only
+    /// rises unless the log start passed it.
+    pub fn set_remote_bounds(&self, log_start: u64, high_watermark: u64) {
+        if self.hosted {
+            return;
+        }
+        self.remote_log_start.store(log_start, Ordering::Relaxed);
+        self.high_watermark.send_if_modified(|hw| {
+            let moved = *hw != high_watermark;
+            *hw = high_watermark;
+            moved
+        });
     }
 
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {

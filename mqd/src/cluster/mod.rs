@@ -10,6 +10,7 @@
 //! | `reconcile.rs` | makes this node's broker match the metadata (topics, epochs, offset starts) |
 //! | `offset_ceilings.rs` | durable offset ceilings: a restarted node never reuses an offset |
 //! | `forward.rs` | sends a request on to the node that serves it |
+//! | `remote.rs` | reads of partitions led elsewhere; a coordinator's offsets in the metadata |
 //!
 //! Who owns what: the controller (the Raft leader) decides every change of metadata and proposes
 //! it; every node applies the same log. Records stay on the node leading their partition, in memory;
@@ -22,6 +23,7 @@ pub mod offset_ceilings;
 pub mod placement;
 pub mod raft;
 pub mod reconcile;
+pub mod remote;
 
 use crate::config::{ClusterConfig, NodeConfig};
 use metadata::{Command, CommandResult, MetadataError};

@@ -43,6 +43,12 @@ impl Reconciler {
 
     pub fn reconcile(&mut self, applied: &Applied) {
         let me = self.node_id;
+        self.groups.retain_coordinated(|group| {
+            applied
+                .metadata
+                .slot(group)
+                .is_some_and(|(_, slot)| slot.node == me)
+        });
         let topics = &applied.metadata.topics;
         let gone: Vec<String> = self
             .installed

@@ -20,6 +20,44 @@ impl Groups {
         group_name: &str,
         request: &CommitRequest,
     ) -> Result<usize, GroupError> {
+        self.authorize_commit(broker, group_name, request)?;
+        for commit in &request.offsets {
+            self.offsets.commit(
+                group_name,
+                &commit.topic,
+                commit.partition,
+                commit.offset,
+                commit.metadata.clone(),
+            );
+        }
+        Ok(request.offsets.len())
+    }
+
+    /// Commits offsets, through the cluster's metadata when this node is in one (answered once
+    /// they would survive this node's death), else on this node.
+    pub async fn commit_offsets(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        request: &CommitRequest,
+    ) -> Result<usize, GroupError> {
+        let Some(cluster) = self.cluster.get() else {
+            return self.commit(broker, group_name, request);
+        };
+        cluster.refresh_bounds(broker).await;
+        self.authorize_commit(broker, group_name, request)?;
+        cluster.commit(group_name, request.offsets.clone()).await?;
+        Ok(request.offsets.len())
+    }
+
+    /// Whether `request` may commit: offsets within the log, and a member's commit fenced by
+    /// generation and ownership (an operator's only while the group is empty).
+    fn authorize_commit(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        request: &CommitRequest,
+    ) -> Result<(), GroupError> {
         for commit in &request.offsets {
             let partition_end = broker
                 .topic(&commit.topic)?
@@ -63,16 +101,62 @@ impl Groups {
                 ))
             }
         }
-        for commit in &request.offsets {
-            self.offsets.commit(
-                group_name,
-                &commit.topic,
-                commit.partition,
-                commit.offset,
-                commit.metadata.clone(),
-            );
+        Ok(())
+    }
+
+    /// Describes a group; in a cluster, with the bounds of partitions led elsewhere fresh.
+    pub async fn describe_group(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+    ) -> Result<GroupDescription, GroupError> {
+        if let Some(cluster) = self.cluster.get() {
+            cluster.refresh_bounds(broker).await;
         }
-        Ok(request.offsets.len())
+        self.describe(broker, group_name)
+    }
+
+    /// Deletes an empty group, and in a cluster its offsets from the metadata.
+    pub async fn delete_group(&self, broker: &Broker, group_name: &str) -> Result<(), GroupError> {
+        self.delete(broker, group_name)?;
+        if let Some(cluster) = self.cluster.get() {
+            cluster.delete_offsets(group_name).await?;
+        }
+        Ok(())
+    }
+
+    /// Plans and executes an offset reset; in a cluster the new offsets go through the metadata.
+    pub async fn reset_group_offsets(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        request: &ResetOffsetsRequest,
+    ) -> Result<ResetOffsetsResponse, GroupError> {
+        let Some(cluster) = self.cluster.get() else {
+            return self.reset_offsets(broker, group_name, request);
+        };
+        cluster.refresh_bounds(broker).await;
+        let plan_only = ResetOffsetsRequest {
+            execute: false,
+            ..request.clone()
+        };
+        let mut answer = self.reset_offsets(broker, group_name, &plan_only)?;
+        if request.execute {
+            let offsets = answer
+                .plan
+                .iter()
+                .map(|entry| mq_wire::api::OffsetCommit {
+                    topic: entry.topic.clone(),
+                    partition: entry.partition,
+                    offset: entry.new_offset,
+                    metadata: None,
+                })
+                .collect();
+            cluster.commit(group_name, offsets).await?;
+            answer.executed = true;
+            tracing::info!(group = %group_name, topic = %request.topic, "offsets reset");
+        }
+        Ok(answer)
     }
 
     pub fn describe(

@@ -34,6 +34,12 @@ pub enum GroupError {
     },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error(
+        "this node no longer coordinates group `{0}`; the request goes to its new coordinator"
+    )]
+    NotCoordinator(String),
+    #[error("the offsets of group `{group}` could not be made durable: {reason}")]
+    CoordinatorUnavailable { group: String, reason: String },
     #[error(transparent)]
     Broker(#[from] BrokerError),
 }
@@ -48,6 +54,8 @@ impl GroupError {
             GroupError::GroupNotEmpty(_) => ErrorCode::GroupNotEmpty,
             GroupError::NoCommittedOffset { .. } => ErrorCode::NoCommittedOffset,
             GroupError::InvalidArgument(_) => ErrorCode::InvalidRequest,
+            GroupError::NotCoordinator(_) => ErrorCode::NotCoordinator,
+            GroupError::CoordinatorUnavailable { .. } => ErrorCode::CoordinatorUnavailable,
             GroupError::Broker(error) => error.code(),
         }
     }

@@ -5,6 +5,7 @@
 //! group's committed offset (or where `auto_offset_reset` says), and each fetch moves it past what it
 //! returned. A partition that is being taken away from the member gets no new records.
 
+use super::cluster_hooks::ClusterGroups;
 use super::{GroupError, Groups, TopicPartition};
 use crate::broker::{Broker, BrokerError, Partition};
 use mq_wire::api::{
@@ -73,6 +74,10 @@ impl Groups {
         stop: impl Future<Output = ()>,
     ) -> Result<GroupFetched, GroupError> {
         let started = Instant::now();
+        let cluster = self.cluster.get().cloned();
+        if let Some(cluster) = &cluster {
+            cluster.refresh_bounds(broker).await;
+        }
         tokio::pin!(stop);
         loop {
             // Listen for a rebalance or a grant before planning, so none is missed in between.
@@ -90,7 +95,8 @@ impl Groups {
                 .map(|(_, p, _)| p.watch_high_watermark())
                 .collect();
 
-            let (mut response, advanced, raced) = read_plan(&plan, &limits)?;
+            let (mut response, advanced, raced) =
+                read_plan(&plan, &limits, broker, cluster.as_deref()).await?;
             self.advance_positions(group_name, &request.member_id, advanced);
             response.generation = plan.generation;
             response.rebalance = plan.rebalance;
@@ -102,11 +108,37 @@ impl Groups {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
+            // Partitions led elsewhere are waited on with a long poll at their leader; what it
+            // brings only wakes this loop, which reads again.
+            let remote_waits: Vec<_> = match &cluster {
+                Some(cluster) => plan
+                    .parts
+                    .iter()
+                    .filter(|(_, p, _)| !p.is_hosted())
+                    .map(|(tp, _, position)| {
+                        let wait = deadline.saturating_duration_since(Instant::now());
+                        cluster.read(broker, tp, *position, 1, wait)
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             let any_data = async {
-                if watchers.is_empty() {
+                let mut changes: Vec<futures_util::future::BoxFuture<'_, ()>> = watchers
+                    .iter_mut()
+                    .map(|w| {
+                        Box::pin(async move {
+                            let _ = w.changed().await;
+                        }) as _
+                    })
+                    .collect();
+                changes.extend(remote_waits.into_iter().map(|read| {
+                    Box::pin(async move {
+                        let _ = read.await;
+                    }) as _
+                }));
+                if changes.is_empty() {
                     std::future::pending::<()>().await;
                 }
-                let changes = watchers.iter_mut().map(|w| Box::pin(w.changed()));
                 let _ = futures_util::future::select_all(changes).await;
             };
             tokio::select! {
@@ -234,7 +266,12 @@ type PlanRead = (GroupFetched, Vec<(TopicPartition, u64)>, bool);
 
 /// Reads the plan's partitions in order until the limits are met. Returns what was read, the new
 /// position of each partition read, and whether a partition was evicted under the plan (re-plan).
-fn read_plan(plan: &FetchPlan, limits: &FetchLimits) -> Result<PlanRead, GroupError> {
+async fn read_plan(
+    plan: &FetchPlan,
+    limits: &FetchLimits,
+    broker: &Broker,
+    cluster: Option<&dyn ClusterGroups>,
+) -> Result<PlanRead, GroupError> {
     let mut out = GroupFetched::default();
     let mut advanced = Vec::new();
     let mut bytes_left = limits.max_bytes;
@@ -244,7 +281,15 @@ fn read_plan(plan: &FetchPlan, limits: &FetchLimits) -> Result<PlanRead, GroupEr
         if taken >= limits.max_records || bytes_left == 0 {
             break;
         }
-        let read = match partition.read(*position, bytes_left) {
+        let read = match (partition.is_hosted(), cluster) {
+            (false, Some(cluster)) => {
+                cluster
+                    .read(broker, tp, *position, bytes_left, Duration::ZERO)
+                    .await
+            }
+            _ => partition.read(*position, bytes_left),
+        };
+        let read = match read {
             Ok(read) => read,
             Err(BrokerError::OffsetOutOfRange { .. }) => {
                 raced = true;

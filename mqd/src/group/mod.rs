@@ -9,6 +9,7 @@
 //! | `fetch.rs` | group fetch across all of a member's partitions, long-polling |
 //! | `admin.rs` | commit (fenced), describe with lag, list, delete, reset offsets |
 //! | `offsets.rs` | committed offsets per (group, topic, partition) |
+//! | `cluster_hooks.rs` | what a coordinator in a cluster asks of it: replicated offsets, remote reads |
 //! | `seed_consumer.rs` | the seed's `/consume` + `/commit`: a group with one implicit member |
 //!
 //! Fencing: a member's fetches and commits carry its member id and generation; an unknown member,
@@ -17,6 +18,7 @@
 
 mod admin;
 mod assignor;
+pub mod cluster_hooks;
 mod consumer_group;
 mod coordinator;
 mod error;
@@ -66,6 +68,8 @@ pub struct Groups {
     pub seed: SeedConsumers,
     groups: Mutex<HashMap<String, ConsumerGroup>>,
     settings: GroupSettings,
+    /// In a cluster: where offsets are written and other nodes' partitions read.
+    cluster: std::sync::OnceLock<std::sync::Arc<dyn cluster_hooks::ClusterGroups>>,
 }
 
 impl Groups {
@@ -75,7 +79,29 @@ impl Groups {
             seed: SeedConsumers::default(),
             groups: Mutex::new(HashMap::new()),
             settings,
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes this node a coordinator in a cluster: offsets are read from and written to the
+    /// metadata, and partitions led elsewhere are read from their leaders.
+    pub fn join_cluster(&self, cluster: std::sync::Arc<dyn cluster_hooks::ClusterGroups>) {
+        self.offsets.read_from(cluster.clone());
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// Drops the live state (members, assignments) of groups this node no longer coordinates:
+    /// their members find the new coordinator and join there.
+    pub fn retain_coordinated(&self, coordinates: impl Fn(&str) -> bool) {
+        let mut groups = self.groups.lock();
+        groups.retain(|name, group| {
+            let keep = coordinates(name);
+            if !keep {
+                group.wake.notify_waiters();
+                tracing::info!(group = %name, "group moved to another coordinator");
+            }
+            keep
+        });
     }
 
     /// Refuses when `group` has members: the seed's implicit single member must not commit around

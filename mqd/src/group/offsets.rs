@@ -25,6 +25,8 @@ pub struct Committed {
 pub struct CommittedOffsets {
     /// One lock over both maps, so that a commit and an expiry never interleave.
     inner: Mutex<Inner>,
+    /// In a cluster: the metadata, which then answers every read.
+    replicated: std::sync::OnceLock<std::sync::Arc<dyn super::cluster_hooks::ReplicatedOffsets>>,
 }
 
 #[derive(Default)]
@@ -58,7 +60,23 @@ impl CommittedOffsets {
         self.get_full(group, topic, partition).map(|c| c.offset)
     }
 
+    /// From now on reads come from `replicated` (a node that joined a cluster).
+    pub fn read_from(
+        &self,
+        replicated: std::sync::Arc<dyn super::cluster_hooks::ReplicatedOffsets>,
+    ) {
+        let _ = self.replicated.set(replicated);
+    }
+
+    /// Whether the offsets live in a cluster's metadata.
+    pub fn is_replicated(&self) -> bool {
+        self.replicated.get().is_some()
+    }
+
     pub fn get_full(&self, group: &str, topic: &str, partition: u32) -> Option<Committed> {
+        if let Some(replicated) = self.replicated.get() {
+            return replicated.get(group, topic, partition);
+        }
         self.inner
             .lock()
             .offsets
@@ -145,6 +163,9 @@ impl CommittedOffsets {
 
     /// Everything a group has committed.
     pub fn for_group(&self, group: &str) -> Vec<(TopicPartition, Committed)> {
+        if let Some(replicated) = self.replicated.get() {
+            return replicated.for_group(group);
+        }
         self.inner
             .lock()
             .offsets
@@ -156,6 +177,9 @@ impl CommittedOffsets {
 
     /// Every group with a committed offset.
     pub fn groups(&self) -> BTreeSet<String> {
+        if let Some(replicated) = self.replicated.get() {
+            return replicated.groups();
+        }
         self.inner
             .lock()
             .offsets

@@ -42,6 +42,10 @@ pub async fn join(
     ApiPath(group): ApiPath<String>,
     ApiJson(request): ApiJson<JoinGroupRequest>,
 ) -> Result<Json<MemberAssignment>, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        // Offsets committed through the old coordinator are in the metadata; read them as of now.
+        let _ = cluster.catch_up().await;
+    }
     Ok(Json(state.groups.join(&state.broker, &group, &request)?))
 }
 
@@ -204,7 +208,10 @@ pub async fn commit(
     ApiPath(group): ApiPath<String>,
     ApiJson(request): ApiJson<CommitRequest>,
 ) -> Result<Json<CommitResponse>, ApiError> {
-    let committed = state.groups.commit(&state.broker, &group, &request)?;
+    let committed = state
+        .groups
+        .commit_offsets(&state.broker, &group, &request)
+        .await?;
     Ok(Json(CommitResponse { group, committed }))
 }
 
@@ -235,7 +242,9 @@ pub async fn describe(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
 ) -> Result<Json<GroupDescription>, ApiError> {
-    Ok(Json(state.groups.describe(&state.broker, &group)?))
+    Ok(Json(
+        state.groups.describe_group(&state.broker, &group).await?,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -261,7 +270,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(group): ApiPath<String>,
 ) -> Result<Json<DeleteGroupResponse>, ApiError> {
-    state.groups.delete(&state.broker, &group)?;
+    state.groups.delete_group(&state.broker, &group).await?;
     Ok(Json(DeleteGroupResponse {
         group,
         deleted: true,
@@ -290,9 +299,10 @@ pub async fn reset_offsets(
     ApiPath(group): ApiPath<String>,
     ApiJson(request): ApiJson<ResetOffsetsRequest>,
 ) -> Result<Json<ResetOffsetsResponse>, ApiError> {
-    Ok(Json(state.groups.reset_offsets(
-        &state.broker,
-        &group,
-        &request,
-    )?))
+    Ok(Json(
+        state
+            .groups
+            .reset_group_offsets(&state.broker, &group, &request)
+            .await?,
+    ))
 }

@@ -8,27 +8,17 @@ use crate::cluster::liveness::{NodeReport, HEARTBEAT_PATH};
 use crate::cluster::metadata::Command;
 use crate::cluster::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
 use crate::cluster::raft::TypeConfig;
+use crate::cluster::remote::{LedPartition, PARTITIONS_PATH};
 use crate::cluster::{
     AppliedAnswer, Cluster, ClusterError, Retry, WriteAnswer, APPLIED_PATH, WRITE_PATH,
 };
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use mq_wire::api::PartitionInfo;
 use mq_wire::ErrorCode;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// Where a node's led partitions are listed.
-pub const PARTITIONS_PATH: &str = "/internal/v1/partitions";
-
-/// One partition a node leads, with its bounds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LedPartition {
-    pub topic: String,
-    pub info: PartitionInfo,
-}
 
 pub fn routes(max_body: usize) -> Router<AppState> {
     Router::new()
@@ -124,11 +114,15 @@ async fn partitions(
         let _ = cluster.wait_applied(index, deadline).await;
         cluster.sync_local();
     }
-    let me = state.broker.node_id();
+    Json(local_partitions(&state))
+}
+
+/// The partitions this node leads, with their bounds.
+pub fn local_partitions(state: &AppState) -> Vec<LedPartition> {
     let mut led = Vec::new();
     for topic in state.broker.topics() {
         for partition in topic.partitions() {
-            if partition.leader() == me {
+            if partition.is_hosted() {
                 led.push(LedPartition {
                     topic: topic.name().to_owned(),
                     info: partition.info(),
@@ -136,7 +130,7 @@ async fn partitions(
             }
         }
     }
-    Json(led)
+    led
 }
 
 impl From<ClusterError> for ApiError {

@@ -4,7 +4,7 @@
 //! down shows an empty ISR in describe and fails the requests that need it with
 //! `partition_unavailable`.
 
-use super::internal::{LedPartition, PARTITIONS_PATH};
+use super::internal::local_partitions;
 use super::records::new_record;
 use super::{ApiError, AppState};
 use crate::broker::OffsetSpec;
@@ -73,46 +73,11 @@ async fn led_partitions(
     cluster: &Arc<Cluster>,
     nodes: BTreeSet<u64>,
 ) -> HashMap<(String, u32), PartitionInfo> {
-    let path = format!("{PARTITIONS_PATH}?at_least={}", cluster.metadata().index);
-    let path = &path;
-    let asks = nodes.into_iter().map(|node| async move {
-        if node == cluster.node_id() {
-            return local_partitions(state);
-        }
-        ask::<Vec<LedPartition>>(
-            cluster,
-            node,
-            Method::GET,
-            path,
-            None,
-            LIST_TIMEOUT,
-            ErrorCode::PartitionUnavailable,
-        )
-        .await
-        .unwrap_or_default()
-    });
-    futures_util::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
+    let mut led = cluster.led_partitions(nodes).await;
+    led.extend(local_partitions(state));
+    led.into_iter()
         .map(|led| ((led.topic, led.info.partition), led.info))
         .collect()
-}
-
-fn local_partitions(state: &AppState) -> Vec<LedPartition> {
-    let me = state.broker.node_id();
-    let mut led = Vec::new();
-    for topic in state.broker.topics() {
-        for partition in topic.partitions() {
-            if partition.leader() == me {
-                led.push(LedPartition {
-                    topic: topic.name().to_owned(),
-                    info: partition.info(),
-                });
-            }
-        }
-    }
-    led
 }
 
 /// What describe shows of a partition whose leader did not answer: no ISR, no bounds.
