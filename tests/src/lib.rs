@@ -4,6 +4,7 @@
 //!
 //! Synchronisation is by polling with a deadline ([`eventually`]), never by fixed sleeps.
 
+pub mod cluster;
 pub mod group;
 
 use serde_json::Value;

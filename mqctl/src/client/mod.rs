@@ -3,8 +3,14 @@
 //! A client knows one or more bootstrap servers; each request goes to the first that answers, so a
 //! dead node is skipped. Server errors come back as [`ClientError::Api`] with the stable code and
 //! message of the `{"error": …}` body.
+//!
+//! In a cluster, produce and fetch of one partition go straight to the partition's leader, which
+//! the client learns from the metadata ([`routes`]); anything else goes to a bootstrap server,
+//! which forwards it. A request that timed out is sent again to another server only when it is a
+//! read: a produce or a group request might have been applied, and a retry must not apply it twice.
 
 mod groups;
+mod routes;
 mod topics;
 
 use mq_wire::{ErrorBody, ErrorCode};
@@ -53,6 +59,8 @@ pub struct Client {
     http: reqwest::Client,
     servers: Vec<String>,
     verbose: bool,
+    /// Partition leaders learned from the cluster's metadata, shared by clones.
+    routes: std::sync::Arc<routes::Routes>,
 }
 
 impl Client {
@@ -89,6 +97,7 @@ impl Client {
             http,
             servers: normalized,
             verbose: false,
+            routes: Default::default(),
         })
     }
 
@@ -139,16 +148,32 @@ impl Client {
         self.call(reqwest::Method::DELETE, path, None::<&()>).await
     }
 
-    /// Sends a raw body and takes the raw answer; error answers become [`ClientError::Api`].
+    /// Sends a raw body to the bootstrap servers and takes the raw answer; error answers become
+    /// [`ClientError::Api`].
     async fn call_raw(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<(&str, bytes::Bytes)>,
         accept: &str,
-    ) -> Result<(String, u16, reqwest::header::HeaderMap, bytes::Bytes), ClientError> {
+    ) -> Result<Answer, ClientError> {
+        self.call_servers(&self.servers, method, path, body, accept)
+            .await
+    }
+
+    /// Tries `servers` in order: the next one after a refused connection (the request never
+    /// arrived), or after a timeout of a read; never a write after a timeout.
+    async fn call_servers(
+        &self,
+        servers: &[String],
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, bytes::Bytes)>,
+        accept: &str,
+    ) -> Result<Answer, ClientError> {
         let mut last_error = String::new();
-        for server in &self.servers {
+        let resend_after_timeout = method == reqwest::Method::GET;
+        for server in servers {
             let url = format!("{server}{path}");
             let mut request = self
                 .http
@@ -167,7 +192,7 @@ impl Client {
                     if self.verbose {
                         eprintln!("{method} {url} -> failed: {last_error}");
                     }
-                    if error.is_connect() || error.is_timeout() {
+                    if error.is_connect() || (error.is_timeout() && resend_after_timeout) {
                         continue;
                     }
                     break;
@@ -192,7 +217,7 @@ impl Client {
             return Err(api_error(&url, status, &bytes));
         }
         Err(ClientError::Unreachable {
-            servers: self.servers.join(","),
+            servers: servers.join(","),
             reason: last_error,
         })
     }
@@ -214,6 +239,9 @@ impl Client {
         decode_json(&url, status, &bytes)
     }
 }
+
+/// A successful answer: the URL that gave it, its status, headers and body.
+type Answer = (String, u16, reqwest::header::HeaderMap, bytes::Bytes);
 
 fn decode_json<R: DeserializeOwned>(
     url: &str,

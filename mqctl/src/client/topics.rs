@@ -49,7 +49,9 @@ impl Client {
             "/v1/topics/{}/partitions/{partition}/records",
             segment(topic)
         );
-        self.call_raw(
+        self.call_partition(
+            topic,
+            partition,
             reqwest::Method::POST,
             &path,
             Some((BATCH_CONTENT_TYPE, batches)),
@@ -73,7 +75,14 @@ impl Client {
             segment(topic)
         );
         let (url, status, headers, body) = self
-            .call_raw(reqwest::Method::GET, &path, None, BATCH_CONTENT_TYPE)
+            .call_partition(
+                topic,
+                partition,
+                reqwest::Method::GET,
+                &path,
+                None,
+                BATCH_CONTENT_TYPE,
+            )
             .await?;
         let number = |name: &str| -> Result<u64, ClientError> {
             headers

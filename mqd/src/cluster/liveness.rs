@@ -39,20 +39,43 @@ struct SessionsInner {
     /// The Raft term these sessions were started in.
     term: u64,
     last_seen: HashMap<u64, Instant>,
+    /// When each node last reported (a real report, not the grace a new term gives).
+    heard: HashMap<u64, Instant>,
+    /// When this node saw `term` begin.
+    term_started: Option<Instant>,
+}
+
+impl SessionsInner {
+    /// A new term starts every session afresh.
+    fn observe_term(&mut self, term: u64, now: Instant) {
+        if self.term != term || self.term_started.is_none() {
+            self.term = term;
+            self.term_started = Some(now);
+            self.last_seen.clear();
+        }
+    }
 }
 
 impl Sessions {
     fn seen(&self, node: u64, at: Instant) {
-        self.inner.lock().last_seen.insert(node, at);
+        let mut inner = self.inner.lock();
+        inner.last_seen.insert(node, at);
+        inner.heard.insert(node, at);
+    }
+
+    /// Whether `node` reported within `within` of `now`.
+    fn heard_within(&self, node: u64, now: Instant, within: Duration) -> bool {
+        self.inner
+            .lock()
+            .heard
+            .get(&node)
+            .is_some_and(|at| now.saturating_duration_since(*at) <= within)
     }
 
     /// The nodes among `alive` whose session ran out. A new term starts every session afresh.
     fn expired(&self, term: u64, alive: &[u64], now: Instant, timeout: Duration) -> Vec<u64> {
         let mut inner = self.inner.lock();
-        if inner.term != term {
-            inner.term = term;
-            inner.last_seen.clear();
-        }
+        inner.observe_term(term, now);
         alive
             .iter()
             .copied()
@@ -65,6 +88,35 @@ impl Sessions {
 }
 
 impl Cluster {
+    /// Three report intervals: a live node has reported within it.
+    fn report_window(&self) -> Duration {
+        self.settings.heartbeat_interval.0 * 3
+    }
+
+    /// On a controller that took over a moment ago: waits until every live node has had time to
+    /// report to it, so [`Cluster::placeable`] tells the live from the dead (at most three
+    /// heartbeat intervals after the term began).
+    pub async fn settle_reports(&self) {
+        let term = self.raft.metrics().borrow().current_term;
+        let started = {
+            let mut inner = self.sessions.inner.lock();
+            inner.observe_term(term, Instant::now());
+            inner.term_started.unwrap_or_else(Instant::now)
+        };
+        let ready = started + self.report_window();
+        tokio::time::sleep_until(ready.into()).await;
+    }
+
+    /// Whether the controller may place a new partition on `node`: it reported within three
+    /// heartbeat intervals. A node that died a moment ago is still alive in
+    /// the metadata until its session runs out, but gets nothing new.
+    pub fn placeable(&self, node: u64) -> bool {
+        node == self.node_id
+            || self
+                .sessions
+                .heard_within(node, Instant::now(), self.report_window())
+    }
+
     pub fn report(&self) -> NodeReport {
         NodeReport {
             id: self.node_id,
@@ -183,6 +235,12 @@ mod tests {
         assert!(
             sessions.expired(2, &[2, 3], later, timeout).is_empty(),
             "a new controller gives every node a full session"
+        );
+        let second = Duration::from_secs(1);
+        assert!(sessions.heard_within(2, start + Duration::from_millis(2500), second));
+        assert!(
+            !sessions.heard_within(3, later, second),
+            "the grace of a new term is not a report"
         );
     }
 }

@@ -122,8 +122,11 @@ impl Cluster {
         let config = openraft::Config {
             cluster_name: "mq".to_owned(),
             heartbeat_interval: heartbeat.max(1),
+            // openraft waits a leader lease of `election_timeout_max` before it votes for a new
+            // leader, then a random timeout: a dead controller is replaced after 2 to 2.5 times
+            // `election_timeout`.
             election_timeout_min: election,
-            election_timeout_max: election * 2,
+            election_timeout_max: election + election / 2,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(500),
             max_in_snapshot_log_to_keep: 100,
             ..Default::default()

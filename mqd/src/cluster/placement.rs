@@ -12,14 +12,20 @@ pub enum PlacementError {
     NotEnoughNodes { wanted: u32, live: usize },
 }
 
-/// One leader per partition, on live nodes only.
+/// One leader per partition, on live nodes only: alive in the metadata and `usable` (the
+/// controller heard from them lately, so a node that died a moment ago gets nothing).
 pub fn place_leaders(
     metadata: &Metadata,
     topic: &str,
     partitions: u32,
     replication_factor: u32,
+    usable: &dyn Fn(u64) -> bool,
 ) -> Result<Vec<u64>, PlacementError> {
-    let live = metadata.live_nodes();
+    let live: Vec<u64> = metadata
+        .live_nodes()
+        .into_iter()
+        .filter(|&n| usable(n))
+        .collect();
     if live.is_empty() || replication_factor as usize > live.len() {
         return Err(PlacementError::NotEnoughNodes {
             wanted: replication_factor,
@@ -81,7 +87,7 @@ mod tests {
     #[test]
     fn nine_partitions_on_three_nodes_give_three_each() {
         let metadata = cluster_of(&[1, 2, 3]);
-        let leaders = place_leaders(&metadata, "events", 9, 1).unwrap();
+        let leaders = place_leaders(&metadata, "events", 9, 1, &|_| true).unwrap();
         assert_eq!(
             per_node(&leaders).values().collect::<Vec<_>>(),
             [&3, &3, &3]
@@ -92,7 +98,7 @@ mod tests {
     fn topics_of_one_partition_spread_over_the_nodes() {
         let mut metadata = cluster_of(&[1, 2, 3]);
         for name in ["a", "b", "c", "d", "e", "f"] {
-            let leaders = place_leaders(&metadata, name, 1, 1).unwrap();
+            let leaders = place_leaders(&metadata, name, 1, 1, &|_| true).unwrap();
             metadata
                 .apply(&Command::CreateTopic {
                     name: name.to_owned(),
@@ -113,12 +119,18 @@ mod tests {
             .apply(&Command::NodeDown { id: 2, now_ms: 5 })
             .unwrap();
         assert_eq!(metadata.nodes[&2].state, NodeState::Down);
-        let leaders = place_leaders(&metadata, "events", 8, 1).unwrap();
+        let leaders = place_leaders(&metadata, "events", 8, 1, &|_| true).unwrap();
         assert!(!leaders.contains(&2));
         assert_eq!(per_node(&leaders).values().collect::<Vec<_>>(), [&4, &4]);
         assert_eq!(
-            place_leaders(&metadata, "events", 3, 3),
+            place_leaders(&metadata, "events", 3, 3, &|_| true),
             Err(PlacementError::NotEnoughNodes { wanted: 3, live: 2 })
+        );
+        let leaders = place_leaders(&metadata, "events", 4, 1, &|n| n != 3).unwrap();
+        assert_eq!(
+            leaders,
+            vec![1, 1, 1, 1],
+            "a node not heard from lately gets nothing"
         );
     }
 }

@@ -54,12 +54,14 @@ pub(super) async fn create_in_cluster(
     request: CreateTopicRequest,
 ) -> Result<(), ApiError> {
     let config = state.broker.topic_config_for(&request)?;
+    cluster.settle_reports().await;
     let applied = cluster.metadata();
     let leaders = place_leaders(
         &applied.metadata,
         &request.name,
         config.partitions,
         config.replication_factor,
+        &|node| cluster.placeable(node),
     )
     .map_err(ClusterError::from)?;
     if config.replication_factor > 1 {

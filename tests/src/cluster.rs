@@ -1,0 +1,528 @@
+//! A cluster of real `mqd` processes on `127.0.0.1`: every node gets a free port chosen in
+//! advance (the `[cluster]` section names every node's address, so [`crate::Mqd`], which always
+//! listens on port 0, cannot start one), its own config file, data_dir and stderr log in a fresh
+//! temp directory. Nodes can be killed (SIGKILL, data_dir kept) and restarted with the same
+//! config. Dropping the [`Cluster`] kills every node and removes the directory; when a test is
+//! failing, the tail of every node's stderr is printed first.
+//!
+//! Node ids are 1..=n, and a node is named by its id everywhere ([`Cluster::node`],
+//! [`Cluster::kill`], …). Synchronisation is by polling with a deadline, never by fixed sleeps.
+//!
+//! The tests measure failover and refusal times, so the clusters of one test binary never run at
+//! the same time even when the tests do: a cluster holds a process-wide lock while it lives.
+
+use crate::{binary, Answer};
+use mq_wire::api::{ClusterStatus, NodeRole};
+use serde_json::Value;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a node may take to answer HTTP after it was started.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+/// How long the nodes may take to elect a controller and agree on it.
+const AGREE_DEADLINE: Duration = Duration::from_secs(20);
+/// Lines of each node's stderr printed when a test fails.
+const TAIL_LINES: usize = 40;
+
+/// The `[cluster]` timings every node gets unless the test says otherwise: the shipped defaults,
+/// spelt out so that the tests' expectations (failover within 5 s, down after 3 s) are visible.
+pub const DEFAULT_TIMINGS: &str =
+    "heartbeat_interval = \"250ms\"\nelection_timeout = \"1s\"\nnode_session_timeout = \"3s\"\n";
+
+/// One node of a [`Cluster`]: its process when running, its address, files and HTTP client.
+pub struct Node {
+    pub id: usize,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    dir: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+    http: reqwest::blocking::Client,
+}
+
+impl Node {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("mqd.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Where the node's stderr goes, every start appended with a marker line.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.join("stderr.log")
+    }
+
+    /// Whether the process was started and not killed (it may still have exited by itself).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Everything the node has logged, over all its starts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of [`Node::log`].
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    pub fn try_get(&self, path: &str) -> reqwest::Result<Answer> {
+        answer(self.http.get(self.url(path)).send())
+    }
+
+    pub fn try_post(&self, path: &str, body: &Value) -> reqwest::Result<Answer> {
+        answer(self.http.post(self.url(path)).json(body).send())
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.expect(path, self.try_get(path))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        self.expect(path, self.try_post(path, body))
+    }
+
+    pub fn delete(&self, path: &str) -> Answer {
+        let sent = answer(self.http.delete(self.url(path)).send());
+        self.expect(path, sent)
+    }
+
+    fn expect(&self, path: &str, sent: reqwest::Result<Answer>) -> Answer {
+        sent.unwrap_or_else(|e| {
+            panic!(
+                "HTTP request {path} to node {} failed: {e}\nits log ends:\n{}",
+                self.id,
+                self.log_tail(TAIL_LINES)
+            )
+        })
+    }
+
+    /// `GET /v1/cluster` as this node answers it, `None` when it does not answer.
+    pub fn status(&self) -> Option<ClusterStatus> {
+        let answer = self.try_get("/v1/cluster").ok()?;
+        if answer.status != 200 {
+            return None;
+        }
+        serde_json::from_value(answer.body).ok()
+    }
+
+    /// The value of an unlabelled metric in `/metrics` (`None` when absent).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .ok()?
+            .text()
+            .ok()?;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+    }
+
+    /// Starts the process (the config file is already written) and returns without waiting.
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node {} is already running", self.id);
+        self.starts += 1;
+        let mut stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .expect("open the node's stderr log");
+        writeln!(
+            stderr,
+            "--- mq-e2e: start #{} of node {} ---",
+            self.starts, self.id
+        )
+        .expect("write the node's stderr log");
+        let child = Command::new(binary("mqd"))
+            .arg("--config")
+            .arg(self.config_path())
+            // openraft's INFO lines (every vote, every replication step) would fill the tails.
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start mqd");
+        self.child = Some(child);
+    }
+
+    /// Waits until the node answers `GET /v1/cluster`; `Err` with its log when the process exits
+    /// first or the deadline passes.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            if self.status().is_some() {
+                return Ok(());
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                self.child = None;
+                return Err(format!(
+                    "node {} exited ({status}) before serving; its log ends:\n{}",
+                    self.id,
+                    self.log_tail(TAIL_LINES)
+                ));
+            }
+            if started.elapsed() > START_DEADLINE {
+                return Err(format!(
+                    "node {} did not answer GET /v1/cluster within {START_DEADLINE:?}; its log ends:\n{}",
+                    self.id,
+                    self.log_tail(TAIL_LINES)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running cluster of `mqd` nodes; see the module documentation.
+pub struct Cluster {
+    root: PathBuf,
+    nodes: Vec<Node>,
+    /// Released after [`Drop`] has killed every node: one cluster at a time.
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Held by the cluster alive in this process.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+impl Cluster {
+    /// `n` nodes with the default timings, each serving HTTP, a controller elected and every node
+    /// alive as every node sees it.
+    pub fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, DEFAULT_TIMINGS)
+    }
+
+    /// `n` nodes whose `[cluster]` section ends with `settings` (e.g. timings), waited for as in
+    /// [`Cluster::start`]. A free port can be taken by another process between the moment it is
+    /// chosen and the moment a node binds it: then the whole cluster is started again on new ports.
+    pub fn start_with(n: usize, settings: &str) -> Cluster {
+        assert!(n >= 1, "a cluster has at least one node");
+        let mut failures = Vec::new();
+        for _attempt in 0..3 {
+            let serial = ONE_AT_A_TIME
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut cluster = Cluster::spawn(n, settings, serial);
+            let mut failed = None;
+            for node in &mut cluster.nodes {
+                if let Err(why) = node.wait_until_serving() {
+                    failed = Some(why);
+                    break;
+                }
+            }
+            match failed {
+                None => {
+                    cluster.wait_for_controller();
+                    return cluster;
+                }
+                Some(why) if why.contains("cannot listen") => failures.push(why),
+                Some(why) => panic!("{why}"),
+            }
+        }
+        panic!(
+            "the cluster could not bind its ports:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    /// Writes every node's config file and starts every process.
+    fn spawn(n: usize, settings: &str, serial: MutexGuard<'static, ()>) -> Cluster {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "mq-e2e-cluster-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let ports = free_ports(n);
+        let members: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| format!("  {{ id = {}, addr = \"127.0.0.1:{port}\" }},", i + 1))
+            .collect();
+        let cluster_section = format!(
+            "[cluster]\nnodes = [\n{}\n]\n{settings}",
+            members.join("\n")
+        );
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let mut nodes = Vec::with_capacity(n);
+        for (i, port) in ports.iter().enumerate() {
+            let id = i + 1;
+            let dir = root.join(format!("node{id}"));
+            std::fs::create_dir_all(&dir).expect("create the node's temp dir");
+            let node = Node {
+                id,
+                base: format!("http://127.0.0.1:{port}"),
+                dir,
+                child: None,
+                starts: 0,
+                http: http.clone(),
+            };
+            let toml = format!(
+                "[node]\nid = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n{cluster_section}",
+                toml_string(&node.data_dir())
+            );
+            std::fs::write(node.config_path(), toml).expect("write the node's config");
+            nodes.push(node);
+        }
+        let mut cluster = Cluster {
+            root,
+            nodes,
+            _serial: serial,
+        };
+        for node in &mut cluster.nodes {
+            node.spawn();
+        }
+        cluster
+    }
+
+    /// The node with this id (1..=n).
+    pub fn node(&self, id: usize) -> &Node {
+        assert!(
+            (1..=self.nodes.len()).contains(&id),
+            "no node {id} in a cluster of {}",
+            self.nodes.len()
+        );
+        &self.nodes[id - 1]
+    }
+
+    /// Every node's id.
+    pub fn ids(&self) -> Vec<usize> {
+        (1..=self.nodes.len()).collect()
+    }
+
+    /// The ids of the nodes not killed.
+    pub fn running(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// `GET /v1/cluster` on every running node, `None` when one does not answer.
+    pub fn statuses(&self) -> Option<Vec<ClusterStatus>> {
+        self.running()
+            .into_iter()
+            .map(|id| self.node(id).status())
+            .collect()
+    }
+
+    /// The controller every running node names, when they all name the same running node.
+    pub fn agreed_controller(&self) -> Option<usize> {
+        agreed_controller(&self.statuses()?, &self.running())
+    }
+
+    /// Waits until every running node names the same running controller and sees every running
+    /// node `alive`; returns the controller's id.
+    pub fn wait_for_controller(&self) -> usize {
+        let running = self.running();
+        self.eventually(
+            AGREE_DEADLINE,
+            "one controller and every running node alive",
+            || {
+                let statuses = self.statuses()?;
+                let controller = agreed_controller(&statuses, &running)?;
+                let all_alive = statuses.iter().all(|status| {
+                    running.iter().all(|&id| {
+                        status
+                            .nodes
+                            .iter()
+                            .any(|n| n.id == id as u64 && n.state == "alive")
+                    })
+                });
+                all_alive.then_some(controller)
+            },
+        )
+    }
+
+    /// The controller the running nodes agree on, waiting for them to agree.
+    pub fn controller(&self) -> usize {
+        self.eventually(
+            AGREE_DEADLINE,
+            "the running nodes to agree on a controller",
+            || self.agreed_controller(),
+        )
+    }
+
+    /// Waits until every running node sees node `id` in `state` (`alive`, `down`).
+    pub fn wait_for_state(&self, id: usize, state: &str, deadline: Duration) {
+        self.eventually(
+            deadline,
+            &format!("every running node to see node {id} {state}"),
+            || {
+                let statuses = self.statuses()?;
+                statuses
+                    .iter()
+                    .all(|s| {
+                        s.nodes
+                            .iter()
+                            .any(|n| n.id == id as u64 && n.state == state)
+                    })
+                    .then_some(())
+            },
+        )
+    }
+
+    /// SIGKILLs node `id` and waits for the process to be gone; its data_dir stays.
+    pub fn kill(&mut self, id: usize) {
+        assert!(self.node(id).is_running(), "node {id} is not running");
+        self.nodes[id - 1].kill();
+    }
+
+    /// Starts node `id` again with the same config and data_dir, and waits until it serves HTTP
+    /// (not until it rejoined: see [`Cluster::wait_for_controller`], [`Cluster::wait_for_state`]).
+    pub fn restart(&mut self, id: usize) {
+        assert!(!self.node(id).is_running(), "node {id} is still running");
+        let node = &mut self.nodes[id - 1];
+        node.spawn();
+        if let Err(why) = node.wait_until_serving() {
+            panic!("restart of node {id}: {why}");
+        }
+    }
+
+    /// The tail of every node's stderr, for failure messages.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|node| {
+                format!(
+                    "===== node {} ({}, {}) stderr, last {TAIL_LINES} lines =====\n{}\n",
+                    node.id,
+                    node.base,
+                    if node.is_running() {
+                        "running"
+                    } else {
+                        "killed"
+                    },
+                    node.log_tail(TAIL_LINES)
+                )
+            })
+            .collect()
+    }
+
+    /// [`crate::eventually`] (every 20 ms until `deadline`); on a timeout the panic drops the
+    /// cluster, which prints every node's log tail.
+    pub fn eventually<T>(
+        &self,
+        deadline: Duration,
+        what: &str,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let started = Instant::now();
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            assert!(
+                started.elapsed() < deadline,
+                "timed out after {deadline:?} waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The directory holding every node's config, data_dir and stderr log.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The controller all `statuses` name, when it is one of `running`.
+fn agreed_controller(statuses: &[ClusterStatus], running: &[usize]) -> Option<usize> {
+    let first = statuses.first()?.controller?;
+    let agreed = statuses.iter().all(|s| {
+        s.controller == Some(first)
+            && s.nodes
+                .iter()
+                .filter(|n| n.role == NodeRole::Controller)
+                .map(|n| n.id)
+                .eq([first])
+    });
+    let first = usize::try_from(first).ok()?;
+    (agreed && running.contains(&first)).then_some(first)
+}
+
+/// `n` distinct ports that were free a moment ago (all listeners held at once, then dropped).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// A TOML literal string (no escapes inside), for a path.
+fn toml_string(path: &Path) -> String {
+    let text = path.to_str().expect("a UTF-8 temp path");
+    assert!(!text.contains('\''), "a temp path with a quote: {text}");
+    format!("'{text}'")
+}
+
+fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> reqwest::Result<Answer> {
+    let response = sent?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes()?;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Ok(Answer { status, body })
+}
