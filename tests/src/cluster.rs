@@ -526,3 +526,74 @@ fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> reqwest::Result
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Ok(Answer { status, body })
 }
+
+/// Runs `command` with its stdout and stderr captured (read while it runs, so a large output never
+/// blocks it) and kills it when it runs longer than `deadline`: `Err` then, with what it printed to
+/// stderr.
+pub fn output_within(
+    mut command: Command,
+    deadline: Duration,
+) -> Result<std::process::Output, String> {
+    use std::io::Read;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    match status {
+        Some(status) => Ok(std::process::Output {
+            status,
+            stdout,
+            stderr,
+        }),
+        None => Err(format!(
+            "{command:?} still ran after {deadline:?} and was killed; it had printed {} bytes to \
+             stdout; its stderr:\n{}",
+            stdout.len(),
+            String::from_utf8_lossy(&stderr)
+        )),
+    }
+}
+
+impl Node {
+    /// `mqctl --server <this node> ARGS` with `stdin`, its output captured; panics (with its
+    /// stderr and this node's log tail) when it runs longer than `deadline`. Whether it succeeded
+    /// is the caller's to check.
+    pub fn mqctl(&self, args: &[&str], stdin: Stdio, deadline: Duration) -> std::process::Output {
+        let mut command = Command::new(binary("mqctl"));
+        command
+            .args(["--server", &self.base])
+            .args(args)
+            .stdin(stdin);
+        output_within(command, deadline).unwrap_or_else(|why| {
+            panic!(
+                "mqctl {args:?} through node {}: {why}\nthe node's log ends:\n{}",
+                self.id,
+                self.log_tail(TAIL_LINES)
+            )
+        })
+    }
+}

@@ -13,6 +13,9 @@ mod groups;
 mod routes;
 mod topics;
 
+pub use groups::FetchedFrames;
+pub use topics::FetchedBatches;
+
 use mq_wire::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

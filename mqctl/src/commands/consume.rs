@@ -12,6 +12,7 @@ use mq_wire::api::{
 use mq_wire::batch::BatchIter;
 use mq_wire::binary::decode_frames;
 use mq_wire::ErrorCode;
+use mqctl::group_consumer::GroupConsumer;
 use mqctl::{Client, ClientError};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -31,9 +32,102 @@ pub async fn run(
     let printer = Printer::new(&args, format);
     let poll_ms = POLL_MS.min(request_timeout.as_millis() as u64 / 2);
     match args.group.clone() {
+        Some(group) if in_cluster(client).await => {
+            consume_group_direct(client, &args, &group, printer, poll_ms).await
+        }
         Some(group) => consume_group(client, &args, &group, printer, poll_ms).await,
         None => consume_partitions(client, &args, printer, poll_ms).await,
     }
+}
+
+/// Whether the server is a cluster node: then a group member reads from the partition leaders
+/// itself. A node alone serves the whole group fetch in one request, which is cheaper.
+async fn in_cluster(client: &Client) -> bool {
+    client.cluster_status().await.is_ok_and(|status| {
+        status
+            .nodes
+            .iter()
+            .all(|n| n.role != mq_wire::api::NodeRole::Standalone)
+    })
+}
+
+/// `consume --group` in a cluster: a [`GroupConsumer`] fetching from each partition's leader.
+async fn consume_group_direct(
+    client: &Client,
+    args: &ConsumeArgs,
+    group: &str,
+    mut printer: Printer,
+    poll_ms: u64,
+) -> Result<()> {
+    let context = || format!("consume {} --group {group}", args.topic);
+    client
+        .describe_topic(&args.topic)
+        .await
+        .with_context(context)?;
+    let join = JoinGroupRequest {
+        topics: vec![args.topic.clone()],
+        session_timeout_ms: args.session_timeout.map(|d| d.as_millis() as u64),
+        auto_offset_reset: Some(if args.from_beginning {
+            OffsetReset::Earliest
+        } else {
+            OffsetReset::Latest
+        }),
+        client_id: Some("mqctl".to_owned()),
+        ..Default::default()
+    };
+    let mut member = GroupConsumer::join(client.clone(), group, join, poll_ms, 8 << 20)
+        .await
+        .with_context(context)?;
+    let mut limits = Limits::new(args, poll_ms);
+    let mut last_commit = Instant::now();
+    let result: Result<()> = async {
+        while !limits.done() {
+            let polled = tokio::select! {
+                polled = member.poll() => polled.with_context(context)?,
+                _ = tokio::signal::ctrl_c() => break,
+            };
+            let mut printed = 0u64;
+            if let Some(polled) = polled {
+                let records = decode_records(
+                    &polled.batches.bytes,
+                    polled.from,
+                    polled.batches.high_watermark,
+                );
+                for record in records {
+                    if limits.remaining().is_some_and(|r| printed >= r) {
+                        break;
+                    }
+                    printer.print(polled.partition, &record)?;
+                    member.processed(&polled.topic, polled.partition, record.offset + 1);
+                    printed += 1;
+                }
+            }
+            printer.flush()?;
+            limits.printed(printed);
+            let commit_now = match args.commit {
+                CommitMode::After => printed > 0,
+                CommitMode::Auto => last_commit.elapsed() >= Duration::from_secs(1),
+                CommitMode::None => false,
+            };
+            let heartbeat_now = member.heartbeat_due();
+            if args.commit != CommitMode::None && (commit_now || heartbeat_now) {
+                member.commit().await.with_context(context)?;
+                last_commit = Instant::now();
+            }
+            if heartbeat_now {
+                member.heartbeat().await.with_context(context)?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    printer.flush()?;
+    if args.commit == CommitMode::None {
+        member.leave_without_commit().await;
+        return result;
+    }
+    let left = member.leave().await.with_context(context);
+    result.and(left)
 }
 
 /// The records of whole batches from `from` up to the high watermark, in the JSON form the printer

@@ -36,7 +36,7 @@ pub struct Partition {
 }
 
 /// A read of a partition, with the bounds seen at that moment.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PartitionRead {
     pub batches: ReadBatches,
     pub high_watermark: u64,

@@ -245,6 +245,7 @@ impl Groups {
             strategy,
             members,
             offsets,
+            coordinator: Some(broker.node_id()),
         })
     }
 

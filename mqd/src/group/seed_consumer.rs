@@ -77,8 +77,9 @@ impl SeedConsumers {
         offsets: &CommittedOffsets,
         topic: &Topic,
         consumer: &str,
+        remote: &RemoteReads,
     ) -> Result<SeedRecord, BrokerError> {
-        let record = next_record(offsets, topic, consumer)?;
+        let record = next_record(offsets, topic, consumer, remote)?;
         let key = (topic.name().to_owned(), consumer.to_owned());
         self.last_given
             .lock()
@@ -93,38 +94,60 @@ impl SeedConsumers {
         offsets: &CommittedOffsets,
         topic: &Topic,
         consumer: &str,
+        remote: &RemoteReads,
     ) -> Result<(u32, u64), BrokerError> {
+        let (partition, next, expected) = self.plan_commit(offsets, topic, consumer, remote)?;
+        if offsets.compare_and_commit(consumer, topic.name(), partition, expected, next) {
+            return Ok((partition, next));
+        }
+        Err(moved(consumer, partition, next - 1))
+    }
+
+    /// What a `/commit` moves: the partition, the next offset, and the committed offset it must
+    /// still find there (`None`: never committed). The write is the caller's: on this node, or
+    /// through a cluster's metadata.
+    pub fn plan_commit(
+        &self,
+        offsets: &CommittedOffsets,
+        topic: &Topic,
+        consumer: &str,
+        remote: &RemoteReads,
+    ) -> Result<(u32, u64, Option<u64>), BrokerError> {
         let key = (topic.name().to_owned(), consumer.to_owned());
         let given = self.last_given.lock().remove(&key);
         if let Some((partition, offset)) = given {
             let committed = offsets.get(consumer, topic.name(), partition);
-            let position = position(offsets, topic, consumer, partition)?;
-            if position == offset
-                && offsets.compare_and_commit(
-                    consumer,
-                    topic.name(),
-                    partition,
-                    committed,
-                    offset + 1,
-                )
-            {
-                return Ok((partition, offset + 1));
+            if position(offsets, topic, consumer, partition)? == offset {
+                return Ok((partition, offset + 1, committed));
             }
             // What it was given is gone (evicted) or was committed meanwhile: never commit past a
             // record the consumer did not receive.
-            return Err(BrokerError::NoRecord(format!(
-                "the record consumer `{consumer}` was given ({partition}/{offset}) is no longer at its position; consume again"
-            )));
+            return Err(moved(consumer, partition, offset));
         }
-        let record = next_record(offsets, topic, consumer)?;
-        offsets.commit(
-            consumer,
-            topic.name(),
-            record.partition,
-            record.offset + 1,
-            None,
-        );
-        Ok((record.partition, record.offset + 1))
+        let record = next_record(offsets, topic, consumer, remote)?;
+        let committed = offsets.get(consumer, topic.name(), record.partition);
+        Ok((record.partition, record.offset + 1, committed))
+    }
+
+    /// The positions `/consume` would read at, per partition: a cluster coordinator reads those of
+    /// partitions led elsewhere ahead, then hands them in as [`RemoteReads`].
+    pub fn positions(
+        &self,
+        offsets: &CommittedOffsets,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<Vec<(u32, u64)>, BrokerError> {
+        topic
+            .partitions()
+            .iter()
+            .filter(|p| !p.is_hosted())
+            .map(|p| Ok((p.index(), position(offsets, topic, consumer, p.index())?)))
+            .filter(|at: &Result<(u32, u64), BrokerError>| {
+                at.as_ref().map_or(true, |(index, at)| {
+                    topic.partitions()[*index as usize].high_watermark() > *at
+                })
+            })
+            .collect()
     }
 
     pub fn forget_topic(&self, topic: &str) {
@@ -145,6 +168,71 @@ impl SeedConsumers {
     }
 }
 
+fn moved(consumer: &str, partition: u32, offset: u64) -> BrokerError {
+    BrokerError::NoRecord(format!(
+        "the record consumer `{consumer}` was given ({partition}/{offset}) is no longer at its position; consume again"
+    ))
+}
+
+impl super::Groups {
+    /// `/consume`: in a cluster, partitions led elsewhere are read from their leaders first.
+    pub async fn seed_consume(
+        &self,
+        broker: &crate::broker::Broker,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<SeedRecord, super::GroupError> {
+        let remote = self.seed_remote_reads(broker, topic, consumer).await?;
+        Ok(self.seed.consume(&self.offsets, topic, consumer, &remote)?)
+    }
+
+    /// `/commit`: in a cluster, the new offset goes through the metadata (this node coordinates
+    /// the consumer's group: routing sent the request here).
+    pub async fn seed_commit(
+        &self,
+        broker: &crate::broker::Broker,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<(u32, u64), super::GroupError> {
+        let remote = self.seed_remote_reads(broker, topic, consumer).await?;
+        let Some(cluster) = self.cluster.get() else {
+            return Ok(self.seed.commit(&self.offsets, topic, consumer, &remote)?);
+        };
+        let (partition, next, _) =
+            self.seed
+                .plan_commit(&self.offsets, topic, consumer, &remote)?;
+        let commit = mq_wire::api::OffsetCommit {
+            topic: topic.name().to_owned(),
+            partition,
+            offset: next,
+            metadata: None,
+        };
+        cluster.commit(consumer, vec![commit]).await?;
+        Ok((partition, next))
+    }
+
+    async fn seed_remote_reads(
+        &self,
+        broker: &crate::broker::Broker,
+        topic: &Topic,
+        consumer: &str,
+    ) -> Result<RemoteReads, super::GroupError> {
+        let mut reads = RemoteReads::new();
+        let Some(cluster) = self.cluster.get() else {
+            return Ok(reads);
+        };
+        cluster.refresh_bounds(broker).await;
+        for (partition, at) in self.seed.positions(&self.offsets, topic, consumer)? {
+            let tp = super::TopicPartition::new(topic.name(), partition);
+            let read = cluster
+                .read(broker, &tp, at, 1, std::time::Duration::ZERO)
+                .await;
+            reads.insert(partition, read);
+        }
+        Ok(reads)
+    }
+}
+
 /// The consumer's position in a partition: its committed offset, moved up to the log start.
 fn position(
     offsets: &CommittedOffsets,
@@ -157,10 +245,16 @@ fn position(
     Ok(committed.max(log_start))
 }
 
+/// Reads of partitions this node does not lead, made ahead by the caller (a cluster
+/// coordinator): partition → what its leader answered at the consumer's position.
+pub type RemoteReads =
+    std::collections::HashMap<u32, Result<crate::broker::PartitionRead, BrokerError>>;
+
 fn next_record(
     offsets: &CommittedOffsets,
     topic: &Topic,
     consumer: &str,
+    remote: &RemoteReads,
 ) -> Result<SeedRecord, BrokerError> {
     let mut best: Option<SeedRecord> = None;
     for partition in topic.partitions() {
@@ -168,7 +262,13 @@ fn next_record(
         if at >= partition.high_watermark() {
             continue;
         }
-        let read = match partition.read(at, 1) {
+        let read = match remote.get(&partition.index()) {
+            Some(Ok(read)) => Ok(read.clone()),
+            Some(Err(_)) => continue,
+            None if !partition.is_hosted() => continue,
+            None => partition.read(at, 1),
+        };
+        let read = match read {
             Ok(read) => read,
             // Evicted between the two reads: the next consume sees the new log start.
             Err(BrokerError::OffsetOutOfRange { .. }) => continue,

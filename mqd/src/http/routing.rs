@@ -68,8 +68,21 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
                 .collect(),
             Err(_) => Vec::new(),
         };
+    let mut target = target_of(&parts.method, path.as_str(), &params);
+    // The seed's /consume and /commit name their consumer (a group) in the body.
+    let body = if target == Target::Here && is_seed_consumer(&parts.method, path.as_str()) {
+        let max_body = state.broker.config().limits.max_request_bytes.0 as usize;
+        let Ok(bytes) = axum::body::to_bytes(body, max_body).await else {
+            return too_large(max_body).into_response();
+        };
+        if let Some(group) = consumer_of(&bytes) {
+            target = Target::Coordinator { group };
+        }
+        axum::body::Body::from(bytes)
+    } else {
+        body
+    };
     let request = Request::from_parts(parts, body);
-    let target = target_of(request.method(), path.as_str(), &params);
     let forwarded = request.headers().contains_key(FORWARDED_BY);
     let node = match owner(&cluster, &target).await {
         Ok(None) => return next.run(request).await,
@@ -85,13 +98,7 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, max_body).await {
         Ok(body) => body,
-        Err(_) => {
-            return ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is over limits.max_request_bytes ({max_body} bytes)"),
-            )
-            .into_response()
-        }
+        Err(_) => return too_large(max_body).into_response(),
     };
     let path_and_query = parts
         .uri
@@ -116,6 +123,23 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
         }
         Err(error) => unavailable(&target, error).into_response(),
     }
+}
+
+fn too_large(max_body: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body is over limits.max_request_bytes ({max_body} bytes)"),
+    )
+}
+
+fn is_seed_consumer(method: &Method, path: &str) -> bool {
+    method == Method::POST && matches!(path, "/consume" | "/commit")
+}
+
+/// The `consumerId` of a seed request body, when it has one (else the handler says what is wrong).
+fn consumer_of(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("consumerId")?.as_str().map(str::to_owned)
 }
 
 /// The node serving `target`, `None` when this node answers (here, or the metadata does not know

@@ -46,16 +46,23 @@ pub async fn create_topic(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedCreateTopic>,
 ) -> Result<(StatusCode, Json<SeedTopicCreated>), ApiError> {
-    let topic = state.broker.create_topic(&CreateTopicRequest {
+    let create = CreateTopicRequest {
         name: request.topic_id.clone(),
         partitions: Some(request.partitions.unwrap_or(1)),
         ..Default::default()
-    })?;
+    };
+    let partitions = match &state.cluster {
+        Some(cluster) => {
+            super::topics::create_in_cluster(&state, cluster, create).await?;
+            request.partitions.unwrap_or(1)
+        }
+        None => state.broker.create_topic(&create)?.partition_count(),
+    };
     Ok((
         StatusCode::CREATED,
         Json(SeedTopicCreated {
             topic_id: request.topic_id,
-            partitions: topic.partition_count(),
+            partitions,
         }),
     ))
 }
@@ -80,6 +87,29 @@ pub async fn produce(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SeedProduce>,
 ) -> Result<Json<SeedProduced>, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        // Sent on to the partition's leader like a topic-wide produce; the id goes along so that
+        // the answer can name it (and a retry is deduplicated).
+        let id = request.id.unwrap_or_else(uuid::Uuid::now_v7);
+        let produce = mq_wire::api::ProduceRequest {
+            records: vec![mq_wire::api::ProduceRecord {
+                key: request.key.clone(),
+                value: Some(request.message.clone()),
+                id: Some(id),
+                ..Default::default()
+            }],
+            acks: None,
+        };
+        let answer = super::spread::produce(&state, cluster, &request.topic_id, &produce).await?;
+        let position = answer.offsets[0];
+        return Ok(Json(SeedProduced {
+            id,
+            topic_id: request.topic_id,
+            partition: position.partition,
+            offset: position.offset,
+            duplicate: position.duplicate,
+        }));
+    }
     let topic = state.broker.topic(&request.topic_id)?;
     let (id, record_id) = match request.id {
         Some(id) => (id, RecordId::Producer(id)),
@@ -131,8 +161,8 @@ pub async fn consume(
     state.groups.check_no_members(&request.consumer_id)?;
     let record = state
         .groups
-        .seed
-        .consume(&state.groups.offsets, &topic, &request.consumer_id)?;
+        .seed_consume(&state.broker, &topic, &request.consumer_id)
+        .await?;
     state
         .metrics
         .fetched(&request.topic_id, 1, record.value.len() as u64);
@@ -166,11 +196,10 @@ pub async fn commit(
 ) -> Result<Json<SeedCommitted>, ApiError> {
     let topic = state.broker.topic(&request.topic_id)?;
     state.groups.check_no_members(&request.consumer_id)?;
-    let (partition, next) =
-        state
-            .groups
-            .seed
-            .commit(&state.groups.offsets, &topic, &request.consumer_id)?;
+    let (partition, next) = state
+        .groups
+        .seed_commit(&state.broker, &topic, &request.consumer_id)
+        .await?;
     Ok(Json(SeedCommitted {
         topic_id: request.topic_id,
         consumer_id: request.consumer_id,

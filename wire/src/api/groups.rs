@@ -221,6 +221,10 @@ pub struct GroupDescription {
     pub strategy: AssignmentStrategy,
     pub members: Vec<MemberDescription>,
     pub offsets: Vec<PartitionLag>,
+    /// The node coordinating the group (the one that answered): in a cluster, where its members'
+    /// group requests end up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<u64>,
 }
 
 /// One row of `GET /v1/groups`.

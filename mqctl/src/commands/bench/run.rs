@@ -11,6 +11,7 @@ use mq_wire::api::{
 };
 use mq_wire::batch::{BatchBuilder, BatchIter, RecordInput};
 use mq_wire::binary::decode_frames;
+use mqctl::group_consumer::GroupConsumer;
 use mqctl::producer::IdSource;
 use mqctl::Client;
 use std::collections::BTreeMap;
@@ -384,8 +385,17 @@ async fn consume_partitions(
         .map(|t| t.into_inner().expect("tracker"))
 }
 
-/// Members of one group read everything, committing after every fetch.
+/// Members of one group read everything, committing after every fetch. In a cluster each member
+/// reads its partitions from their leaders ([`GroupConsumer`]); a node alone serves the group fetch.
 async fn consume_group(run: &Arc<Run>, consumers: u32, group: &str) -> Result<Tracker> {
+    let in_cluster = run.client.cluster_status().await.is_ok_and(|s| {
+        s.nodes
+            .iter()
+            .all(|n| n.role != mq_wire::api::NodeRole::Standalone)
+    });
+    if in_cluster {
+        return consume_group_from_leaders(run, consumers, group).await;
+    }
     let tracker = Arc::new(std::sync::Mutex::new(Tracker::new(run.messages)));
     let received = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
@@ -466,6 +476,73 @@ async fn consume_group(run: &Arc<Run>, consumers: u32, group: &str) -> Result<Tr
                 }
             }
             let _ = run.client.leave_group(&group, &member_id).await;
+            Ok::<_, anyhow::Error>(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| anyhow!("member task: {e}"))??;
+    }
+    Arc::try_unwrap(tracker)
+        .map_err(|_| anyhow!("members still running"))
+        .map(|t| t.into_inner().expect("tracker"))
+}
+
+/// `bench group` in a cluster: members fetch from the partition leaders, commit to the coordinator
+/// after every fetch.
+async fn consume_group_from_leaders(
+    run: &Arc<Run>,
+    consumers: u32,
+    group: &str,
+) -> Result<Tracker> {
+    let tracker = Arc::new(std::sync::Mutex::new(Tracker::new(run.messages)));
+    let received = Arc::new(AtomicU64::new(0));
+    let mut tasks = JoinSet::new();
+    for _ in 0..consumers {
+        let (run, tracker, received, group) = (
+            Arc::clone(run),
+            Arc::clone(&tracker),
+            Arc::clone(&received),
+            group.to_owned(),
+        );
+        tasks.spawn(async move {
+            let join = JoinGroupRequest {
+                topics: vec![run.topic.clone()],
+                auto_offset_reset: Some(OffsetReset::Earliest),
+                client_id: Some("bench".to_owned()),
+                ..Default::default()
+            };
+            let mut member =
+                GroupConsumer::join(run.client.clone(), &group, join, 200, 8 << 20).await?;
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while !run.consumers_done(received.load(Ordering::Relaxed)) {
+                if Instant::now() > deadline {
+                    bail!("gave up after 10 minutes");
+                }
+                if let Some(polled) = member.poll().await? {
+                    let marked = mark_batches(
+                        &run,
+                        &polled.batches.bytes,
+                        polled.from,
+                        polled.batches.high_watermark,
+                        &tracker,
+                        None,
+                    )?;
+                    received.fetch_add(marked, Ordering::Relaxed);
+                    if marked > 0 {
+                        member.processed(
+                            &polled.topic,
+                            polled.partition,
+                            polled.batches.next_offset,
+                        );
+                        member.commit().await?;
+                    }
+                }
+                if member.heartbeat_due() {
+                    member.commit().await?;
+                    member.heartbeat().await?;
+                }
+            }
+            member.leave().await?;
             Ok::<_, anyhow::Error>(())
         });
     }

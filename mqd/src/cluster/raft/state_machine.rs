@@ -233,3 +233,58 @@ impl RaftStateMachine<TypeConfig> for MetadataStateMachine {
         self.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::metadata::Command;
+    use openraft::{CommittedLeaderId, EntryPayload};
+    use uuid::Uuid;
+
+    fn entry(index: u64, command: Command) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(command),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reopened_state_machine_starts_from_its_last_snapshot() {
+        let dir = std::env::temp_dir().join(format!("mq-sm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut machine, published) = MetadataStateMachine::open(&dir).unwrap();
+        let up = Command::NodeUp {
+            id: 1,
+            addr: "127.0.0.1:9401".into(),
+            incarnation: Uuid::new_v4(),
+            now_ms: 1,
+        };
+        let create = Command::CreateTopic {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            config: crate::cluster::metadata::tests::topic_config(2),
+            leaders: vec![1, 1],
+        };
+        let results = machine
+            .apply([entry(1, up), entry(2, create.clone())])
+            .await
+            .unwrap();
+        assert_eq!(results, vec![Ok(()), Ok(())]);
+        assert_eq!(published.borrow().index, 2, "every apply is published");
+        let again = machine.apply([entry(3, create)]).await.unwrap();
+        assert!(again[0].is_err(), "a second create of `t` changes nothing");
+
+        let mut builder = machine.get_snapshot_builder().await;
+        let snapshot = builder.build_snapshot().await.unwrap();
+        assert_eq!(snapshot.meta.last_log_id.map(|id| id.index), Some(3));
+        let before = published.borrow().metadata.clone();
+        drop(machine);
+
+        let (mut reopened, published) = MetadataStateMachine::open(&dir).unwrap();
+        let (applied, _) = reopened.applied_state().await.unwrap();
+        assert_eq!(applied.map(|id| id.index), Some(3));
+        assert_eq!(published.borrow().metadata, before);
+        assert!(reopened.get_current_snapshot().await.unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
