@@ -274,21 +274,7 @@ impl GroupConsumer {
         if self.uncommitted.is_empty() {
             return Ok(());
         }
-        let offsets = self
-            .uncommitted
-            .iter()
-            .map(|((topic, partition), &offset)| OffsetCommit {
-                topic: topic.clone(),
-                partition: *partition,
-                offset,
-                metadata: None,
-            })
-            .collect();
-        let request = CommitRequest {
-            member_id: Some(self.member_id.clone()),
-            generation: Some(self.generation),
-            offsets,
-        };
+        let request = commit_request(&self.member_id, self.generation, &self.uncommitted);
         match self.client.commit(&self.group, &request).await {
             Ok(_) => {
                 self.uncommitted.clear();
@@ -363,6 +349,28 @@ impl GroupConsumer {
     /// Leaves without committing.
     pub async fn leave_without_commit(self) {
         let _ = self.client.leave_group(&self.group, &self.member_id).await;
+    }
+}
+
+/// A member's commit of `next` offsets (what it processed, per partition).
+pub fn commit_request(
+    member_id: &str,
+    generation: u64,
+    next: &BTreeMap<TopicPartition, u64>,
+) -> CommitRequest {
+    let offsets = next
+        .iter()
+        .map(|((topic, partition), &offset)| OffsetCommit {
+            topic: topic.clone(),
+            partition: *partition,
+            offset,
+            metadata: None,
+        })
+        .collect();
+    CommitRequest {
+        member_id: Some(member_id.to_owned()),
+        generation: Some(generation),
+        offsets,
     }
 }
 

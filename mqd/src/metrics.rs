@@ -294,6 +294,10 @@ impl Metrics {
         }
         self.group_lag.clear();
         for summary in groups.list(broker).groups {
+            // In a cluster each group's lag is exported by its coordinator alone.
+            if !groups.coordinated_here(&summary.group) {
+                continue;
+            }
             let Ok(description) = groups.describe(broker, &summary.group) else {
                 continue;
             };

@@ -127,13 +127,26 @@ pub async fn serve(
         let (broker, groups) = (Arc::clone(&broker), Arc::clone(&groups));
         move || groups.expire_sessions(&broker)
     }));
-    tokio::spawn(every(
-        offsets_retention.min(Duration::from_secs(60)),
-        signal.clone(),
-        move || {
+    let expiry_period = offsets_retention.min(Duration::from_secs(60));
+    if cluster.is_some() {
+        tokio::spawn({
+            let (groups, signal) = (Arc::clone(&groups), signal.clone());
+            async move {
+                let mut ticks = tokio::time::interval(expiry_period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while !signal.is_triggered() {
+                    ticks.tick().await;
+                    groups
+                        .expire_replicated_offsets(offsets_retention, now_ms())
+                        .await;
+                }
+            }
+        });
+    } else {
+        tokio::spawn(every(expiry_period, signal.clone(), move || {
             groups.expire_offsets(offsets_retention);
-        },
-    ));
+        }));
+    }
     if let Some(interval) = systemd::watchdog_interval() {
         tokio::spawn(every(interval, signal.clone(), systemd::watchdog));
     }

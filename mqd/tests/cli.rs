@@ -94,15 +94,6 @@ fn the_example_configs_in_config_dir_check_ok() {
 }
 
 #[test]
-fn a_cluster_of_several_nodes_is_refused_at_start_with_a_clear_error() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/cluster-node1.toml");
-    let started = mqd(&["--config", path, "--listen", "127.0.0.1:0"]);
-    assert!(!started.status.success());
-    let stderr = String::from_utf8_lossy(&started.stderr);
-    assert!(stderr.contains("serves only a cluster of one"), "{stderr}");
-}
-
-#[test]
 fn a_bad_cluster_section_exits_2_naming_the_key() {
     let missing_self = temp_config(
         "cluster-self",

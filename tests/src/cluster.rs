@@ -597,3 +597,54 @@ impl Node {
         })
     }
 }
+
+/// Requests the cluster tests make again and again, with the assertion that they succeed.
+impl Node {
+    /// `GET /v1/topics/{topic}` through this node.
+    pub fn describe_topic(&self, topic: &str) -> mq_wire::api::TopicDescription {
+        let answer = self.get(&format!("/v1/topics/{topic}"));
+        assert_eq!(
+            answer.status, 200,
+            "describe {topic} through node {}: {:?}",
+            self.id, answer.body
+        );
+        serde_json::from_value(answer.body).expect("a topic description")
+    }
+
+    /// Produces `values` to one partition through this node; returns their offsets.
+    pub fn produce_values(&self, topic: &str, partition: u32, values: &[String]) -> Vec<u64> {
+        let records: Vec<Value> = values
+            .iter()
+            .map(|v| serde_json::json!({ "value": v }))
+            .collect();
+        let answer = self.post(
+            &format!("/v1/topics/{topic}/partitions/{partition}/records"),
+            &serde_json::json!({ "records": records }),
+        );
+        assert_eq!(
+            answer.status, 200,
+            "produce to {topic}/{partition} through node {}: {:?}",
+            self.id, answer.body
+        );
+        let response: mq_wire::api::ProduceResponse =
+            serde_json::from_value(answer.body).expect("produce answer");
+        assert!(response.offsets.iter().all(|o| o.partition == partition));
+        response.offsets.iter().map(|o| o.offset).collect()
+    }
+}
+
+/// The JSON lines a successful `mqctl -o json` run printed (`what` names it in failures).
+pub fn json_lines(what: &str, output: &std::process::Output) -> Vec<Value> {
+    assert!(
+        output.status.success(),
+        "{what}: mqctl failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: not a JSON line ({e}): {l}"))
+        })
+        .collect()
+}

@@ -3,10 +3,10 @@
 //! a dead leader's partitions fail fast while the rest keeps working, and a restarted node never
 //! reuses an offset.
 
-use mq_e2e::cluster::{Cluster, Node};
+use mq_e2e::cluster::{json_lines, Cluster, Node};
 use mq_e2e::{binary, Answer};
-use mq_wire::api::{FetchResponse, FetchedRecord, ProduceResponse, TopicDescription};
-use serde_json::{json, Value};
+use mq_wire::api::{FetchResponse, FetchedRecord, TopicDescription};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,52 +27,12 @@ fn mqctl(node: &Node, args: &[&str], stdin: Stdio) -> Output {
         .expect("run mqctl")
 }
 
-fn json_lines(output: &Output) -> Vec<Value> {
-    assert!(
-        output.status.success(),
-        "mqctl failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-        .collect()
-}
-
-fn describe(node: &Node, topic: &str) -> TopicDescription {
-    let answer = node.get(&format!("/v1/topics/{topic}"));
-    assert_eq!(
-        answer.status, 200,
-        "describe {topic} through node {}: {:?}",
-        node.id, answer.body
-    );
-    serde_json::from_value(answer.body).expect("a topic description")
-}
-
 fn leaders(description: &TopicDescription) -> Vec<u64> {
     description.partitions.iter().map(|p| p.leader).collect()
 }
 
 fn produce_path(topic: &str, partition: u32) -> String {
     format!("/v1/topics/{topic}/partitions/{partition}/records")
-}
-
-/// Produces `values` to one partition through `node` and returns their offsets.
-fn produce(node: &Node, topic: &str, partition: u32, values: &[String]) -> Vec<u64> {
-    let records: Vec<Value> = values.iter().map(|v| json!({ "value": v })).collect();
-    let answer = node.post(
-        &produce_path(topic, partition),
-        &json!({ "records": records }),
-    );
-    assert_eq!(
-        answer.status, 200,
-        "produce to {topic}/{partition} through node {}: {:?}",
-        node.id, answer.body
-    );
-    let response: ProduceResponse = serde_json::from_value(answer.body).expect("produce answer");
-    assert!(response.offsets.iter().all(|o| o.partition == partition));
-    response.offsets.iter().map(|o| o.offset).collect()
 }
 
 /// Every record of a partition from `from` up to the log end, in pages, through `node`.
@@ -128,11 +88,14 @@ fn a_controller_is_elected_and_a_topic_spreads_over_the_nodes() {
         );
     }
 
-    let listed = json_lines(&mqctl(
-        cluster.node(1),
-        &["cluster", "status", "-o", "json"],
-        Stdio::null(),
-    ));
+    let listed = json_lines(
+        "mqctl",
+        &mqctl(
+            cluster.node(1),
+            &["cluster", "status", "-o", "json"],
+            Stdio::null(),
+        ),
+    );
     assert_eq!(listed.len(), 3, "{listed:?}");
     let mut ids: Vec<u64> = listed.iter().map(|n| n["id"].as_u64().unwrap()).collect();
     ids.sort_unstable();
@@ -166,7 +129,7 @@ fn a_controller_is_elected_and_a_topic_spreads_over_the_nodes() {
         leaders(&created)
     );
     for id in [1, 3] {
-        let described = describe(cluster.node(id), "spread");
+        let described = cluster.node(id).describe_topic("spread");
         assert_eq!(
             leaders(&described),
             leaders(&created),
@@ -221,7 +184,7 @@ fn records_produced_through_one_node_are_read_through_another() {
         .node(1)
         .post("/v1/topics", &json!({"name": "lines", "partitions": 9}));
     assert_eq!(created.status, 201, "{:?}", created.body);
-    let created = describe(cluster.node(3), "lines");
+    let created = cluster.node(3).describe_topic("lines");
     assert_eq!(created.partitions.len(), 9, "{created:?}");
 
     let file = cluster.root().join("lines.txt");
@@ -236,7 +199,7 @@ fn records_produced_through_one_node_are_read_through_another() {
         &["produce", "lines", "--key-separator", "\t"],
         Stdio::from(std::fs::File::open(&file).unwrap()),
     );
-    let summary = &json_lines(&produced)[0];
+    let summary = &json_lines("mqctl", &produced)[0];
     println!(
         "mqctl produced {LINES} lines through node 3 in {:?}: {summary}",
         started.elapsed()
@@ -249,7 +212,7 @@ fn records_produced_through_one_node_are_read_through_another() {
     );
 
     let started = Instant::now();
-    let described = describe(cluster.node(1), "lines");
+    let described = cluster.node(1).describe_topic("lines");
     let mut seen = vec![false; LINES];
     let mut partition_of_key: HashMap<String, u32> = HashMap::new();
     let mut total = 0;
@@ -352,7 +315,7 @@ fn the_controller_killed_another_takes_over_and_topics_can_be_created() {
         leaders(&created)
     );
     let other = survivors[1];
-    let described = describe(cluster.node(other), "after");
+    let described = cluster.node(other).describe_topic("after");
     assert_eq!(
         leaders(&described),
         leaders(&created),
@@ -402,12 +365,9 @@ fn a_dead_leaders_partitions_answer_503_and_the_rest_keeps_working() {
         .collect();
     for &via in &survivors {
         for p in 0..3 {
-            produce(
-                cluster.node(via),
-                "three",
-                p,
-                &[format!("before-{via}-{p}")],
-            );
+            cluster
+                .node(via)
+                .produce_values("three", p, &[format!("before-{via}-{p}")]);
         }
     }
 
@@ -461,11 +421,13 @@ fn a_dead_leaders_partitions_answer_503_and_the_rest_keeps_working() {
             "{answer:?}"
         );
         for p in (0..3).filter(|&p| p != dead) {
-            produce(cluster.node(via), "three", p, &[format!("after-{via}-{p}")]);
+            cluster
+                .node(via)
+                .produce_values("three", p, &[format!("after-{via}-{p}")]);
         }
     }
     for &via in &survivors {
-        let described = describe(cluster.node(via), "three");
+        let described = cluster.node(via).describe_topic("three");
         for partition in &described.partitions {
             if partition.partition == dead {
                 assert_eq!(partition.leader, victim as u64);
@@ -501,9 +463,9 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
     let via = cluster.node(controller);
 
     let values: Vec<String> = (0..10).map(|i| format!("before-{i}")).collect();
-    let offsets = produce(via, "durable", partition, &values);
+    let offsets = via.produce_values("durable", partition, &values);
     assert_eq!(offsets, (0..10).collect::<Vec<u64>>());
-    let before = describe(via, "durable").partitions[partition as usize].clone();
+    let before = via.describe_topic("durable").partitions[partition as usize].clone();
     let log_end = before.log_end;
     assert_eq!(log_end, 10, "{before:?}");
     let metric = "mq_partitions_restarted_empty_total";
@@ -521,7 +483,7 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
     );
 
     let via = cluster.node(controller_after);
-    let after = produce(via, "durable", partition, &["after".to_owned()])[0];
+    let after = via.produce_values("durable", partition, &["after".to_owned()])[0];
     println!(
         "before the kill log_end {log_end}; the first offset after the restart {after} (+{})",
         after - log_end
@@ -534,7 +496,7 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
         after > log_end,
         "offset {after}: the log resumed at its old end"
     );
-    let described = describe(via, "durable").partitions[partition as usize].clone();
+    let described = via.describe_topic("durable").partitions[partition as usize].clone();
     println!("after the restart: {described:?}");
     assert_eq!(
         described.leader_epoch,
@@ -565,4 +527,48 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
         warned,
         "no WARN about the empty partition in node {victim}'s log"
     );
+}
+
+/// A controller cut off from the majority cannot commit: a change sent to it is refused with a
+/// clear error in bounded time (never a hang), and one sent to it again once the others are back
+/// goes through.
+#[test]
+fn a_controller_without_a_majority_refuses_changes_instead_of_hanging() {
+    let mut cluster = Cluster::start(3);
+    let controller = cluster.wait_for_controller();
+    let others: Vec<usize> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != controller)
+        .collect();
+    for &id in &others {
+        cluster.kill(id);
+    }
+    let alone = cluster.node(controller);
+    let sent = Instant::now();
+    let answer = alone.post("/v1/topics", &json!({"name": "lonely", "partitions": 1}));
+    let took = sent.elapsed();
+    println!(
+        "create on a controller without a majority: {} {} after {took:?}",
+        answer.status,
+        answer.error_code()
+    );
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.error_code(), "controller_unavailable", "{answer:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    for &id in &others {
+        cluster.restart(id);
+    }
+    cluster.wait_for_controller();
+    let via = cluster.node(others[0]);
+    let created = cluster.eventually(
+        Duration::from_secs(15),
+        "a create once the majority is back",
+        || {
+            let answer = via.post("/v1/topics", &json!({"name": "together", "partitions": 3}));
+            (answer.status == 201).then_some(answer)
+        },
+    );
+    assert_eq!(created.status, 201);
 }

@@ -4,9 +4,9 @@
 //! commits kept in the metadata, and a consumer whose committed offset fell below a restarted
 //! leader's new log start is reset past it instead of getting stuck.
 
-use mq_e2e::cluster::{Cluster, Node, DEFAULT_TIMINGS};
+use mq_e2e::cluster::{json_lines, Cluster, Node, DEFAULT_TIMINGS};
 use mq_e2e::Answer;
-use mq_wire::api::{ProduceResponse, TopicDescription};
+use mq_wire::api::TopicDescription;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Output, Stdio};
@@ -27,25 +27,6 @@ struct Consumed {
     offset: u64,
     key: Option<String>,
     value: String,
-}
-
-fn succeeded(what: &str, output: &Output) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}); its stderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn json_lines(what: &str, output: &Output) -> Vec<Value> {
-    succeeded(what, output);
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: not a JSON line ({e}): {l}"))
-        })
-        .collect()
 }
 
 /// The records a `mqctl consume -o json` run printed, in the order it printed them.
@@ -112,16 +93,6 @@ fn create_topic(node: &Node, topic: &str, partitions: u32) -> TopicDescription {
     serde_json::from_value(created.body).expect("a topic description")
 }
 
-fn describe_topic(node: &Node, topic: &str) -> TopicDescription {
-    let answer = node.get(&format!("/v1/topics/{topic}"));
-    assert_eq!(
-        answer.status, 200,
-        "describe {topic} through node {}: {:?}",
-        node.id, answer.body
-    );
-    serde_json::from_value(answer.body).expect("a topic description")
-}
-
 fn describe_group(node: &Node, group: &str) -> Value {
     let answer = node.get(&format!("/v1/groups/{group}"));
     assert_eq!(
@@ -150,23 +121,6 @@ fn coordinator(description: &Value) -> usize {
         .as_u64()
         .and_then(|c| usize::try_from(c).ok())
         .unwrap_or_else(|| panic!("no coordinator in {description}"))
-}
-
-/// Produces `values` to one partition through `node`; returns their offsets.
-fn produce(node: &Node, topic: &str, partition: u32, values: &[String]) -> Vec<u64> {
-    let records: Vec<Value> = values.iter().map(|v| json!({ "value": v })).collect();
-    let answer = node.post(
-        &format!("/v1/topics/{topic}/partitions/{partition}/records"),
-        &json!({ "records": records }),
-    );
-    assert_eq!(
-        answer.status, 200,
-        "produce to {topic}/{partition} through node {}: {:?}",
-        node.id, answer.body
-    );
-    let response: ProduceResponse = serde_json::from_value(answer.body).expect("produce answer");
-    assert!(response.offsets.iter().all(|o| o.partition == partition));
-    response.offsets.iter().map(|o| o.offset).collect()
 }
 
 /// `mqctl produce TOPIC --key-separator '\t'` through `node` of the lines
@@ -260,7 +214,7 @@ fn a_group_reads_every_record_through_another_node() {
     assert!(seen.iter().all(|&s| s), "every line read");
 
     let by_partition = offsets_by_partition(&records);
-    let described = describe_topic(cluster.node(1), "lines");
+    let described = cluster.node(1).describe_topic("lines");
     for partition in &described.partitions {
         let p = partition.partition;
         let offsets = by_partition.get(&p).cloned().unwrap_or_default();
@@ -422,7 +376,7 @@ fn two_members_split_the_partitions_and_read_each_record_once() {
         &missing[..missing.len().min(10)]
     );
     let group = describe_group(cluster.node(2), "g2");
-    let described = describe_topic(cluster.node(2), "shared");
+    let described = cluster.node(2).describe_topic("shared");
     let committed = committed(&group);
     for partition in &described.partitions {
         assert_eq!(
@@ -460,7 +414,9 @@ fn the_coordinators_death_moves_the_group_and_it_resumes_from_its_commits() {
             let values: Vec<String> = (start..start + BATCH)
                 .map(|i| format!("p{p}-{i}"))
                 .collect();
-            let offsets = produce(cluster.node(1 + p as usize % 3), "orders", p, &values);
+            let offsets = cluster
+                .node(1 + p as usize % 3)
+                .produce_values("orders", p, &values);
             assert_eq!(offsets, (start..start + BATCH).collect::<Vec<_>>());
         }
     }
@@ -613,7 +569,9 @@ fn a_restarted_leader_resets_a_consumer_past_the_new_log_start() {
         .unwrap_or_else(|| panic!("no partition led by node {victim}: {created:?}"))
         .partition;
     let before: Vec<String> = (0..10).map(|i| format!("before-{i}")).collect();
-    produce(cluster.node(controller), "reset", partition, &before);
+    cluster
+        .node(controller)
+        .produce_values("reset", partition, &before);
 
     let first = consume_group(
         cluster.node(controller),
@@ -646,8 +604,10 @@ fn a_restarted_leader_resets_a_consumer_past_the_new_log_start() {
     );
 
     let after: Vec<String> = (0..10).map(|i| format!("after-{i}")).collect();
-    let offsets = produce(cluster.node(other), "reset", partition, &after);
-    let described = describe_topic(cluster.node(other), "reset");
+    let offsets = cluster
+        .node(other)
+        .produce_values("reset", partition, &after);
+    let described = cluster.node(other).describe_topic("reset");
     let bounds = &described.partitions[partition as usize];
     println!(
         "partition {partition} after the restart: log {}..{}, new records at {offsets:?}",

@@ -3,9 +3,9 @@
 use super::topics::segment;
 use super::{Client, ClientError};
 use mq_wire::api::{
-    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
-    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
-    ResetOffsetsResponse,
+    CommitRequest, CommitResponse, GroupCoordinator, GroupDescription, GroupFetchRequest,
+    GroupFetchResponse, GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment,
+    ResetOffsetsRequest, ResetOffsetsResponse,
 };
 use mq_wire::binary::{FRAMES_CONTENT_TYPE, HEADER_GENERATION, HEADER_REBALANCE};
 
@@ -27,7 +27,8 @@ impl Client {
         let path = format!("/v1/groups/{}/fetch", segment(group));
         let body = bytes::Bytes::from(serde_json::to_vec(request).expect("wire types serialize"));
         let (url, status, headers, frames) = self
-            .call_raw(
+            .call_group(
+                group,
                 reqwest::Method::POST,
                 &path,
                 Some(("application/json", body)),
@@ -59,7 +60,8 @@ impl Client {
         group: &str,
         request: &JoinGroupRequest,
     ) -> Result<MemberAssignment, ClientError> {
-        self.post(&format!("/v1/groups/{}/members", segment(group)), request)
+        let path = format!("/v1/groups/{}/members", segment(group));
+        self.group_json(group, reqwest::Method::POST, &path, Some(request))
             .await
     }
 
@@ -68,7 +70,8 @@ impl Client {
         group: &str,
         request: &HeartbeatRequest,
     ) -> Result<MemberAssignment, ClientError> {
-        self.post(&format!("/v1/groups/{}/heartbeat", segment(group)), request)
+        let path = format!("/v1/groups/{}/heartbeat", segment(group));
+        self.group_json(group, reqwest::Method::POST, &path, Some(request))
             .await
     }
 
@@ -77,12 +80,13 @@ impl Client {
         group: &str,
         member_id: &str,
     ) -> Result<serde_json::Value, ClientError> {
-        self.delete(&format!(
+        let path = format!(
             "/v1/groups/{}/members/{}",
             segment(group),
             segment(member_id)
-        ))
-        .await
+        );
+        self.group_json(group, reqwest::Method::DELETE, &path, None::<&()>)
+            .await
     }
 
     pub async fn group_fetch(
@@ -90,7 +94,8 @@ impl Client {
         group: &str,
         request: &GroupFetchRequest,
     ) -> Result<GroupFetchResponse, ClientError> {
-        self.post(&format!("/v1/groups/{}/fetch", segment(group)), request)
+        let path = format!("/v1/groups/{}/fetch", segment(group));
+        self.group_json(group, reqwest::Method::POST, &path, Some(request))
             .await
     }
 
@@ -99,8 +104,33 @@ impl Client {
         group: &str,
         request: &CommitRequest,
     ) -> Result<CommitResponse, ClientError> {
-        self.post(&format!("/v1/groups/{}/offsets", segment(group)), request)
+        let path = format!("/v1/groups/{}/offsets", segment(group));
+        self.group_json(group, reqwest::Method::POST, &path, Some(request))
             .await
+    }
+
+    /// `GET /v1/groups/{group}/coordinator`: the node its member requests go to.
+    pub async fn find_coordinator(&self, group: &str) -> Result<GroupCoordinator, ClientError> {
+        self.get(&format!("/v1/groups/{}/coordinator", segment(group)))
+            .await
+    }
+
+    /// A member request in JSON, sent to the group's coordinator.
+    async fn group_json<B: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        group: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R, ClientError> {
+        let body = body.map(|b| {
+            let json = serde_json::to_vec(b).expect("wire types serialize");
+            ("application/json", bytes::Bytes::from(json))
+        });
+        let (url, status, _, bytes) = self
+            .call_group(group, method, path, body, "application/json")
+            .await?;
+        super::decode_json(&url, status, &bytes)
     }
 
     pub async fn list_groups(&self) -> Result<GroupList, ClientError> {

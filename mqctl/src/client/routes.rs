@@ -1,4 +1,7 @@
-//! Partition leaders as the client knows them: learned from `GET /v1/topics/{topic}` (each
+//! Where requests go in a cluster, as the client knows it. Group coordinators: asked of any node
+//! (`GET /v1/groups/{g}/coordinator`, Kafka's FindCoordinator) the first time a member request
+//! of the group is sent; `not_coordinator`, `coordinator_unavailable` or a refused connection
+//! make the client forget it and send that request through a bootstrap server. Partition leaders: learned from `GET /v1/topics/{topic}` (each
 //! partition's leader id) and `GET /v1/cluster` (each node's address), the first time a topic's
 //! partition is produced to or fetched from. A request sent to a leader that answers
 //! `not_leader` or `partition_unavailable`, or cannot be reached, makes the client forget the
@@ -16,6 +19,11 @@ pub struct Routes {
     /// Topic → the base URL of each partition's leader. Empty: nothing to learn (a node alone, or
     /// the metadata could not be read): use the bootstrap servers.
     leaders: RwLock<HashMap<String, Vec<String>>>,
+    /// Group → the base URL of its coordinator.
+    coordinators: RwLock<HashMap<String, String>>,
+    /// Whether the servers are cluster nodes (else everything goes to the bootstrap servers), once
+    /// known.
+    in_cluster: RwLock<Option<bool>>,
 }
 
 impl Routes {
@@ -34,6 +42,31 @@ impl Routes {
     fn forget(&self, topic: &str) {
         let mut leaders = self.leaders.write().unwrap_or_else(|e| e.into_inner());
         leaders.remove(topic);
+    }
+
+    fn coordinator(&self, group: &str) -> Option<String> {
+        let known = self.coordinators.read().unwrap_or_else(|e| e.into_inner());
+        known.get(group).cloned()
+    }
+
+    fn set_coordinator(&self, group: &str, url: String) {
+        let mut known = self.coordinators.write().unwrap_or_else(|e| e.into_inner());
+        known.insert(group.to_owned(), url);
+    }
+
+    fn forget_coordinator(&self, group: &str) {
+        let mut known = self.coordinators.write().unwrap_or_else(|e| e.into_inner());
+        known.remove(group);
+    }
+}
+
+/// Whether an error means the request went to the wrong node, which never applied it: sending it
+/// through a bootstrap server instead cannot apply it twice.
+fn misdirected(answer: &Result<Answer, ClientError>, codes: &[ErrorCode]) -> bool {
+    match answer {
+        Err(ClientError::Api { code, .. }) => codes.contains(code),
+        Err(ClientError::Unreachable { reason, .. }) => !reason.contains("timed out"),
+        _ => false,
     }
 }
 
@@ -92,18 +125,81 @@ impl Client {
                     accept,
                 )
                 .await;
-            let stale = match &answer {
-                Err(ClientError::Api { code, .. }) => {
-                    matches!(code, ErrorCode::NotLeader | ErrorCode::PartitionUnavailable)
-                }
-                // Refused: it never arrived, so sending it elsewhere cannot apply it twice.
-                Err(ClientError::Unreachable { reason, .. }) => !reason.contains("timed out"),
-                _ => false,
-            };
-            if !stale {
+            if !misdirected(
+                &answer,
+                &[ErrorCode::NotLeader, ErrorCode::PartitionUnavailable],
+            ) {
                 return answer;
             }
             self.routes.forget(topic);
+        }
+        self.call_raw(method, path, body, accept).await
+    }
+
+    /// Whether the servers are nodes of a cluster (asked once).
+    async fn in_cluster(&self) -> bool {
+        let known = *self
+            .routes
+            .in_cluster
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = known {
+            return known;
+        }
+        let Ok(status) = self.cluster_status().await else {
+            return false;
+        };
+        let in_cluster = status.nodes.iter().all(|n| n.role != NodeRole::Standalone);
+        *self
+            .routes
+            .in_cluster
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(in_cluster);
+        in_cluster
+    }
+
+    /// The base URL of the coordinator of `group`, asked of the cluster when not known yet;
+    /// `None` for a node alone.
+    async fn coordinator_of(&self, group: &str) -> Option<String> {
+        if let Some(known) = self.routes.coordinator(group) {
+            return Some(known);
+        }
+        if !self.in_cluster().await {
+            return None;
+        }
+        let found = self.find_coordinator(group).await.ok()?;
+        let url = found.address.trim_end_matches('/').to_owned();
+        self.routes.set_coordinator(group, url.clone());
+        Some(url)
+    }
+
+    /// Sends a member request of `group` to its coordinator when known, else (or when it turns
+    /// out not to be one any more) through the bootstrap servers.
+    pub(super) async fn call_group(
+        &self,
+        group: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, bytes::Bytes)>,
+        accept: &str,
+    ) -> Result<Answer, ClientError> {
+        if let Some(coordinator) = self.coordinator_of(group).await {
+            let answer = self
+                .call_servers(
+                    std::slice::from_ref(&coordinator),
+                    method.clone(),
+                    path,
+                    body.clone(),
+                    accept,
+                )
+                .await;
+            if !misdirected(
+                &answer,
+                &[ErrorCode::NotCoordinator, ErrorCode::CoordinatorUnavailable],
+            ) {
+                return answer;
+            }
+            self.routes.forget_coordinator(group);
         }
         self.call_raw(method, path, body, accept).await
     }

@@ -6,13 +6,13 @@
 use crate::args::{CommitMode, ConsumeArgs, OutputFormat};
 use anyhow::{Context, Result};
 use mq_wire::api::{
-    CommitRequest, FetchedRecord, GroupFetchRequest, HeartbeatRequest, JoinGroupRequest,
-    ListOffsetsQuery, OffsetCommit, OffsetReset, TopicDescription,
+    FetchedRecord, GroupFetchRequest, HeartbeatRequest, JoinGroupRequest, ListOffsetsQuery,
+    OffsetReset, TopicDescription,
 };
 use mq_wire::batch::BatchIter;
 use mq_wire::binary::decode_frames;
 use mq_wire::ErrorCode;
-use mqctl::group_consumer::GroupConsumer;
+use mqctl::group_consumer::{commit_request, GroupConsumer};
 use mqctl::{Client, ClientError};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -40,6 +40,21 @@ pub async fn run(
     }
 }
 
+/// How `consume --group` joins: the topic, the session, where a partition without a commit starts.
+fn join_request(args: &ConsumeArgs) -> JoinGroupRequest {
+    JoinGroupRequest {
+        topics: vec![args.topic.clone()],
+        session_timeout_ms: args.session_timeout.map(|d| d.as_millis() as u64),
+        auto_offset_reset: Some(if args.from_beginning {
+            OffsetReset::Earliest
+        } else {
+            OffsetReset::Latest
+        }),
+        client_id: Some("mqctl".to_owned()),
+        ..Default::default()
+    }
+}
+
 /// Whether the server is a cluster node: then a group member reads from the partition leaders
 /// itself. A node alone serves the whole group fetch in one request, which is cheaper.
 async fn in_cluster(client: &Client) -> bool {
@@ -64,20 +79,10 @@ async fn consume_group_direct(
         .describe_topic(&args.topic)
         .await
         .with_context(context)?;
-    let join = JoinGroupRequest {
-        topics: vec![args.topic.clone()],
-        session_timeout_ms: args.session_timeout.map(|d| d.as_millis() as u64),
-        auto_offset_reset: Some(if args.from_beginning {
-            OffsetReset::Earliest
-        } else {
-            OffsetReset::Latest
-        }),
-        client_id: Some("mqctl".to_owned()),
-        ..Default::default()
-    };
-    let mut member = GroupConsumer::join(client.clone(), group, join, poll_ms, 8 << 20)
-        .await
-        .with_context(context)?;
+    let mut member =
+        GroupConsumer::join(client.clone(), group, join_request(args), poll_ms, 8 << 20)
+            .await
+            .with_context(context)?;
     let mut limits = Limits::new(args, poll_ms);
     let mut last_commit = Instant::now();
     let result: Result<()> = async {
@@ -391,17 +396,7 @@ struct Membership {
 
 impl Membership {
     async fn join(client: &Client, args: &ConsumeArgs, group: &str) -> Result<Membership> {
-        let request = JoinGroupRequest {
-            topics: vec![args.topic.clone()],
-            session_timeout_ms: args.session_timeout.map(|d| d.as_millis() as u64),
-            auto_offset_reset: Some(if args.from_beginning {
-                OffsetReset::Earliest
-            } else {
-                OffsetReset::Latest
-            }),
-            client_id: Some("mqctl".to_owned()),
-            ..Default::default()
-        };
+        let request = join_request(args);
         let joined = client
             .join_group(group, &request)
             .await
@@ -421,21 +416,7 @@ impl Membership {
         if self.uncommitted.is_empty() {
             return Ok(());
         }
-        let offsets = self
-            .uncommitted
-            .iter()
-            .map(|((topic, partition), &offset)| OffsetCommit {
-                topic: topic.clone(),
-                partition: *partition,
-                offset,
-                metadata: None,
-            })
-            .collect();
-        let request = CommitRequest {
-            member_id: Some(self.member_id.clone()),
-            generation: Some(self.generation),
-            offsets,
-        };
+        let request = commit_request(&self.member_id, self.generation, &self.uncommitted);
         client.commit(&self.group, &request).await?;
         self.uncommitted.clear();
         Ok(())

@@ -25,6 +25,10 @@ pub struct Metadata {
     pub slots: Vec<CoordinatorSlot>,
     /// Committed offsets: group → topic → partition → offset.
     pub offsets: BTreeMap<String, BTreeMap<String, BTreeMap<u32, CommittedRecord>>>,
+    /// When each group with offsets last committed (ms since the epoch, the coordinator's clock):
+    /// its offsets expire `groups.offsets_retention` after that once it has no members.
+    #[serde(default)]
+    pub last_commit_ms: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +124,8 @@ pub enum Command {
         group: String,
         claim: CoordinatorClaim,
         offsets: Vec<OffsetCommit>,
+        #[serde(default)]
+        now_ms: i64,
     },
     /// Drops a group's offsets (a group delete).
     DeleteGroup {
@@ -204,14 +210,19 @@ impl Metadata {
                     topics.remove(name);
                 }
                 self.offsets.retain(|_, topics| !topics.is_empty());
+                let offsets = &self.offsets;
+                self.last_commit_ms
+                    .retain(|group, _| offsets.contains_key(group));
                 Ok(())
             }
             Command::CommitOffsets {
                 group,
                 claim,
                 offsets,
+                now_ms,
             } => {
                 self.check_claim(group, *claim)?;
+                self.last_commit_ms.insert(group.clone(), *now_ms);
                 let committed = self.offsets.entry(group.clone()).or_default();
                 for commit in offsets {
                     committed.entry(commit.topic.clone()).or_default().insert(
@@ -227,6 +238,7 @@ impl Metadata {
             Command::DeleteGroup { group, claim } => {
                 self.check_claim(group, *claim)?;
                 self.offsets.remove(group);
+                self.last_commit_ms.remove(group);
                 Ok(())
             }
         }

@@ -240,9 +240,17 @@ impl Cluster {
         }
     }
 
-    /// Proposes on this node, which must be the controller.
+    /// Proposes on this node, which must be the controller. A controller that cannot reach a
+    /// majority cannot commit: after [`PROPOSE_DEADLINE`] the caller is told so (the command may
+    /// still be committed later, if a majority comes back in time).
     pub async fn write_locally(&self, command: Command) -> Result<WriteAnswer, Retry> {
-        match self.raft.client_write(command).await {
+        let written = tokio::time::timeout(PROPOSE_DEADLINE, self.raft.client_write(command));
+        let Ok(written) = written.await else {
+            return Err(Retry::Never(ClusterError::ControllerUnavailable(format!(
+                "the controller could not reach a majority of the cluster within {PROPOSE_DEADLINE:?}; the change may or may not be applied"
+            ))));
+        };
+        match written {
             Ok(response) => Ok(WriteAnswer {
                 index: response.log_id.index,
                 result: response.data,

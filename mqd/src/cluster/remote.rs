@@ -217,9 +217,17 @@ impl ReplicatedOffsets for Cluster {
     fn groups(&self) -> BTreeSet<String> {
         self.metadata().metadata.offsets.keys().cloned().collect()
     }
+
+    fn last_commit_ms(&self, group: &str) -> Option<i64> {
+        self.metadata().metadata.last_commit_ms.get(group).copied()
+    }
 }
 
 impl ClusterGroups for Cluster {
+    fn coordinates(&self, group: &str) -> bool {
+        self.claim(group).is_ok()
+    }
+
     fn commit<'a>(
         &'a self,
         group: &'a str,
@@ -240,6 +248,7 @@ impl ClusterGroups for Cluster {
                 group: group.to_owned(),
                 claim,
                 offsets,
+                now_ms: crate::clock::now_ms(),
             };
             self.propose_for_group(group, command).await
         })

@@ -15,10 +15,15 @@ pub trait ReplicatedOffsets: Send + Sync {
     fn get(&self, group: &str, topic: &str, partition: u32) -> Option<Committed>;
     fn for_group(&self, group: &str) -> Vec<(TopicPartition, Committed)>;
     fn groups(&self) -> BTreeSet<String>;
+    /// When the group last committed (ms since the epoch).
+    fn last_commit_ms(&self, group: &str) -> Option<i64>;
 }
 
 /// Everything else a coordinator in a cluster does through the cluster.
 pub trait ClusterGroups: ReplicatedOffsets {
+    /// Whether this node holds the group's coordinator slot now.
+    fn coordinates(&self, group: &str) -> bool;
+
     /// Writes offsets through the metadata; answers once they would survive this node's death.
     /// Refused with `not_coordinator` when this node no longer holds the group's slot.
     fn commit<'a>(

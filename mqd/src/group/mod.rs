@@ -90,6 +90,13 @@ impl Groups {
         let _ = self.cluster.set(cluster);
     }
 
+    /// Whether this node coordinates `group` (always, for a node alone).
+    pub fn coordinated_here(&self, group: &str) -> bool {
+        self.cluster
+            .get()
+            .is_none_or(|cluster| cluster.coordinates(group))
+    }
+
     /// Drops the live state (members, assignments) of groups this node no longer coordinates:
     /// their members find the new coordinator and join there.
     pub fn retain_coordinated(&self, coordinates: impl Fn(&str) -> bool) {
@@ -133,6 +140,44 @@ impl Groups {
             );
         }
         expired
+    }
+
+    /// In a cluster: drops from the metadata the offsets of the groups this node coordinates that
+    /// have no member and have not committed for `retention`. Returns those groups.
+    pub async fn expire_replicated_offsets(&self, retention: Duration, now_ms: i64) -> Vec<String> {
+        let Some(cluster) = self.cluster.get() else {
+            return Vec::new();
+        };
+        let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let expired: Vec<String> = {
+            let groups = self.groups.lock();
+            cluster
+                .groups()
+                .into_iter()
+                .filter(|name| cluster.coordinates(name))
+                .filter(|name| groups.get(name).is_none_or(|g| g.members.is_empty()))
+                .filter(|name| {
+                    cluster
+                        .last_commit_ms(name)
+                        .is_some_and(|at| now_ms.saturating_sub(at) >= retention_ms)
+                })
+                .collect()
+        };
+        let mut gone = Vec::new();
+        for name in expired {
+            match cluster.delete_offsets(&name).await {
+                Ok(()) => gone.push(name),
+                Err(error) => tracing::warn!(group = %name, %error, "could not expire the offsets"),
+            }
+        }
+        if !gone.is_empty() {
+            self.seed.forget_consumers(&gone);
+            tracing::info!(
+                groups = gone.len(),
+                "expired the committed offsets of groups gone for groups.offsets_retention"
+            );
+        }
+        gone
     }
 
     /// Forgets everything about a deleted topic, so a topic re-created with the same name starts

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use mq_wire::api::{
-    CommitRequest, CommitResponse, GroupDescription, GroupFetchRequest, GroupFetchResponse,
-    GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment, ResetOffsetsRequest,
-    ResetOffsetsResponse,
+    CommitRequest, CommitResponse, GroupCoordinator, GroupDescription, GroupFetchRequest,
+    GroupFetchResponse, GroupList, HeartbeatRequest, JoinGroupRequest, MemberAssignment,
+    ResetOffsetsRequest, ResetOffsetsResponse,
 };
 use mq_wire::binary::{FRAMES_CONTENT_TYPE, HEADER_GENERATION, HEADER_REBALANCE};
 use mq_wire::ErrorBody;
@@ -305,4 +305,46 @@ pub async fn reset_offsets(
             .reset_group_offsets(&state.broker, &group, &request)
             .await?,
     ))
+}
+
+/// Where the group's member requests go: the node coordinating it (any node answers, from the
+/// metadata; a node alone names itself). Clients ask once and send join, heartbeat, fetch and
+/// commit there; any node would forward them.
+#[utoipa::path(
+    get,
+    path = "/v1/groups/{group}/coordinator",
+    tag = "groups",
+    params(super::openapi::GroupParam),
+    responses(
+        (status = 200, description = "The coordinator", body = GroupCoordinator),
+        (status = 400, description = "`invalid_request`: a path parameter that is not UTF-8", body = ErrorBody),
+        (status = 503, description = "`coordinator_unavailable`: the coordinator is down (its groups move shortly), or no node has registered yet", body = ErrorBody),
+    )
+)]
+pub async fn coordinator(
+    State(state): State<AppState>,
+    ApiPath(group): ApiPath<String>,
+) -> Result<Json<GroupCoordinator>, ApiError> {
+    let Some(cluster) = &state.cluster else {
+        return Ok(Json(GroupCoordinator {
+            group,
+            node: state.broker.node_id(),
+            address: state.advertised.clone(),
+        }));
+    };
+    let applied = cluster.metadata();
+    match applied.metadata.slot(&group) {
+        Some((_, slot)) if applied.metadata.is_alive(slot.node) => Ok(Json(GroupCoordinator {
+            address: format!(
+                "http://{}",
+                cluster.address_of(slot.node).unwrap_or_default()
+            ),
+            node: slot.node,
+            group,
+        })),
+        _ => Err(ApiError::new(
+            mq_wire::ErrorCode::CoordinatorUnavailable,
+            format!("group `{group}` has no live coordinator right now; retry shortly"),
+        )),
+    }
 }

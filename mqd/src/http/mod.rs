@@ -83,6 +83,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::fetch))
         .routes(routes!(groups::commit))
         .routes(routes!(groups::reset_offsets))
+        .routes(routes!(groups::coordinator))
         .routes(routes!(observe::metrics))
         .routes(routes!(openapi::serve))
 }

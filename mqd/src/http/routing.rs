@@ -43,6 +43,8 @@ fn target_of(method: &Method, path: &str, params: &[(String, String)]) -> Target
                 _ => Target::Here,
             }
         }
+        // Any node knows the coordinator from the metadata.
+        (_, "/v1/groups/{group}/coordinator") => Target::Here,
         (_, path) if path.starts_with("/v1/groups/{group}") => match param("group") {
             Some(group) => Target::Coordinator { group },
             None => Target::Here,
@@ -274,5 +276,13 @@ mod tests {
             Target::Coordinator { group: "g".into() }
         );
         assert_eq!(target_of(&Method::GET, "/v1/groups", &[]), Target::Here);
+        assert_eq!(
+            target_of(
+                &Method::GET,
+                "/v1/groups/{group}/coordinator",
+                &params(&[("group", "g")])
+            ),
+            Target::Here
+        );
     }
 }

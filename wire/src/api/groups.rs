@@ -227,6 +227,18 @@ pub struct GroupDescription {
     pub coordinator: Option<u64>,
 }
 
+/// `GET /v1/groups/{group}/coordinator`: where a group's member requests go (Kafka's
+/// FindCoordinator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupCoordinator {
+    pub group: String,
+    /// The node coordinating the group.
+    pub node: u64,
+    /// Its API address.
+    pub address: String,
+}
+
 /// One row of `GET /v1/groups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

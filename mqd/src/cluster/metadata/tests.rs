@@ -95,6 +95,7 @@ fn only_the_slot_holder_at_its_epoch_commits() {
             offset: 7,
             metadata: None,
         }],
+        now_ms: 5,
     };
     let holder = CoordinatorClaim {
         node: slot.node,
@@ -150,12 +151,15 @@ fn deleting_a_topic_drops_its_offsets() {
                 offset: 1,
                 metadata: None,
             }],
+            now_ms: 9,
         })
         .unwrap();
+    assert_eq!(metadata.last_commit_ms["g"], 9);
     metadata
         .apply(&Command::DeleteTopic { name: "t".into() })
         .unwrap();
     assert!(metadata.offsets.is_empty());
+    assert!(metadata.last_commit_ms.is_empty(), "nothing left to expire");
     assert_eq!(
         metadata.apply(&Command::DeleteTopic { name: "t".into() }),
         Err(MetadataError::UnknownTopic { name: "t".into() })
