@@ -78,6 +78,8 @@ pub struct GroupConsumer {
     max_wait_ms: u64,
     max_bytes: u64,
     unreachable_since: Option<Instant>,
+    /// When positions that could not be learned are asked for again.
+    resolve_again_at: Option<Instant>,
 }
 
 impl GroupConsumer {
@@ -110,6 +112,7 @@ impl GroupConsumer {
             max_wait_ms,
             max_bytes,
             unreachable_since: None,
+            resolve_again_at: None,
         };
         consumer.take(joined, true).await?;
         Ok(consumer)
@@ -153,9 +156,18 @@ impl GroupConsumer {
             self.positions.retain(|tp, _| owned.contains(tp));
             self.uncommitted.retain(|tp, _| owned.contains(tp));
             self.owned = owned;
-            self.resolve_positions().await?;
+            self.resolve_positions_or_later().await?;
         }
         Ok(())
+    }
+
+    /// Resolves what positions it can now; a partition whose position cannot be learned yet (its
+    /// leader is down, the coordinator moving) is tried again at the next poll.
+    async fn resolve_positions_or_later(&mut self) -> Result<(), ClientError> {
+        match self.resolve_positions().await {
+            Err(error) if retriable(&error) => Ok(()),
+            other => other,
+        }
     }
 
     /// Positions of newly owned partitions: the committed offset, else `auto_offset_reset`.
@@ -178,7 +190,14 @@ impl GroupConsumer {
         for tp in missing {
             let position = match committed.get(&tp) {
                 Some(&offset) => offset,
-                None => reset_position(&self.client, self.join.auto_offset_reset, &tp).await?,
+                None => {
+                    match reset_position(&self.client, self.join.auto_offset_reset, &tp).await {
+                        Ok(position) => position,
+                        // This partition's leader is down: the others need not wait for it.
+                        Err(error) if retriable(&error) => continue,
+                        Err(error) => return Err(error),
+                    }
+                }
             };
             self.positions.insert(tp, position);
         }
@@ -218,6 +237,11 @@ impl GroupConsumer {
     /// The next records of any owned partition, waiting for the first fetch to come back.
     /// `None` when nothing is owned (wait for a heartbeat) or the fetch brought nothing new.
     pub async fn poll(&mut self) -> Result<Option<Polled>, ClientError> {
+        let missing = self.owned.iter().any(|tp| !self.positions.contains_key(tp));
+        if missing && self.resolve_again_at.is_none_or(|at| Instant::now() >= at) {
+            self.resolve_again_at = Some(Instant::now() + RETRY_AFTER);
+            self.resolve_positions_or_later().await?;
+        }
         self.start_fetches();
         if self.in_flight.is_empty() {
             tokio::time::sleep(Duration::from_millis(self.max_wait_ms.min(100))).await;
@@ -396,7 +420,8 @@ async fn reset_position(
 /// Errors that pass: a node down or unreachable, a coordinator or leader that moved.
 fn retriable(error: &ClientError) -> bool {
     match error {
-        ClientError::Unreachable { .. } => true,
+        // A lost answer to a heartbeat, commit or fetch: the next one says where things stand.
+        ClientError::Unreachable { .. } | ClientError::NoAnswer { .. } => true,
         ClientError::Api { code, .. } => matches!(
             code,
             ErrorCode::PartitionUnavailable
@@ -404,6 +429,7 @@ fn retriable(error: &ClientError) -> bool {
                 | ErrorCode::ControllerUnavailable
                 | ErrorCode::NotCoordinator
                 | ErrorCode::NotLeader
+                | ErrorCode::ForwardTimeout
                 | ErrorCode::TooManyConnections
         ),
         _ => false,

@@ -522,7 +522,8 @@ fn retriable(error: &ClientError) -> bool {
         return false;
     }
     match error {
-        ClientError::Unreachable { .. } => true,
+        // Batches carry the producer id and sequence: a resend is deduplicated.
+        ClientError::Unreachable { .. } | ClientError::NoAnswer { .. } => true,
         ClientError::Decode { status, .. } => *status >= 500,
         ClientError::Api { status, .. } => *status >= 500,
         ClientError::BadServer(_) => false,

@@ -73,6 +73,9 @@ pub enum ErrorCode {
     CoordinatorUnavailable,
     /// Cluster: fewer live nodes than the topic's `replication_factor`.
     NotEnoughNodes,
+    /// Cluster: the request was sent on to the node serving it, which did not answer in time.
+    /// It may or may not have been applied.
+    ForwardTimeout,
     /// A code this client does not know (sent by a newer server). Its status still says what
     /// kind of failure it is.
     #[serde(other)]
@@ -100,6 +103,7 @@ impl ErrorCode {
             | ControllerUnavailable
             | CoordinatorUnavailable
             | NotEnoughNodes => 503,
+            ForwardTimeout => 504,
             Unknown => 500,
             MemoryLimitExceeded | LimitExceeded => 507,
         }
@@ -142,6 +146,7 @@ impl ErrorCode {
             ControllerUnavailable => "controller_unavailable",
             CoordinatorUnavailable => "coordinator_unavailable",
             NotEnoughNodes => "not_enough_nodes",
+            ForwardTimeout => "forward_timeout",
             Unknown => "unknown",
         }
     }

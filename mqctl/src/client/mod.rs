@@ -31,9 +31,14 @@ pub enum ClientError {
         code: ErrorCode,
         message: String,
     },
-    /// No server could be reached.
+    /// No server could be reached: the request was not sent (a refused connection), or it was a
+    /// read that timed out everywhere.
     #[error("cannot reach {servers}: {reason}")]
     Unreachable { servers: String, reason: String },
+    /// A write was sent and no answer came (a timeout, a connection cut): it may or may not have
+    /// been applied, so it was not sent anywhere else.
+    #[error("no answer from {url}: {reason}; the request may or may not have been applied")]
+    NoAnswer { url: String, reason: String },
     /// The server answered something that is not the expected JSON.
     #[error("unexpected answer from {url} (HTTP {status}): {reason}")]
     Decode {
@@ -198,7 +203,10 @@ impl Client {
                     if error.is_connect() || (error.is_timeout() && resend_after_timeout) {
                         continue;
                     }
-                    break;
+                    return Err(ClientError::NoAnswer {
+                        url,
+                        reason: last_error,
+                    });
                 }
             };
             let status = response.status().as_u16();

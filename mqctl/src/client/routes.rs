@@ -65,7 +65,9 @@ impl Routes {
 fn misdirected(answer: &Result<Answer, ClientError>, codes: &[ErrorCode]) -> bool {
     match answer {
         Err(ClientError::Api { code, .. }) => codes.contains(code),
-        Err(ClientError::Unreachable { reason, .. }) => !reason.contains("timed out"),
+        // Not sent (refused), or a read: sending it elsewhere cannot apply it twice. A write
+        // without an answer (`NoAnswer`) is never sent again.
+        Err(ClientError::Unreachable { .. }) => true,
         _ => false,
     }
 }

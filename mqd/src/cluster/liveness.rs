@@ -131,6 +131,13 @@ impl Cluster {
         if !self.is_controller() {
             return Err(ClusterError::NotController { node: self.node_id });
         }
+        if self.address_of(report.id) != Some(report.addr.as_str()) {
+            // Not a node of cluster.nodes (or at another address): it gets nothing placed on it.
+            return Err(ClusterError::UnknownNode {
+                node: report.id,
+                addr: report.addr,
+            });
+        }
         self.sessions.seen(report.id, Instant::now());
         let applied = self.metadata();
         let current = applied.metadata.nodes.get(&report.id).is_some_and(|n| {

@@ -62,6 +62,8 @@ pub enum ClusterError {
     },
     #[error("raft: {0}")]
     Raft(String),
+    #[error("node {node} at {addr} is not in cluster.nodes here; check that every node has the same [cluster] section")]
+    UnknownNode { node: u64, addr: String },
 }
 
 /// The answer to a proposal forwarded to the controller.

@@ -22,6 +22,11 @@ pub struct Reconciler {
     metrics: Arc<Metrics>,
     /// The topics put in place, by name, with the id they had.
     installed: HashMap<String, Uuid>,
+    /// The metadata index last reconciled: an older state is never applied over a newer one.
+    reconciled_index: u64,
+    /// The coordinator slots as last reconciled: a group whose slot changed hands (or epoch)
+    /// since is dropped here, even when the slot came back to this node.
+    slots: Vec<crate::cluster::metadata::CoordinatorSlot>,
 }
 
 impl Reconciler {
@@ -38,16 +43,22 @@ impl Reconciler {
             groups,
             metrics,
             installed: HashMap::new(),
+            reconciled_index: 0,
+            slots: Vec::new(),
         }
     }
 
     pub fn reconcile(&mut self, applied: &Applied) {
+        if applied.index < self.reconciled_index {
+            return;
+        }
+        self.reconciled_index = applied.index;
         let me = self.node_id;
+        let previous = std::mem::replace(&mut self.slots, applied.metadata.slots.clone());
         self.groups.retain_coordinated(|group| {
-            applied
-                .metadata
-                .slot(group)
-                .is_some_and(|(_, slot)| slot.node == me)
+            applied.metadata.slot(group).is_some_and(|(index, slot)| {
+                slot.node == me && previous.get(index as usize).is_none_or(|old| *old == slot)
+            })
         });
         let topics = &applied.metadata.topics;
         let gone: Vec<String> = self
@@ -125,8 +136,11 @@ impl Cluster {
     /// Makes the broker match the metadata applied so far.
     pub fn sync_local(&self) {
         if let Some(reconciler) = self.reconciler.get() {
+            // Read under the lock: a caller holding an older state must never reconcile after
+            // one holding a newer (it would drop a topic just put in place).
+            let mut reconciler = reconciler.lock();
             let applied = self.metadata();
-            reconciler.lock().reconcile(&applied);
+            reconciler.reconcile(&applied);
         }
     }
 

@@ -112,6 +112,10 @@ impl Cluster {
         let Some(addr) = self.address_of(leader) else {
             return Ok(empty);
         };
+        if !self.metadata().metadata.is_alive(leader) {
+            // Marked down: its partitions are left out of the fetch; the others flow.
+            return Ok(empty);
+        }
         let url = format!(
             "http://{addr}/v1/topics/{}/partitions/{}/records?offset={from}&max_bytes={}&max_wait_ms={}",
             tp.topic,

@@ -131,9 +131,15 @@ impl Groups {
                         }) as _
                     })
                     .collect();
+                // Only a read that brought records (or found the position gone) wakes the loop:
+                // an unreachable or refusing leader answers at once, and must not make it spin.
                 changes.extend(remote_waits.into_iter().map(|read| {
                     Box::pin(async move {
-                        let _ = read.await;
+                        match read.await {
+                            Ok(read) if !read.batches.bytes.is_empty() => {}
+                            Err(BrokerError::OffsetOutOfRange { .. }) => {}
+                            _ => std::future::pending::<()>().await,
+                        }
                     }) as _
                 }));
                 if changes.is_empty() {

@@ -70,6 +70,9 @@ pub struct Groups {
     settings: GroupSettings,
     /// In a cluster: where offsets are written and other nodes' partitions read.
     cluster: std::sync::OnceLock<std::sync::Arc<dyn cluster_hooks::ClusterGroups>>,
+    /// In a cluster: since when each group with offsets has been seen here without members (a
+    /// coordinator that just took a group over starts counting then).
+    idle_since: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl Groups {
@@ -80,6 +83,7 @@ impl Groups {
             groups: Mutex::new(HashMap::new()),
             settings,
             cluster: std::sync::OnceLock::new(),
+            idle_since: Mutex::new(HashMap::new()),
         }
     }
 
@@ -143,19 +147,30 @@ impl Groups {
     }
 
     /// In a cluster: drops from the metadata the offsets of the groups this node coordinates that
-    /// have no member and have not committed for `retention`. Returns those groups.
+    /// have had no member here for `retention` and have not committed for as long. Returns those
+    /// groups.
     pub async fn expire_replicated_offsets(&self, retention: Duration, now_ms: i64) -> Vec<String> {
         let Some(cluster) = self.cluster.get() else {
             return Vec::new();
         };
         let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let now = std::time::Instant::now();
         let expired: Vec<String> = {
             let groups = self.groups.lock();
-            cluster
-                .groups()
+            let mut idle_since = self.idle_since.lock();
+            let with_offsets = cluster.groups();
+            idle_since.retain(|name, _| with_offsets.contains(name));
+            with_offsets
                 .into_iter()
                 .filter(|name| cluster.coordinates(name))
-                .filter(|name| groups.get(name).is_none_or(|g| g.members.is_empty()))
+                .filter(|name| {
+                    if groups.get(name).is_some_and(|g| !g.members.is_empty()) {
+                        idle_since.remove(name);
+                        return false;
+                    }
+                    let since = *idle_since.entry(name.clone()).or_insert(now);
+                    now.saturating_duration_since(since) >= retention
+                })
                 .filter(|name| {
                     cluster
                         .last_commit_ms(name)
@@ -165,6 +180,15 @@ impl Groups {
         };
         let mut gone = Vec::new();
         for name in expired {
+            // A member may have joined since the pass above: then the group stays.
+            if self
+                .groups
+                .lock()
+                .get(&name)
+                .is_some_and(|g| !g.members.is_empty())
+            {
+                continue;
+            }
             match cluster.delete_offsets(&name).await {
                 Ok(()) => gone.push(name),
                 Err(error) => tracing::warn!(group = %name, %error, "could not expire the offsets"),

@@ -148,6 +148,7 @@ impl From<ClusterError> for ApiError {
             ClusterError::Placement(PlacementError::NotEnoughNodes { .. }) => {
                 ErrorCode::NotEnoughNodes
             }
+            ClusterError::UnknownNode { .. } => ErrorCode::InvalidRequest,
             ClusterError::Storage { .. } | ClusterError::Raft(_) => {
                 tracing::error!(%error, "cluster request failed");
                 ErrorCode::Internal

@@ -25,7 +25,9 @@ pub async fn list(
     State(state): State<AppState>,
     ApiPath(topic_name): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListOffsetsQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Json<ListOffsetsResponse>, ApiError> {
+    let forwarded = headers.contains_key(crate::cluster::forward::FORWARDED_BY);
     let spec = match query.at.as_deref() {
         None | Some("latest") => OffsetSpec::Latest,
         Some("earliest") => OffsetSpec::Earliest,
@@ -44,6 +46,23 @@ pub async fn list(
         }));
     }
     let topic = state.broker.topic(&topic_name)?;
+    if forwarded {
+        // Sent on by a node that thinks this one leads the partition: answer only if it does.
+        let asked: Vec<u32> = query
+            .partition
+            .map_or_else(|| (0..topic.partition_count()).collect(), |p| vec![p]);
+        for index in asked {
+            let partition = topic.partition(index)?;
+            if !partition.is_hosted() {
+                return Err(crate::broker::BrokerError::NotLeader {
+                    topic: topic_name,
+                    partition: index,
+                    leader: partition.leader(),
+                }
+                .into());
+            }
+        }
+    }
     let partitions = state.broker.list_offsets(&topic, spec, query.partition)?;
     Ok(Json(ListOffsetsResponse {
         topic: topic_name,

@@ -222,6 +222,9 @@ fn misdirected(target: &Target, node: u64) -> ApiError {
 }
 
 fn unavailable(target: &Target, error: ForwardError) -> ApiError {
+    if matches!(error, ForwardError::NoAnswer { .. }) {
+        return ApiError::new(ErrorCode::ForwardTimeout, error.to_string());
+    }
     let code = match target {
         Target::Controller => ErrorCode::ControllerUnavailable,
         Target::Coordinator { .. } => ErrorCode::CoordinatorUnavailable,

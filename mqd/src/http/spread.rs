@@ -8,7 +8,7 @@ use super::internal::local_partitions;
 use super::records::new_record;
 use super::{ApiError, AppState};
 use crate::broker::OffsetSpec;
-use crate::cluster::forward::Outgoing;
+use crate::cluster::forward::{ForwardError, Outgoing};
 use crate::cluster::metadata::TopicRecord;
 use crate::cluster::Cluster;
 use axum::http::{HeaderMap, Method};
@@ -51,7 +51,12 @@ pub async fn ask<T: serde::de::DeserializeOwned>(
             },
         )
         .await
-        .map_err(|e| ApiError::new(unavailable, e.to_string()))?;
+        .map_err(|e| match e {
+            ForwardError::NoAnswer { .. } => {
+                ApiError::new(ErrorCode::ForwardTimeout, e.to_string())
+            }
+            other => ApiError::new(unavailable, other.to_string()),
+        })?;
     let status = answer.status();
     let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
         .await
@@ -189,7 +194,15 @@ pub async fn produce(
             state.broker.topic(topic_name)?
         }
     };
-    let count = topic.partition_count();
+    let applied = cluster.metadata();
+    let placed = applied.metadata.topics.get(topic_name).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownTopic,
+            format!("unknown topic `{topic_name}`"),
+        )
+    })?;
+    // The metadata decides the count: the local topic may be an older one of the same name.
+    let count = placed.partitions.len() as u32;
     let mut parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for (index, record) in request.records.iter().enumerate() {
         let new = new_record(index, record, None)?;
@@ -200,21 +213,16 @@ pub async fn produce(
                     format!("topic `{topic_name}` has no partition {p} (it has {count})"),
                 ))
             }
+            (Some(p), _, _) => p,
+            (None, Some(key), _) => partition_for_key(key, count),
             (None, None, Some(id)) => partition_for_key(id.as_bytes(), count),
-            _ => topic.partition_for(&new),
+            (None, None, None) => topic.partition_for(&new) % count,
         };
         parts.entry(partition).or_default().push(index);
     }
-    let applied = cluster.metadata();
-    let placed = applied.metadata.topics.get(topic_name).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownTopic,
-            format!("unknown topic `{topic_name}`"),
-        )
-    })?;
     let timeout = state.broker.config().limits.max_fetch_wait.0 + Duration::from_secs(10);
     let sends = parts.iter().map(|(&partition, indexes)| {
-        let leader = placed.partitions[partition as usize].leader;
+        let leader = placed.partitions[partition as usize].leader; // partition < count
         let records: Vec<ProduceRecord> = indexes
             .iter()
             .map(|&i| ProduceRecord {

@@ -15,6 +15,9 @@ const TOO_MANY_CONNECTIONS: &str =
      `controller_unavailable`, `coordinator_unavailable`, `not_enough_nodes` (fewer live nodes \
      than `replication_factor`)";
 
+const FORWARD_TIMEOUT: &str = "In a cluster: `forward_timeout`: the node serving the request \
+     did not answer in time; the request may or may not have been applied";
+
 const MISDIRECTED: &str = "In a cluster: `not_leader`, `not_controller`, `not_coordinator`: a \
      request forwarded by another node met a node whose metadata disagrees; refresh and retry";
 
@@ -37,6 +40,12 @@ pub fn apply(doc: &mut Value) {
         responses.entry("503").or_insert_with(|| {
             json!({
                 "description": TOO_MANY_CONNECTIONS,
+                "content": {"application/json": {"schema": {"$ref": ERROR_BODY}}},
+            })
+        });
+        responses.entry("504").or_insert_with(|| {
+            json!({
+                "description": FORWARD_TIMEOUT,
                 "content": {"application/json": {"schema": {"$ref": ERROR_BODY}}},
             })
         });
