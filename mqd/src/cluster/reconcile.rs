@@ -36,9 +36,25 @@ impl Reconciler {
         groups: Arc<Groups>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        Self::for_node(
+            cluster.node_id(),
+            Arc::clone(&cluster.ceilings),
+            broker,
+            groups,
+            metrics,
+        )
+    }
+
+    fn for_node(
+        node_id: u64,
+        ceilings: Arc<OffsetCeilings>,
+        broker: Arc<Broker>,
+        groups: Arc<Groups>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Reconciler {
-            node_id: cluster.node_id(),
-            ceilings: Arc::clone(&cluster.ceilings),
+            node_id,
+            ceilings,
             broker,
             groups,
             metrics,
@@ -157,5 +173,61 @@ impl Cluster {
                 _ = &mut stop => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::metadata::{Command, Metadata};
+    use crate::config::Config;
+    use crate::group::GroupSettings;
+    use std::time::Duration;
+
+    fn reconciler(dir: &std::path::Path) -> (Reconciler, Arc<Broker>) {
+        let broker = Arc::new(Broker::new(Arc::new(Config::default())));
+        let groups = Arc::new(Groups::new(GroupSettings {
+            default_session_timeout: Duration::from_secs(10),
+            min_session_timeout: Duration::from_millis(100),
+            max_session_timeout: Duration::from_secs(300),
+        }));
+        let ceilings = Arc::new(OffsetCeilings::open(dir).unwrap());
+        let metrics = Arc::new(Metrics::new());
+        let reconciler = Reconciler::for_node(1, ceilings, Arc::clone(&broker), groups, metrics);
+        (reconciler, broker)
+    }
+
+    #[test]
+    fn an_older_state_never_undoes_a_newer_one() {
+        let dir = std::env::temp_dir().join(format!("mq-reconcile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut reconciler, broker) = reconciler(&dir);
+        let mut metadata = Metadata::default();
+        let before = Applied {
+            index: 4,
+            metadata: metadata.clone(),
+        };
+        metadata
+            .apply(&Command::CreateTopic {
+                name: "t".into(),
+                id: Uuid::new_v4(),
+                config: crate::cluster::metadata::tests::topic_config(2),
+                leaders: vec![1, 2],
+            })
+            .unwrap();
+        let after = Applied { index: 5, metadata };
+        reconciler.reconcile(&after);
+        let topic = broker.topic("t").expect("put in place");
+        assert!(topic.partitions()[0].is_hosted());
+        assert!(
+            !topic.partitions()[1].is_hosted(),
+            "led by node 2: a placeholder"
+        );
+        reconciler.reconcile(&before);
+        assert!(
+            broker.topic("t").is_ok(),
+            "a caller holding the state before the create must not drop the topic"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
