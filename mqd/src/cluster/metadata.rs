@@ -80,6 +80,10 @@ pub struct CommittedRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffsetCommit {
     pub topic: String,
+    /// The topic as the coordinator saw it: a commit for a topic deleted (and perhaps created
+    /// again) since is refused, so it cannot land on the new topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_id: Option<Uuid>,
     pub partition: u32,
     pub offset: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,6 +226,16 @@ impl Metadata {
                 now_ms,
             } => {
                 self.check_claim(group, *claim)?;
+                for commit in offsets {
+                    let current = self.topics.get(&commit.topic).map(|t| t.id);
+                    if current.is_none()
+                        || (commit.topic_id.is_some() && commit.topic_id != current)
+                    {
+                        return Err(MetadataError::UnknownTopic {
+                            name: commit.topic.clone(),
+                        });
+                    }
+                }
                 self.last_commit_ms.insert(group.clone(), *now_ms);
                 let committed = self.offsets.entry(group.clone()).or_default();
                 for commit in offsets {

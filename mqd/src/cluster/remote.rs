@@ -88,6 +88,9 @@ impl Cluster {
             Err(ClusterError::Metadata(MetadataError::NotCoordinator { .. })) => {
                 Err(GroupError::NotCoordinator(group.to_owned()))
             }
+            Err(ClusterError::Metadata(MetadataError::UnknownTopic { name })) => {
+                Err(BrokerError::UnknownTopic(name).into())
+            }
             Err(error) => Err(GroupError::CoordinatorUnavailable {
                 group: group.to_owned(),
                 reason: error.to_string(),
@@ -239,9 +242,11 @@ impl ClusterGroups for Cluster {
     ) -> BoxFuture<'a, Result<(), GroupError>> {
         Box::pin(async move {
             let claim = self.claim(group)?;
+            let applied = self.metadata();
             let offsets = offsets
                 .into_iter()
                 .map(|o| MetaCommit {
+                    topic_id: applied.metadata.topics.get(&o.topic).map(|t| t.id),
                     topic: o.topic,
                     partition: o.partition,
                     offset: o.offset,

@@ -85,12 +85,21 @@ fn only_the_slot_holder_at_its_epoch_commits() {
     let mut metadata = Metadata::default();
     up(&mut metadata, 1, Uuid::new_v4());
     up(&mut metadata, 2, Uuid::new_v4());
+    metadata
+        .apply(&Command::CreateTopic {
+            name: "t".into(),
+            id: Uuid::new_v4(),
+            config: topic_config(1),
+            leaders: vec![1],
+        })
+        .unwrap();
     let (_, slot) = metadata.slot("orders").unwrap();
     let commit = |claim| Command::CommitOffsets {
         group: "orders".into(),
         claim,
         offsets: vec![OffsetCommit {
             topic: "t".into(),
+            topic_id: None,
             partition: 0,
             offset: 7,
             metadata: None,
@@ -147,6 +156,7 @@ fn deleting_a_topic_drops_its_offsets() {
             },
             offsets: vec![OffsetCommit {
                 topic: "t".into(),
+                topic_id: None,
                 partition: 0,
                 offset: 1,
                 metadata: None,
@@ -164,4 +174,50 @@ fn deleting_a_topic_drops_its_offsets() {
         metadata.apply(&Command::DeleteTopic { name: "t".into() }),
         Err(MetadataError::UnknownTopic { name: "t".into() })
     );
+}
+
+#[test]
+fn a_commit_for_a_deleted_or_recreated_topic_is_refused() {
+    let mut metadata = Metadata::default();
+    up(&mut metadata, 1, Uuid::new_v4());
+    let old = Uuid::new_v4();
+    let create = |id| Command::CreateTopic {
+        name: "t".into(),
+        id,
+        config: topic_config(1),
+        leaders: vec![1],
+    };
+    metadata.apply(&create(old)).unwrap();
+    let (_, slot) = metadata.slot("g").unwrap();
+    let commit = Command::CommitOffsets {
+        group: "g".into(),
+        claim: CoordinatorClaim {
+            node: slot.node,
+            epoch: slot.epoch,
+        },
+        offsets: vec![OffsetCommit {
+            topic: "t".into(),
+            topic_id: Some(old),
+            partition: 0,
+            offset: 40,
+            metadata: None,
+        }],
+        now_ms: 1,
+    };
+    metadata
+        .apply(&Command::DeleteTopic { name: "t".into() })
+        .unwrap();
+    assert!(matches!(
+        metadata.apply(&commit),
+        Err(MetadataError::UnknownTopic { .. })
+    ));
+    metadata.apply(&create(Uuid::new_v4())).unwrap();
+    assert!(
+        matches!(
+            metadata.apply(&commit),
+            Err(MetadataError::UnknownTopic { .. })
+        ),
+        "the old topic's commit must not land on the new one"
+    );
+    assert!(metadata.offsets.is_empty());
 }
