@@ -123,12 +123,14 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<R, ClientError> {
-        let body = body.map(|b| {
-            let json = serde_json::to_vec(b).expect("wire types serialize");
-            ("application/json", bytes::Bytes::from(json))
-        });
         let (url, status, _, bytes) = self
-            .call_group(group, method, path, body, "application/json")
+            .call_group(
+                group,
+                method,
+                path,
+                super::json_body(body),
+                "application/json",
+            )
             .await?;
         super::decode_json(&url, status, &bytes)
     }

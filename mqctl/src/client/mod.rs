@@ -240,15 +240,19 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<R, ClientError> {
-        let body = body.map(|b| {
-            let json = serde_json::to_vec(b).expect("wire types serialize");
-            ("application/json", bytes::Bytes::from(json))
-        });
         let (url, status, _, bytes) = self
-            .call_raw(method, path, body, "application/json")
+            .call_raw(method, path, json_body(body), "application/json")
             .await?;
         decode_json(&url, status, &bytes)
     }
+}
+
+/// A JSON request body with its content type.
+fn json_body<B: Serialize>(body: Option<&B>) -> Option<(&'static str, bytes::Bytes)> {
+    body.map(|b| {
+        let json = serde_json::to_vec(b).expect("wire types serialize");
+        ("application/json", bytes::Bytes::from(json))
+    })
 }
 
 /// A successful answer: the URL that gave it, its status, headers and body.

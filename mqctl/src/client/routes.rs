@@ -113,33 +113,50 @@ impl Client {
         body: Option<(&str, bytes::Bytes)>,
         accept: &str,
     ) -> Result<Answer, ClientError> {
-        if let Some(leader) = self
+        let leader = self
             .leader_of(topic, partition)
             .await
-            .filter(|url| !url.is_empty())
-        {
+            .filter(|url| !url.is_empty());
+        let stale = [ErrorCode::NotLeader, ErrorCode::PartitionUnavailable];
+        let forget = || self.routes.forget(topic);
+        self.call_routed(leader, &stale, forget, method, path, body, accept)
+            .await
+    }
+
+    /// Sends a request to `route` when there is one; when it turns out to be the wrong node (an
+    /// answer with one of `stale`, or a refused connection: either way never applied), `forget`s
+    /// it and sends the request through the bootstrap servers instead.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_routed(
+        &self,
+        route: Option<String>,
+        stale: &[ErrorCode],
+        forget: impl FnOnce(),
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(&str, bytes::Bytes)>,
+        accept: &str,
+    ) -> Result<Answer, ClientError> {
+        if let Some(route) = route {
             let answer = self
                 .call_servers(
-                    std::slice::from_ref(&leader),
+                    std::slice::from_ref(&route),
                     method.clone(),
                     path,
                     body.clone(),
                     accept,
                 )
                 .await;
-            if !misdirected(
-                &answer,
-                &[ErrorCode::NotLeader, ErrorCode::PartitionUnavailable],
-            ) {
+            if !misdirected(&answer, stale) {
                 return answer;
             }
-            self.routes.forget(topic);
+            forget();
         }
         self.call_raw(method, path, body, accept).await
     }
 
-    /// Whether the servers are nodes of a cluster (asked once).
-    async fn in_cluster(&self) -> bool {
+    /// Whether the servers are nodes of a cluster, not a node alone (asked once).
+    pub async fn in_cluster(&self) -> bool {
         let known = *self
             .routes
             .in_cluster
@@ -185,24 +202,10 @@ impl Client {
         body: Option<(&str, bytes::Bytes)>,
         accept: &str,
     ) -> Result<Answer, ClientError> {
-        if let Some(coordinator) = self.coordinator_of(group).await {
-            let answer = self
-                .call_servers(
-                    std::slice::from_ref(&coordinator),
-                    method.clone(),
-                    path,
-                    body.clone(),
-                    accept,
-                )
-                .await;
-            if !misdirected(
-                &answer,
-                &[ErrorCode::NotCoordinator, ErrorCode::CoordinatorUnavailable],
-            ) {
-                return answer;
-            }
-            self.routes.forget_coordinator(group);
-        }
-        self.call_raw(method, path, body, accept).await
+        let coordinator = self.coordinator_of(group).await;
+        let stale = [ErrorCode::NotCoordinator, ErrorCode::CoordinatorUnavailable];
+        let forget = || self.routes.forget_coordinator(group);
+        self.call_routed(coordinator, &stale, forget, method, path, body, accept)
+            .await
     }
 }

@@ -32,7 +32,7 @@ pub async fn run(
     let printer = Printer::new(&args, format);
     let poll_ms = POLL_MS.min(request_timeout.as_millis() as u64 / 2);
     match args.group.clone() {
-        Some(group) if in_cluster(client).await => {
+        Some(group) if client.in_cluster().await => {
             consume_group_direct(client, &args, &group, printer, poll_ms).await
         }
         Some(group) => consume_group(client, &args, &group, printer, poll_ms).await,
@@ -53,17 +53,6 @@ fn join_request(args: &ConsumeArgs) -> JoinGroupRequest {
         client_id: Some("mqctl".to_owned()),
         ..Default::default()
     }
-}
-
-/// Whether the server is a cluster node: then a group member reads from the partition leaders
-/// itself. A node alone serves the whole group fetch in one request, which is cheaper.
-async fn in_cluster(client: &Client) -> bool {
-    client.cluster_status().await.is_ok_and(|status| {
-        status
-            .nodes
-            .iter()
-            .all(|n| n.role != mq_wire::api::NodeRole::Standalone)
-    })
 }
 
 /// `consume --group` in a cluster: a [`GroupConsumer`] fetching from each partition's leader.

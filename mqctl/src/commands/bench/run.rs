@@ -388,12 +388,7 @@ async fn consume_partitions(
 /// Members of one group read everything, committing after every fetch. In a cluster each member
 /// reads its partitions from their leaders ([`GroupConsumer`]); a node alone serves the group fetch.
 async fn consume_group(run: &Arc<Run>, consumers: u32, group: &str) -> Result<Tracker> {
-    let in_cluster = run.client.cluster_status().await.is_ok_and(|s| {
-        s.nodes
-            .iter()
-            .all(|n| n.role != mq_wire::api::NodeRole::Standalone)
-    });
-    if in_cluster {
+    if run.client.in_cluster().await {
         return consume_group_from_leaders(run, consumers, group).await;
     }
     let tracker = Arc::new(std::sync::Mutex::new(Tracker::new(run.messages)));
