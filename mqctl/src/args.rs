@@ -73,8 +73,17 @@ pub enum TopicCommand {
         /// Number of partitions (default: the server's topics.default_partitions).
         #[arg(long)]
         partitions: Option<u32>,
+        /// Copies of each partition on distinct nodes (default: the server's
+        /// topics.default_replication_factor).
         #[arg(long)]
         replication_factor: Option<u32>,
+        /// In-sync replicas an acks=all produce needs (default 1).
+        #[arg(long)]
+        min_insync_replicas: Option<u32>,
+        /// Let a replica out of the ISR lead when no in-sync one is left (may lose acknowledged
+        /// records).
+        #[arg(long)]
+        unclean_leader_election: bool,
         /// Age after which segments are evicted, e.g. 7d, 12h; 0s keeps records forever.
         #[arg(long, value_parser = humantime::parse_duration)]
         retention: Option<std::time::Duration>,
@@ -88,7 +97,8 @@ pub enum TopicCommand {
     },
     /// List topics.
     List,
-    /// Show a topic's partitions: leader, replicas, log start and end, size.
+    /// Show a topic's partitions: leader, epoch, replicas, ISR, log start and end, high
+    /// watermark, size.
     Describe { name: String },
     /// Delete a topic and its records.
     Delete { name: String },

@@ -334,6 +334,7 @@ impl Producer {
             let (tx, rx) = mpsc::channel(1);
             let task = tokio::spawn(send_batches(SenderContext {
                 client: self.client.clone(),
+                acks: self.config.acks,
                 topic: self.topic.clone(),
                 partition,
                 retries: self.config.retries,
@@ -382,6 +383,7 @@ impl Producer {
 
 struct SenderContext {
     client: Client,
+    acks: Acks,
     topic: String,
     partition: u32,
     retries: u32,
@@ -451,7 +453,12 @@ async fn send_one(context: &SenderContext, batch: &Sealed) -> Result<(), ClientE
     loop {
         match context
             .client
-            .produce_batches(&context.topic, context.partition, batch.bytes.clone())
+            .produce_batches(
+                &context.topic,
+                context.partition,
+                batch.bytes.clone(),
+                context.acks,
+            )
             .await
         {
             Ok(_) => {

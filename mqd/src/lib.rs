@@ -17,6 +17,7 @@ pub mod http;
 pub mod log;
 pub mod logging;
 pub mod metrics;
+pub mod replication;
 pub mod server;
 pub mod shutdown;
 pub mod systemd;

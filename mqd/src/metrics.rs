@@ -44,6 +44,13 @@ pub struct LagLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FollowerLabels {
+    pub topic: String,
+    pub partition: u32,
+    pub follower: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RoleLabels {
     pub role: String,
 }
@@ -69,6 +76,10 @@ pub struct Metrics {
     under_replicated: Gauge,
     connections: Gauge,
     restarted_empty: Counter,
+    high_watermark: Family<PartitionLabels, Gauge>,
+    replication_lag: Family<FollowerLabels, Gauge>,
+    isr_shrinks: Counter,
+    isr_expands: Counter,
 }
 
 impl Default for Metrics {
@@ -190,8 +201,36 @@ impl Metrics {
             "Partitions this node leads that came back empty after a restart (their records were in memory)",
             restarted_empty.clone(),
         );
+        let high_watermark = Family::<PartitionLabels, Gauge>::default();
+        registry.register(
+            "mq_partition_high_watermark",
+            "High watermark of each partition this node leads",
+            high_watermark.clone(),
+        );
+        let replication_lag = Family::<FollowerLabels, Gauge>::default();
+        registry.register(
+            "mq_replication_lag_records",
+            "Records each follower lacks of a partition this node leads (leader log end minus the follower's)",
+            replication_lag.clone(),
+        );
+        let isr_shrinks = Counter::default();
+        registry.register(
+            "mq_isr_shrinks",
+            "ISR shrinks this node proposed and the controller applied, as leader",
+            isr_shrinks.clone(),
+        );
+        let isr_expands = Counter::default();
+        registry.register(
+            "mq_isr_expands",
+            "ISR expansions this node proposed and the controller applied, as leader",
+            isr_expands.clone(),
+        );
         Metrics {
             restarted_empty,
+            high_watermark,
+            replication_lag,
+            isr_shrinks,
+            isr_expands,
             registry,
             requests,
             request_seconds,
@@ -264,6 +303,16 @@ impl Metrics {
         self.restarted_empty.inc();
     }
 
+    /// An ISR change this node proposed was applied: `shrunk` when a follower left it.
+    pub fn isr_changed(&self, shrunk: bool, expanded: bool) {
+        if shrunk {
+            self.isr_shrinks.inc();
+        }
+        if expanded {
+            self.isr_expands.inc();
+        }
+    }
+
     pub fn connections(&self) -> &Gauge {
         &self.connections
     }
@@ -273,12 +322,27 @@ impl Metrics {
         self.log_start.clear();
         self.log_end.clear();
         self.partition_bytes.clear();
+        self.high_watermark.clear();
+        self.replication_lag.clear();
+        let mut under_replicated = 0;
         for topic in broker.topics() {
             for partition in topic.partitions() {
-                if partition.leader() != broker.node_id() {
+                if !partition.is_hosted() {
                     continue;
                 }
                 let info = partition.info();
+                if info.isr.len() < info.replicas.len() {
+                    under_replicated += 1;
+                }
+                for (follower, lag) in partition.follower_lags() {
+                    self.replication_lag
+                        .get_or_create(&FollowerLabels {
+                            topic: topic.name().to_owned(),
+                            partition: info.partition,
+                            follower,
+                        })
+                        .set(lag as i64);
+                }
                 let labels = PartitionLabels {
                     topic: topic.name().to_owned(),
                     partition: info.partition,
@@ -290,6 +354,9 @@ impl Metrics {
                 self.partition_bytes
                     .get_or_create(&labels)
                     .set(info.bytes as i64);
+                self.high_watermark
+                    .get_or_create(&labels)
+                    .set(info.high_watermark as i64);
             }
         }
         self.group_lag.clear();
@@ -322,7 +389,7 @@ impl Metrics {
                 role: role.to_owned(),
             })
             .set(1);
-        self.under_replicated.set(0);
+        self.under_replicated.set(under_replicated);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

@@ -105,6 +105,13 @@ pub async fn serve(
             ));
             tokio::spawn(Arc::clone(&cluster).run_reconciler(signal.clone()));
             tokio::spawn(Arc::clone(&cluster).run_liveness(signal.clone()));
+            crate::replication::fetcher::spawn_fetchers(&cluster, &broker, &signal);
+            tokio::spawn(crate::replication::isr::run_isr_upkeep(
+                Arc::clone(&cluster),
+                Arc::clone(&broker),
+                Arc::clone(&metrics),
+                signal.clone(),
+            ));
             Some(cluster)
         }
         None => None,

@@ -4,8 +4,10 @@
 //!
 //! Synchronisation is by polling with a deadline ([`eventually`]), never by fixed sleeps.
 
+pub mod checker;
 pub mod cluster;
 pub mod group;
+pub mod proxy;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -23,6 +23,8 @@ pub const HEADER_LOG_END: &str = "mq-log-end";
 pub const HEADER_HIGH_WATERMARK: &str = "mq-high-watermark";
 pub const HEADER_NEXT_OFFSET: &str = "mq-next-offset";
 pub const HEADER_GENERATION: &str = "mq-generation";
+/// On a binary produce: `0`, `1` or `all` (also `?acks=`); `all` when absent.
+pub const HEADER_ACKS: &str = "mq-acks";
 pub const HEADER_REBALANCE: &str = "mq-rebalance";
 
 /// Batches of one partition inside a frames body:

@@ -76,6 +76,16 @@ pub enum ErrorCode {
     /// Cluster: the request was sent on to the node serving it, which did not answer in time.
     /// It may or may not have been applied.
     ForwardTimeout,
+    /// Replication: fewer replicas are in sync than the topic's `min_insync_replicas`, so an
+    /// `acks=all` produce cannot be acknowledged safely. Nothing was appended when refused up
+    /// front; retry shortly.
+    NotEnoughReplicas,
+    /// Replication: an `acks=all` produce was appended but not copied to the in-sync replicas in
+    /// time. It may or may not survive a failover: an idempotent producer retries safely.
+    ReplicationTimeout,
+    /// An idempotent producer's batch does not follow the last one this partition has from it:
+    /// an earlier batch is missing. Retry after the earlier batches.
+    OutOfOrderSequence,
     /// A code this client does not know (sent by a newer server). Its status still says what
     /// kind of failure it is.
     #[serde(other)]
@@ -92,7 +102,7 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             RequestTimeout => 408,
             TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | GroupNotEmpty
-            | NoCommittedOffset => 409,
+            | NoCommittedOffset | OutOfOrderSequence => 409,
             PayloadTooLarge | RecordTooLarge | TooManyRecords => 413,
             UnsupportedMediaType => 415,
             OffsetOutOfRange => 416,
@@ -102,8 +112,9 @@ impl ErrorCode {
             | PartitionUnavailable
             | ControllerUnavailable
             | CoordinatorUnavailable
-            | NotEnoughNodes => 503,
-            ForwardTimeout => 504,
+            | NotEnoughNodes
+            | NotEnoughReplicas => 503,
+            ForwardTimeout | ReplicationTimeout => 504,
             Unknown => 500,
             MemoryLimitExceeded | LimitExceeded => 507,
         }
@@ -147,6 +158,9 @@ impl ErrorCode {
             CoordinatorUnavailable => "coordinator_unavailable",
             NotEnoughNodes => "not_enough_nodes",
             ForwardTimeout => "forward_timeout",
+            NotEnoughReplicas => "not_enough_replicas",
+            ReplicationTimeout => "replication_timeout",
+            OutOfOrderSequence => "out_of_order_sequence",
             Unknown => "unknown",
         }
     }
@@ -199,6 +213,9 @@ mod tests {
             ErrorCode::NoCommittedOffset,
             ErrorCode::NotLeader,
             ErrorCode::PartitionUnavailable,
+            ErrorCode::NotEnoughReplicas,
+            ErrorCode::ReplicationTimeout,
+            ErrorCode::OutOfOrderSequence,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -3,7 +3,7 @@
 use super::decode_json;
 use super::{Client, ClientError};
 use mq_wire::api::{
-    BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse, FetchQuery, FetchResponse,
+    Acks, BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse, FetchQuery, FetchResponse,
     ListOffsetsQuery, ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicDescription,
     TopicList,
 };
@@ -39,14 +39,21 @@ pub struct FetchedBatches {
 impl Client {
     /// Produces record batches (built with [`mq_wire::batch::BatchBuilder`]) to one partition in
     /// the binary format: the broker validates them and copies them into its log as they are.
+    /// With `acks=all` the answer comes once the in-sync replicas hold the batches.
     pub async fn produce_batches(
         &self,
         topic: &str,
         partition: u32,
         batches: bytes::Bytes,
+        acks: Acks,
     ) -> Result<BatchProduceResponse, ClientError> {
+        let acks = match acks {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        };
         let path = format!(
-            "/v1/topics/{}/partitions/{partition}/records",
+            "/v1/topics/{}/partitions/{partition}/records?acks={acks}",
             segment(topic)
         );
         self.call_partition(

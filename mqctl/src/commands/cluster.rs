@@ -9,25 +9,34 @@ pub async fn status(client: &Client, format: OutputFormat) -> Result<()> {
     let status = client.cluster_status().await.context("cluster status")?;
     match format {
         OutputFormat::Json => status.nodes.iter().for_each(json_line),
-        OutputFormat::Table => table(
-            &["NODE", "ADDRESS", "ROLE", "STATE", "SINCE", "LEADS"],
-            status
-                .nodes
-                .iter()
-                .map(|n| {
-                    let role = serde_json::to_value(n.role).ok();
-                    vec![
-                        n.id.to_string(),
-                        n.address.clone(),
-                        role.and_then(|r| r.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        n.state.clone(),
-                        n.since.clone().unwrap_or_else(|| "-".to_owned()),
-                        n.partitions_led.to_string(),
-                    ]
-                })
-                .collect(),
-        ),
+        OutputFormat::Table => {
+            table(
+                &[
+                    "NODE", "ADDRESS", "ROLE", "STATE", "SINCE", "LEADS", "FOLLOWS",
+                ],
+                status
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        let role = serde_json::to_value(n.role).ok();
+                        vec![
+                            n.id.to_string(),
+                            n.address.clone(),
+                            role.and_then(|r| r.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            n.state.clone(),
+                            n.since.clone().unwrap_or_else(|| "-".to_owned()),
+                            n.partitions_led.to_string(),
+                            n.partitions_followed.to_string(),
+                        ]
+                    })
+                    .collect(),
+            );
+            println!(
+                "under-replicated partitions: {}, offline partitions: {}",
+                status.under_replicated_partitions, status.offline_partitions
+            );
+        }
     }
     Ok(())
 }

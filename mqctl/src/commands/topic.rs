@@ -12,6 +12,8 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
             name,
             partitions,
             replication_factor,
+            min_insync_replicas,
+            unclean_leader_election,
             retention,
             retention_bytes,
             discard,
@@ -20,6 +22,8 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
                 name: name.clone(),
                 partitions,
                 replication_factor,
+                min_insync_replicas,
+                unclean_leader_election: unclean_leader_election.then_some(true),
                 retention_ms: retention.map(|d| d.as_millis() as u64),
                 retention_bytes,
                 discard: discard.map(Into::into),
@@ -90,10 +94,16 @@ fn describe_table(topic: &TopicDescription) {
             .to_string()
     };
     println!(
-        "topic {}: {} partition(s), replication {}, retention {}, retention bytes {}, discard {}",
+        "topic {}: {} partition(s), replication {} (min in-sync {}{}), retention {}, retention bytes {}, discard {}",
         topic.name,
         config.partitions,
         config.replication_factor,
+        config.min_insync_replicas,
+        if config.unclean_leader_election {
+            ", unclean elections"
+        } else {
+            ""
+        },
         retention,
         if config.retention_bytes == 0 {
             "unlimited".to_owned()
@@ -110,6 +120,7 @@ fn describe_table(topic: &TopicDescription) {
         &[
             "PARTITION",
             "LEADER",
+            "EPOCH",
             "REPLICAS",
             "ISR",
             "LOG-START",
@@ -124,6 +135,7 @@ fn describe_table(topic: &TopicDescription) {
                 vec![
                     p.partition.to_string(),
                     p.leader.to_string(),
+                    p.leader_epoch.to_string(),
                     join(&p.replicas),
                     join(&p.isr),
                     p.log_start.to_string(),

@@ -50,6 +50,27 @@ pub enum BrokerError {
         partition: u32,
         leader: u64,
     },
+    #[error("{topic}/{partition} has {isr} in-sync replicas, fewer than its min_insync_replicas {min}: acks=all cannot be acknowledged safely; retry shortly")]
+    NotEnoughReplicas {
+        topic: String,
+        partition: u32,
+        isr: u32,
+        min: u32,
+    },
+    #[error("{topic}/{partition}: the in-sync replicas did not copy the records within {waited_ms} ms; they may or may not survive a failover (an idempotent producer retries safely)")]
+    ReplicationTimeout {
+        topic: String,
+        partition: u32,
+        waited_ms: u64,
+    },
+    #[error("{topic}/{partition}: producer {producer_id} sent sequence {got}, expected {expected}: an earlier batch is missing")]
+    OutOfOrderSequence {
+        topic: String,
+        partition: u32,
+        producer_id: i64,
+        expected: i32,
+        got: i32,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +91,9 @@ impl BrokerError {
             BrokerError::LimitExceeded(_) => ErrorCode::LimitExceeded,
             BrokerError::InvalidBatch { .. } => ErrorCode::InvalidBatch,
             BrokerError::NotLeader { .. } => ErrorCode::NotLeader,
+            BrokerError::NotEnoughReplicas { .. } => ErrorCode::NotEnoughReplicas,
+            BrokerError::ReplicationTimeout { .. } => ErrorCode::ReplicationTimeout,
+            BrokerError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }

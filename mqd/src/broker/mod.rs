@@ -7,6 +7,8 @@
 mod dedup;
 mod discard;
 mod error;
+mod followers;
+mod leader_epochs;
 pub mod offset_lease;
 mod partition;
 mod produce;
@@ -14,9 +16,9 @@ mod producer_window;
 mod topic;
 
 pub use error::BrokerError;
-pub use partition::{Partition, PartitionRead};
+pub use partition::{IsrChange, Partition, PartitionRead, ReplicaSet, Role};
 pub use produce::{NewRecord, RecordId};
-pub use topic::{BatchLimits, Topic};
+pub use topic::{BatchLimits, Commit, Produced, Topic};
 
 use crate::config::Config;
 use crate::log::{Evicted, LogSettings, MemoryBudget, MemoryLog};
@@ -27,6 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Idempotent producers remembered per partition.
@@ -40,8 +43,7 @@ pub struct TopicPlacement {
 }
 
 pub struct PartitionPlacement {
-    pub leader: u64,
-    pub leader_epoch: u32,
+    pub set: ReplicaSet,
     pub log_start: u64,
 }
 
@@ -51,8 +53,7 @@ impl TopicPlacement {
         TopicPlacement {
             partitions: (0..partitions)
                 .map(|_| PartitionPlacement {
-                    leader: node,
-                    leader_epoch: 0,
+                    set: ReplicaSet::single(node),
                     log_start: 0,
                 })
                 .collect(),
@@ -76,6 +77,10 @@ pub struct Broker {
     budget: Arc<MemoryBudget>,
     /// Fetches parked in a long poll now (`mq_fetches_waiting`).
     waiting_fetches: AtomicU64,
+    /// Bumped at every append to a partition this node leads: followers' fetches wait on it.
+    appended: Arc<watch::Sender<u64>>,
+    /// Bumped whenever the cluster changed which partitions are here or who leads them.
+    placement: watch::Sender<u64>,
 }
 
 /// A fetch counted as parked until it is dropped.
@@ -95,7 +100,24 @@ impl Broker {
             topics: RwLock::new(BTreeMap::new()),
             budget,
             waiting_fetches: AtomicU64::new(0),
+            appended: Arc::new(watch::Sender::new(0)),
+            placement: watch::Sender::new(0),
         }
+    }
+
+    /// Tells followers' fetchers that partitions or their leaders changed.
+    pub fn placement_changed(&self) {
+        self.placement.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes after every [`Broker::placement_changed`].
+    pub fn watch_placement(&self) -> watch::Receiver<u64> {
+        self.placement.subscribe()
+    }
+
+    /// A receiver that wakes at every append on this node.
+    pub fn watch_appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// A snapshot of the configuration in force.
@@ -120,13 +142,17 @@ impl Broker {
 
     /// Creates a topic, filling unset settings from the node's defaults.
     pub fn create_topic(&self, request: &CreateTopicRequest) -> Result<Arc<Topic>, BrokerError> {
-        let replication_factor = request.replication_factor.unwrap_or(1);
-        if replication_factor != 1 {
+        if let Some(replication_factor) = request.replication_factor.filter(|&r| r != 1) {
             return Err(BrokerError::InvalidArgument(format!(
                 "replication_factor {replication_factor} needs that many nodes; this is a single node, so it must be 1"
             )));
         }
-        let config = self.topic_config_for(request)?;
+        let single = CreateTopicRequest {
+            replication_factor: Some(1),
+            min_insync_replicas: Some(request.min_insync_replicas.unwrap_or(1)),
+            ..request.clone()
+        };
+        let config = self.topic_config_for(&single)?;
         let placement = TopicPlacement::local(self.node_id(), config.partitions);
         let mut topics = self.topics.write();
         if topics.contains_key(&request.name) {
@@ -175,9 +201,30 @@ impl Broker {
                 "this node hosts {hosted} partitions; {partitions} more would pass limits.max_partitions ({max_partitions})"
             )));
         }
+        let replication_factor = request
+            .replication_factor
+            .unwrap_or(defaults.topics.default_replication_factor);
+        if replication_factor == 0 {
+            return Err(BrokerError::InvalidArgument(
+                "replication_factor must be at least 1".to_owned(),
+            ));
+        }
+        let min_insync_replicas = request.min_insync_replicas.unwrap_or_else(|| {
+            defaults
+                .topics
+                .default_min_insync_replicas
+                .min(replication_factor)
+        });
+        if min_insync_replicas == 0 || min_insync_replicas > replication_factor {
+            return Err(BrokerError::InvalidArgument(format!(
+                "min_insync_replicas must be between 1 and replication_factor ({replication_factor}), not {min_insync_replicas}"
+            )));
+        }
         Ok(TopicConfig {
             partitions,
-            replication_factor: request.replication_factor.unwrap_or(1),
+            replication_factor,
+            min_insync_replicas,
+            unclean_leader_election: request.unclean_leader_election.unwrap_or(false),
             retention_ms: request
                 .retention_ms
                 .unwrap_or(defaults.log.retention.as_millis()),
@@ -216,16 +263,16 @@ impl Broker {
                     .reservations
                     .as_ref()
                     .map(|r| offset_lease::OffsetLease::new(at.log_start, Arc::clone(r)));
-                let hosted = at.leader == self.node_id();
                 let partition = Partition::new(
                     Arc::clone(&name),
                     index,
-                    at.leader,
+                    self.node_id(),
+                    at.set.clone(),
+                    config.min_insync_replicas,
                     Box::new(log),
                     lease,
-                    hosted,
+                    Arc::clone(&self.appended),
                 );
-                partition.raise_leader_epoch(at.leader_epoch);
                 Arc::new(partition)
             })
             .collect();

@@ -44,7 +44,16 @@ impl OffsetLease {
         let records = BatchHeader::read(batch)
             .map(|h| u64::from(h.last_offset_delta) + 1)
             .map_err(|e| BrokerError::Internal(format!("batch header: {e}")))?;
-        let needed = log_end + records;
+        self.cover_to(topic, partition, log_end + records)
+    }
+
+    /// Extends the ceiling past `needed` (the log end after an append) when it would reach it.
+    pub(super) fn cover_to(
+        &self,
+        topic: &str,
+        partition: u32,
+        needed: u64,
+    ) -> Result<(), BrokerError> {
         if needed <= self.ceiling.load(Ordering::Relaxed) {
             return Ok(());
         }

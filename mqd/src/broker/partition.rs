@@ -1,38 +1,104 @@
-//! One partition hosted on this node: its log, its leader epoch and its high watermark.
+//! One partition on this node: its log, its role (leader, follower, or neither), its leader epoch
+//! and its high watermark.
 //!
-//! On a single node this node leads every partition and is its whole ISR, so the high watermark moves
-//! to the log end at each append. The cluster will keep the same fields and move the high watermark
-//! when followers catch up instead; readers already see only records below it.
+//! - As **leader** it takes appends, stamps them with its leader epoch, and tracks how far each
+//!   follower has copied ([`Followers`]); the high watermark is the lowest log end among the
+//!   in-sync replicas, so a record below it is on every one of them. Alone in its ISR (a node
+//!   alone, or replication factor 1), the high watermark follows every append.
+//! - As **follower** it copies the leader's batches unchanged ([`Partition::append_replicated`]),
+//!   truncates where its log diverged (by leader epoch, [`LeaderEpochs`]), and keeps the leader's
+//!   high watermark (never above its own log end).
+//! - As neither it is a placeholder: it refuses appends and reads (routing sends those to the
+//!   leader) and shows the leader's bounds as last heard.
+//!
+//! Readers only ever see records below the high watermark.
 
+use super::followers::Followers;
+use super::leader_epochs::LeaderEpochs;
 use super::offset_lease::OffsetLease;
 use super::BrokerError;
 use crate::log::{Evicted, PartitionLog, ReadBatches, Reservation, RetentionPolicy};
 use mq_wire::api::PartitionInfo;
-use mq_wire::batch::{BatchIter, RecordRef};
-use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use mq_wire::batch::{BatchHeader, BatchIter, RecordRef};
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// What this node is to a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+    /// Not a replica here: a placeholder for the leader's.
+    Observer,
+}
+
+/// Who holds a partition, as the cluster's metadata says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSet {
+    pub leader: u64,
+    pub leader_epoch: u32,
+    pub replicas: Vec<u64>,
+    pub isr: Vec<u64>,
+    pub partition_epoch: u32,
+}
+
+impl ReplicaSet {
+    /// `node` alone.
+    pub fn single(node: u64) -> Self {
+        ReplicaSet {
+            leader: node,
+            leader_epoch: 0,
+            replicas: vec![node],
+            isr: vec![node],
+            partition_epoch: 0,
+        }
+    }
+}
+
+/// The log and the epochs its batches carry, changed together.
+struct Stored {
+    log: Box<dyn PartitionLog>,
+    epochs: LeaderEpochs,
+}
+
+/// A leader's proposal to change the ISR, with the state it was made against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsrChange {
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub isr: Vec<u64>,
+}
 
 pub struct Partition {
     topic: Arc<str>,
     index: u32,
-    leader: u64,
-    /// Whether this node leads it: a partition led elsewhere is a placeholder here and refuses
-    /// appends and reads (routing sends those to its leader).
-    hosted: bool,
-    /// Raised by the cluster when this node's leadership of the partition starts anew.
+    /// This node.
+    node: u64,
+    /// In-sync replicas an `acks=all` produce needs.
+    min_insync: u32,
+    /// The replica set and this node's role in it, as last reconciled.
+    placement: RwLock<(Role, ReplicaSet)>,
+    /// Raised by the cluster at every change of leader.
     leader_epoch: AtomicU32,
-    /// In a cluster: the offsets this partition may give out before it must make a new ceiling
-    /// durable, so that a restart never hands out an offset twice.
+    /// In a cluster: the offsets this partition may give out (or copy) before it must make a new
+    /// ceiling durable, so that a restart never hands out an offset twice.
     lease: Option<OffsetLease>,
     /// The lock is held only while bytes are copied in or out, never across an `.await`.
-    log: RwLock<Box<dyn PartitionLog>>,
-    /// Every offset below it may be read; long-polling fetches wait on it. For a partition led
-    /// elsewhere: the leader's, as last heard.
+    stored: RwLock<Stored>,
+    /// Every offset below it may be read; long-polling fetches and `acks=all` produces wait on it.
+    /// For a placeholder: the leader's, as last heard.
     high_watermark: watch::Sender<u64>,
-    /// For a partition led elsewhere: the leader's log start, as last heard.
+    /// For a placeholder: the leader's log start, as last heard.
     remote_log_start: AtomicU64,
+    /// On the leader: the followers' progress.
+    followers: Mutex<Followers>,
+    /// On a follower: set when it must ask the leader where its log diverged before it copies more.
+    needs_truncation: AtomicBool,
+    /// Bumped at every append anywhere on the node: followers' fetches wait on it.
+    appended: Arc<watch::Sender<u64>>,
 }
 
 /// A read of a partition, with the bounds seen at that moment.
@@ -72,26 +138,47 @@ impl PartitionRead {
     }
 }
 
+/// What a follower's copy of some batches gave: the producer state they carried, for the
+/// topic's idempotence windows.
+#[derive(Debug, Default)]
+pub struct Replicated {
+    pub headers: Vec<BatchHeader>,
+}
+
 impl Partition {
+    /// A partition of `topic` on `node`, playing its part in `set`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         topic: Arc<str>,
         index: u32,
-        leader: u64,
+        node: u64,
+        set: ReplicaSet,
+        min_insync: u32,
         log: Box<dyn PartitionLog>,
         lease: Option<OffsetLease>,
-        hosted: bool,
+        appended: Arc<watch::Sender<u64>>,
     ) -> Self {
         let end = log.log_end();
+        let role = role_of(node, &set);
+        let epoch = set.leader_epoch;
+        let mut epochs = LeaderEpochs::default();
+        if role == Role::Leader {
+            epochs.assign(epoch, end);
+        }
         Partition {
             topic,
             index,
-            leader,
-            hosted,
-            leader_epoch: AtomicU32::new(0),
+            node,
+            min_insync,
+            leader_epoch: AtomicU32::new(epoch),
+            placement: RwLock::new((role, set)),
             lease,
-            log: RwLock::new(log),
-            high_watermark: watch::Sender::new(end),
+            stored: RwLock::new(Stored { log, epochs }),
+            high_watermark: watch::Sender::new(if role == Role::Follower { 0 } else { end }),
             remote_log_start: AtomicU64::new(0),
+            followers: Mutex::new(Followers::default()),
+            needs_truncation: AtomicBool::new(role == Role::Follower),
+            appended,
         }
     }
 
@@ -99,71 +186,233 @@ impl Partition {
         self.index
     }
 
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// The node leading this partition.
     pub fn leader(&self) -> u64 {
-        self.leader
+        self.placement.read().1.leader
+    }
+
+    pub fn role(&self) -> Role {
+        self.placement.read().0
+    }
+
+    pub fn replica_set(&self) -> ReplicaSet {
+        self.placement.read().1.clone()
     }
 
     pub fn leader_epoch(&self) -> u32 {
-        self.leader_epoch.load(Ordering::Relaxed)
-    }
-
-    /// Epochs only rise: a lower one is ignored.
-    pub fn raise_leader_epoch(&self, epoch: u32) {
-        self.leader_epoch.fetch_max(epoch, Ordering::Relaxed);
+        self.leader_epoch.load(Ordering::Acquire)
     }
 
     pub fn high_watermark(&self) -> u64 {
         *self.high_watermark.borrow()
     }
 
-    fn check_hosted(&self) -> Result<(), BrokerError> {
-        if self.hosted {
-            return Ok(());
+    /// Takes the part the metadata gives this node. A new leader starts a new epoch in its epoch
+    /// cache at its log end and forgets what followers reported to the old leader; a new follower
+    /// first finds where its log diverged from the leader's. Anything waiting on the high
+    /// watermark (`acks=all` produces) wakes to see the change. Returns whether the leader or
+    /// this node's role changed.
+    pub fn apply_placement(&self, set: &ReplicaSet) -> bool {
+        let role = role_of(self.node, set);
+        let mut placement = self.placement.write();
+        let (old_role, old_set) = &*placement;
+        let epoch_rose = set.leader_epoch > old_set.leader_epoch;
+        if set.leader_epoch < old_set.leader_epoch
+            || (set.leader_epoch == old_set.leader_epoch
+                && set.partition_epoch < old_set.partition_epoch)
+        {
+            return false;
         }
-        Err(BrokerError::NotLeader {
-            topic: self.topic.to_string(),
-            partition: self.index,
-            leader: self.leader,
-        })
+        let changed_role = role != *old_role || epoch_rose || set.leader != old_set.leader;
+        self.leader_epoch
+            .fetch_max(set.leader_epoch, Ordering::AcqRel);
+        if changed_role {
+            match role {
+                Role::Leader => {
+                    let mut stored = self.stored.write();
+                    let end = stored.log.log_end();
+                    stored.epochs.assign(set.leader_epoch, end);
+                    *self.followers.lock() = Followers::new(Instant::now());
+                }
+                Role::Follower => self.needs_truncation.store(true, Ordering::Release),
+                Role::Observer => {}
+            }
+            tracing::info!(
+                topic = %self.topic,
+                partition = self.index,
+                role = ?role,
+                leader = set.leader,
+                leader_epoch = set.leader_epoch,
+                isr = ?set.isr,
+                "partition role"
+            );
+        }
+        if role == Role::Leader && !changed_role {
+            let mut followers = self.followers.lock();
+            for gone in old_set.isr.iter().filter(|n| !set.isr.contains(n)) {
+                followers.forget(*gone);
+            }
+        }
+        *placement = (role, set.clone());
+        drop(placement);
+        if role == Role::Leader {
+            self.advance_high_watermark();
+        }
+        if changed_role {
+            self.high_watermark.send_modify(|_| {});
+        }
+        changed_role
     }
 
-    /// Appends one encoded batch and returns its base offset.
+    fn not_leader(&self, leader: u64) -> BrokerError {
+        BrokerError::NotLeader {
+            topic: self.topic.to_string(),
+            partition: self.index,
+            leader,
+        }
+    }
+
+    fn check_leader(&self) -> Result<(), BrokerError> {
+        let placement = self.placement.read();
+        match placement.0 {
+            Role::Leader => Ok(()),
+            _ => Err(self.not_leader(placement.1.leader)),
+        }
+    }
+
+    /// Refuses an `acks=all` produce up front when fewer replicas than `min_insync_replicas` are
+    /// in sync: it could not be acknowledged safely.
+    pub fn check_insync(&self) -> Result<(), BrokerError> {
+        let placement = self.placement.read();
+        if placement.0 != Role::Leader {
+            return Err(self.not_leader(placement.1.leader));
+        }
+        let isr = placement.1.isr.len() as u32;
+        if isr < self.min_insync {
+            return Err(BrokerError::NotEnoughReplicas {
+                topic: self.topic.to_string(),
+                partition: self.index,
+                isr,
+                min: self.min_insync,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends one encoded batch and returns its base offset and the leader epoch it was stamped
+    /// with.
     pub fn append(
         &self,
         batch: &mut [u8],
         reservation: &mut Reservation,
-    ) -> Result<u64, BrokerError> {
-        self.check_hosted()?;
-        let (base_offset, log_end) = {
-            let mut log = self.log.write();
+    ) -> Result<(u64, u32), BrokerError> {
+        self.check_leader()?;
+        let epoch = self.leader_epoch();
+        {
+            let mut stored = self.stored.write();
+            let Stored { log, epochs } = &mut *stored;
             if let Some(lease) = &self.lease {
                 lease.cover(&self.topic, self.index, log.log_end(), batch)?;
             }
             let base = log
-                .append(batch, self.leader_epoch(), reservation)
+                .append(batch, epoch, reservation)
                 .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
-            (base, log.log_end())
+            epochs.assign(epoch, base);
+            drop(stored);
+            self.appended.send_modify(|n| *n = n.wrapping_add(1));
+            self.advance_high_watermark();
+            Ok((base, epoch))
+        }
+    }
+
+    /// On the leader: moves the high watermark to the lowest log end among the in-sync replicas.
+    /// It never moves back. Concurrent appends may publish out of order, hence the max.
+    pub fn advance_high_watermark(&self) {
+        let placement = self.placement.read();
+        if placement.0 != Role::Leader {
+            return;
+        }
+        let end = self.stored.read().log.log_end();
+        let Some(hw) = self
+            .followers
+            .lock()
+            .high_watermark(self.node, end, &placement.1.isr)
+        else {
+            return;
         };
-        // The ISR is this node alone: the append is committed. Concurrent appends may publish out
-        // of order, so the watermark only ever moves forward.
-        self.high_watermark.send_if_modified(|hw| {
-            let advance = log_end > *hw;
+        drop(placement);
+        self.high_watermark.send_if_modified(|current| {
+            let advance = hw > *current;
             if advance {
-                *hw = log_end;
+                *current = hw;
             }
             advance
         });
-        Ok(base_offset)
+    }
+
+    /// Waits until the records below `end` are committed (below the high watermark, with at least
+    /// `min_insync_replicas` in sync), for an `acks=all` produce appended at `epoch`. Fails with
+    /// `not_leader` when leadership moved meanwhile (the records may or may not survive: an
+    /// idempotent producer's retry is safe), or `request_timeout` past `timeout`.
+    pub async fn wait_committed(
+        &self,
+        end: u64,
+        epoch: u32,
+        timeout: Duration,
+    ) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut watermark = self.high_watermark.subscribe();
+        loop {
+            let hw = *watermark.borrow_and_update();
+            {
+                let placement = self.placement.read();
+                if placement.0 != Role::Leader || self.leader_epoch() != epoch {
+                    return Err(self.not_leader(placement.1.leader));
+                }
+                if hw >= end {
+                    let isr = placement.1.isr.len() as u32;
+                    if isr < self.min_insync {
+                        return Err(BrokerError::NotEnoughReplicas {
+                            topic: self.topic.to_string(),
+                            partition: self.index,
+                            isr,
+                            min: self.min_insync,
+                        });
+                    }
+                    return Ok(());
+                }
+            }
+            tokio::select! {
+                changed = watermark.changed() => if changed.is_err() {
+                    return Err(BrokerError::Internal("partition dropped".into()));
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(BrokerError::ReplicationTimeout {
+                        topic: self.topic.to_string(),
+                        partition: self.index,
+                        waited_ms: timeout.as_millis() as u64,
+                    });
+                }
+            }
+        }
     }
 
     /// Copies whole batches from the one holding `from`, up to `max_bytes`.
     pub fn read(&self, from: u64, max_bytes: usize) -> Result<PartitionRead, BrokerError> {
-        self.check_hosted()?;
+        self.check_leader()?;
+        self.read_local(from, max_bytes)
+    }
+
+    fn read_local(&self, from: u64, max_bytes: usize) -> Result<PartitionRead, BrokerError> {
         let high_watermark = self.high_watermark();
         let batches = self
-            .log
+            .stored
             .read()
+            .log
             .read(from, max_bytes)
             .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
         Ok(PartitionRead {
@@ -172,28 +421,202 @@ impl Partition {
         })
     }
 
+    /// On the leader, for a follower's fetch: notes that `follower` holds everything below
+    /// `fetch_offset`, moves the high watermark, and reads on from there (past the high
+    /// watermark: a follower copies everything).
+    pub fn serve_follower(
+        &self,
+        follower: u64,
+        fetch_offset: u64,
+        max_bytes: usize,
+    ) -> Result<PartitionRead, BrokerError> {
+        self.check_leader()?;
+        let (log_start, log_end) = {
+            let stored = self.stored.read();
+            (stored.log.log_start(), stored.log.log_end())
+        };
+        if fetch_offset > log_end || fetch_offset < log_start {
+            return Err(BrokerError::OffsetOutOfRange {
+                topic: self.topic.to_string(),
+                partition: self.index,
+                requested: fetch_offset,
+                log_start,
+                log_end,
+            });
+        }
+        self.followers
+            .lock()
+            .fetched(follower, fetch_offset, log_end, Instant::now());
+        self.advance_high_watermark();
+        if fetch_offset == log_end {
+            let mut read = self.read_local(fetch_offset, 0)?;
+            read.batches.log_end = log_end;
+            return Ok(read);
+        }
+        self.read_local(fetch_offset, max_bytes)
+    }
+
+    /// On the leader: where `epoch` ended in this log (KIP-101's OffsetForLeaderEpoch).
+    pub fn end_offset_for_epoch(&self, epoch: u32) -> Result<Option<(u32, u64)>, BrokerError> {
+        self.check_leader()?;
+        let stored = self.stored.read();
+        Ok(stored.epochs.end_offset_for(epoch, stored.log.log_end()))
+    }
+
+    /// On the leader: the ISR change its followers' progress calls for, if any — lagging members
+    /// out, caught-up replicas in.
+    pub fn isr_change(&self, lag_max: Duration) -> Option<IsrChange> {
+        let placement = self.placement.read();
+        let (role, set) = &*placement;
+        if *role != Role::Leader {
+            return None;
+        }
+        let now = Instant::now();
+        let followers = self.followers.lock();
+        let lagging = followers.lagging(self.node, &set.isr, now, lag_max);
+        let joining =
+            followers.caught_up(&set.replicas, &set.isr, self.high_watermark(), now, lag_max);
+        if lagging.is_empty() && joining.is_empty() {
+            return None;
+        }
+        let isr: Vec<u64> = set
+            .replicas
+            .iter()
+            .copied()
+            .filter(|n| (set.isr.contains(n) && !lagging.contains(n)) || joining.contains(n))
+            .collect();
+        Some(IsrChange {
+            leader_epoch: set.leader_epoch,
+            partition_epoch: set.partition_epoch,
+            isr,
+        })
+    }
+
+    /// On a follower: whether it must find where its log diverged before copying more, and the
+    /// newest epoch it holds records of.
+    pub fn divergence_check(&self) -> Option<Option<u32>> {
+        if !self.needs_truncation.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(self.stored.read().epochs.last_epoch())
+    }
+
+    /// On a follower: the leader answered that `asked` ended at `leader_end` in its log (its
+    /// largest epoch at or below `asked` being `leader_epoch`; `None`: the leader has no epoch that
+    /// old). Truncates this log to where both agree (KIP-279: the end of that epoch here too).
+    pub fn truncate_diverged(&self, answer: Option<(u32, u64)>) -> Result<u64, BrokerError> {
+        let mut stored = self.stored.write();
+        let Stored { log, epochs } = &mut *stored;
+        let here = log.log_end();
+        let to = match answer {
+            Some((epoch, leader_end)) => {
+                let local_end = epochs.end_offset_for(epoch, here).map_or(here, |(_, e)| e);
+                leader_end.min(local_end)
+            }
+            // The leader holds no epoch this old (it restarted empty): nothing here is shared.
+            None => log.log_start(),
+        };
+        if to < here {
+            log.truncate_to(to)
+                .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
+            epochs.truncate_to(log.log_end());
+            tracing::warn!(
+                topic = %self.topic,
+                partition = self.index,
+                from = here,
+                to = log.log_end(),
+                "follower truncated the records its new leader does not have"
+            );
+        }
+        let end = log.log_end();
+        drop(stored);
+        self.needs_truncation.store(false, Ordering::Release);
+        self.high_watermark.send_if_modified(|hw| {
+            let lower = *hw > end;
+            if lower {
+                *hw = end;
+            }
+            lower
+        });
+        Ok(end)
+    }
+
+    /// On a follower: its log ends before the leader's log start (it came back empty, or retention
+    /// passed it): start over, empty, at the leader's log start.
+    pub fn restart_at(&self, log_start: u64) {
+        let mut stored = self.stored.write();
+        stored.log.reset_to(log_start);
+        stored.epochs.clear();
+        drop(stored);
+        self.high_watermark.send_modify(|hw| *hw = log_start);
+    }
+
+    /// On a follower: appends batches copied from the leader, unchanged, and takes the leader's
+    /// high watermark (never past its own log end).
+    pub fn append_replicated(
+        &self,
+        batches: &[u8],
+        reservation: &mut Reservation,
+        leader_high_watermark: u64,
+    ) -> Result<Replicated, BrokerError> {
+        let mut replicated = Replicated::default();
+        let end = {
+            let mut stored = self.stored.write();
+            let Stored { log, epochs } = &mut *stored;
+            for batch in BatchIter::new(batches) {
+                let batch = batch.map_err(|source| BrokerError::InvalidBatch { at: 0, source })?;
+                let header = batch.header;
+                if header.next_offset() <= log.log_end() {
+                    continue;
+                }
+                if let Some(lease) = &self.lease {
+                    lease.cover_to(&self.topic, self.index, header.next_offset())?;
+                }
+                log.append_replica(batch.as_bytes(), reservation)
+                    .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
+                epochs.assign(header.leader_epoch, header.base_offset);
+                if header.producer_id >= 0 {
+                    replicated.headers.push(header);
+                }
+            }
+            log.log_end()
+        };
+        let hw = leader_high_watermark.min(end);
+        self.high_watermark.send_if_modified(|current| {
+            let moved = *current != hw;
+            *current = hw;
+            moved
+        });
+        Ok(replicated)
+    }
+
+    /// This replica's log end.
+    pub fn log_end(&self) -> u64 {
+        self.stored.read().log.log_end()
+    }
+
     /// A receiver that wakes whenever the high watermark moves.
     pub fn watch_high_watermark(&self) -> watch::Receiver<u64> {
         self.high_watermark.subscribe()
     }
 
     pub fn log_start(&self) -> u64 {
-        if !self.hosted {
+        if self.role() == Role::Observer {
             return self.remote_log_start.load(Ordering::Relaxed);
         }
-        self.log.read().log_start()
+        self.stored.read().log.log_start()
     }
 
-    /// Whether this node leads the partition (else it is a placeholder for the leader's).
+    /// Whether this node leads the partition (else it follows it, or is a placeholder).
     pub fn is_hosted(&self) -> bool {
-        self.hosted
+        self.role() == Role::Leader
     }
 
-    /// For a partition led elsewhere: the bounds its leader just reported. The log start follows
-    /// the leader exactly (it moves back when the leader restarted empty); the high watermark only
-    /// rises unless the log start passed it.
+    /// For a placeholder: the bounds its leader just reported. The log start follows the leader
+    /// exactly (it moves back when the leader restarted empty); so does the high watermark. A
+    /// follower keeps its own (they matter when it becomes leader).
     pub fn set_remote_bounds(&self, log_start: u64, high_watermark: u64) {
-        if self.hosted {
+        if self.role() != Role::Observer {
             return;
         }
         self.remote_log_start.store(log_start, Ordering::Relaxed);
@@ -205,40 +628,69 @@ impl Partition {
     }
 
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        self.log.read().offset_for_timestamp(timestamp_ms)
+        self.stored.read().log.offset_for_timestamp(timestamp_ms)
     }
 
     pub fn enforce_retention(&self, policy: RetentionPolicy, now_ms: i64) -> Evicted {
-        self.log.write().enforce_retention(policy, now_ms)
+        self.stored.write().log.enforce_retention(policy, now_ms)
     }
 
     /// Bytes held by the partition's segments.
     pub fn size_bytes(&self) -> u64 {
-        self.log.read().size_bytes()
+        self.stored.read().log.size_bytes()
     }
 
     pub fn oldest_segment_time(&self) -> Option<i64> {
-        self.log.read().oldest_segment_time()
+        self.stored.read().log.oldest_segment_time()
     }
 
     pub fn evict_oldest(&self) -> Evicted {
-        self.log.write().evict_oldest()
+        self.stored.write().log.evict_oldest()
+    }
+
+    /// Replication lag of each follower in records (leader's log end minus the follower's), for
+    /// the metrics; empty unless this node leads.
+    pub fn follower_lags(&self) -> Vec<(u64, u64)> {
+        let placement = self.placement.read();
+        if placement.0 != Role::Leader {
+            return Vec::new();
+        }
+        let end = self.log_end();
+        let followers = self.followers.lock();
+        placement
+            .1
+            .replicas
+            .iter()
+            .filter(|&&n| n != self.node)
+            .map(|&n| (n, end.saturating_sub(followers.log_end(n).unwrap_or(0))))
+            .collect()
     }
 
     pub fn info(&self) -> PartitionInfo {
         let high_watermark = self.high_watermark();
-        let log = self.log.read();
+        let set = self.replica_set();
+        let stored = self.stored.read();
         PartitionInfo {
             partition: self.index,
-            leader: self.leader,
+            leader: set.leader,
             leader_epoch: self.leader_epoch(),
-            replicas: vec![self.leader],
-            isr: vec![self.leader],
-            log_start: log.log_start(),
-            log_end: log.log_end(),
+            replicas: set.replicas,
+            isr: set.isr,
+            log_start: stored.log.log_start(),
+            log_end: stored.log.log_end(),
             high_watermark,
-            bytes: log.size_bytes(),
-            segments: log.segment_count() as u32,
+            bytes: stored.log.size_bytes(),
+            segments: stored.log.segment_count() as u32,
         }
+    }
+}
+
+fn role_of(node: u64, set: &ReplicaSet) -> Role {
+    if set.leader == node {
+        Role::Leader
+    } else if set.replicas.contains(&node) {
+        Role::Follower
+    } else {
+        Role::Observer
     }
 }

@@ -1,7 +1,10 @@
 //! Idempotent binary produce, as Kafka's idempotent producer: a batch carrying a producer id
 //! (>= 0) and a base sequence that this partition has seen recently is acknowledged with its first
-//! base offset and not appended again. Per producer the last few batches are remembered, and the
-//! producers least recently seen are forgotten past a count or after the dedup window.
+//! base offset and not appended again; a batch whose sequence does not follow the producer's last
+//! one is refused as out of order (an earlier batch is missing), so a producer may keep several
+//! batches in flight and still never reorder them. Per producer the last few batches are
+//! remembered, and the producers least recently seen are forgotten past a count or after the
+//! dedup window. Followers remember the batches they copy, so a new leader knows them too.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -12,7 +15,19 @@ const BATCHES_PER_PRODUCER: usize = 5;
 struct Remembered {
     epoch: i16,
     base_sequence: i32,
+    record_count: u32,
     base_offset: u64,
+}
+
+/// Where a batch of an idempotent producer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sequence {
+    /// Appended before, at this base offset.
+    Duplicate(u64),
+    /// The next one expected (or the producer is unknown here): append it.
+    Next,
+    /// Not the next one: `expected` is.
+    OutOfOrder { expected: i32 },
 }
 
 #[derive(Debug)]
@@ -49,11 +64,39 @@ impl ProducerWindow {
             .map(|b| b.base_offset)
     }
 
+    /// Whether a batch is a duplicate, the next one, or out of order.
+    pub fn check(&self, producer_id: i64, epoch: i16, base_sequence: i32, now_ms: i64) -> Sequence {
+        if let Some(offset) = self.seen(producer_id, epoch, base_sequence, now_ms) {
+            return Sequence::Duplicate(offset);
+        }
+        let Some((last_seen, batches)) = self.producers.get(&producer_id) else {
+            return Sequence::Next;
+        };
+        let Some(last) = batches.back() else {
+            return Sequence::Next;
+        };
+        if last_seen.saturating_add(self.window_ms) <= now_ms {
+            return Sequence::Next;
+        }
+        let expected = if epoch > last.epoch {
+            0
+        } else {
+            last.base_sequence.wrapping_add(last.record_count as i32)
+        };
+        if epoch >= last.epoch && base_sequence == expected {
+            Sequence::Next
+        } else {
+            Sequence::OutOfOrder { expected }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub fn remember(
         &mut self,
         producer_id: i64,
         epoch: i16,
         base_sequence: i32,
+        record_count: u32,
         base_offset: u64,
         now_ms: i64,
     ) {
@@ -66,6 +109,7 @@ impl ProducerWindow {
         batches.push_back(Remembered {
             epoch,
             base_sequence,
+            record_count,
             base_offset,
         });
         while batches.len() > BATCHES_PER_PRODUCER {
@@ -98,7 +142,7 @@ mod tests {
     #[test]
     fn a_resent_batch_is_recognised_within_the_window() {
         let mut window = ProducerWindow::new(1_000, 10);
-        window.remember(7, 0, 100, 42, 0);
+        window.remember(7, 0, 100, 1, 42, 0);
         assert_eq!(window.seen(7, 0, 100, 500), Some(42));
         assert_eq!(window.seen(7, 1, 100, 500), None, "another epoch");
         assert_eq!(window.seen(7, 0, 101, 500), None);
@@ -109,17 +153,44 @@ mod tests {
     fn only_the_last_batches_and_producers_are_kept() {
         let mut window = ProducerWindow::new(60_000, 2);
         for seq in 0..7 {
-            window.remember(1, 0, seq, seq as u64, 1);
+            window.remember(1, 0, seq, 1, seq as u64, 1);
         }
         assert_eq!(window.seen(1, 0, 1, 1), None);
         assert_eq!(window.seen(1, 0, 6, 1), Some(6));
-        window.remember(2, 0, 0, 0, 2);
-        window.remember(3, 0, 0, 0, 3);
+        window.remember(2, 0, 0, 1, 0, 2);
+        window.remember(3, 0, 0, 1, 0, 3);
         assert_eq!(
             window.seen(1, 0, 6, 3),
             None,
             "producer 1 was seen longest ago"
         );
         assert_eq!(window.seen(3, 0, 0, 3), Some(0));
+    }
+
+    #[test]
+    fn only_the_next_sequence_is_taken() {
+        let mut window = ProducerWindow::new(60_000, 10);
+        assert_eq!(
+            window.check(9, 0, 500, 0),
+            Sequence::Next,
+            "unknown producer"
+        );
+        window.remember(9, 0, 0, 10, 0, 0);
+        assert_eq!(window.check(9, 0, 10, 1), Sequence::Next);
+        assert_eq!(window.check(9, 0, 0, 1), Sequence::Duplicate(0));
+        assert_eq!(
+            window.check(9, 0, 20, 1),
+            Sequence::OutOfOrder { expected: 10 },
+            "10..20 is missing"
+        );
+        assert_eq!(
+            window.check(9, 1, 0, 1),
+            Sequence::Next,
+            "a new epoch starts at 0"
+        );
+        assert_eq!(
+            window.check(9, 1, 5, 1),
+            Sequence::OutOfOrder { expected: 0 }
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::ByteSize;
+use mq_wire::api::Acks;
 use mq_wire::batch::BatchIter;
 use std::borrow::Cow;
 use uuid::Uuid;
@@ -53,7 +54,10 @@ fn keyed_records_keep_their_order_in_one_partition() {
             .iter()
             .map(|v| record(Some("customer-42"), v))
             .collect();
-        let positions = topic.produce(&records, 1 << 20, 1).unwrap();
+        let positions = topic
+            .produce(&records, 1 << 20, Acks::All, 1)
+            .unwrap()
+            .positions;
         assert!(positions
             .windows(2)
             .all(|w| w[0].partition == w[1].partition && w[1].offset == w[0].offset + 1));
@@ -74,7 +78,7 @@ fn keyless_records_spread_evenly() {
     let broker = broker_with(1 << 30);
     let topic = create(&broker, "spread", 3);
     let records: Vec<NewRecord> = (0..300).map(|_| record(None, "x")).collect();
-    topic.produce(&records, 1 << 20, 1).unwrap();
+    topic.produce(&records, 1 << 20, Acks::All, 1).unwrap();
     for partition in topic.partitions() {
         assert_eq!(partition.info().log_end, 100);
     }
@@ -90,14 +94,23 @@ fn a_repeated_id_is_acknowledged_with_its_first_offset_and_not_appended() {
         ..record(None, value)
     };
     let first = topic
-        .produce(&[with_id("a"), record(None, "b"), with_id("c")], 1 << 20, 1)
-        .unwrap();
+        .produce(
+            &[with_id("a"), record(None, "b"), with_id("c")],
+            1 << 20,
+            Acks::All,
+            1,
+        )
+        .unwrap()
+        .positions;
     assert!(!first[0].duplicate && first[2].duplicate);
     assert_eq!(
         (first[2].partition, first[2].offset),
         (first[0].partition, first[0].offset)
     );
-    let again = topic.produce(&[with_id("d")], 1 << 20, 2).unwrap();
+    let again = topic
+        .produce(&[with_id("d")], 1 << 20, Acks::All, 2)
+        .unwrap()
+        .positions;
     assert!(again[0].duplicate);
     assert_eq!(
         (again[0].partition, again[0].offset),
@@ -115,7 +128,10 @@ fn the_memory_limit_refuses_a_whole_request_and_appends_nothing() {
     let batch: Vec<NewRecord> = (0..20).map(|_| record(None, &value)).collect();
     let mut accepted = 0;
     let error = loop {
-        match topic.produce(&batch, 1 << 20, 1) {
+        match topic
+            .produce(&batch, 1 << 20, Acks::All, 1)
+            .map(|p| p.positions)
+        {
             Ok(_) => accepted += 1,
             Err(error) => break error,
         }
@@ -135,7 +151,12 @@ fn bad_requests_are_refused_before_anything_is_appended() {
     let topic = create(&broker, "t", 2);
     let big = "b".repeat(2000);
     let error = topic
-        .produce(&[record(None, "ok"), record(None, &big)], 1000, 1)
+        .produce(
+            &[record(None, "ok"), record(None, &big)],
+            1000,
+            Acks::All,
+            1,
+        )
         .unwrap_err();
     assert!(
         matches!(error, BrokerError::RecordTooLarge { index: 1, .. }),
@@ -148,6 +169,7 @@ fn bad_requests_are_refused_before_anything_is_appended() {
                 ..record(None, "x")
             }],
             1000,
+            Acks::All,
             1,
         )
         .unwrap_err();
@@ -207,7 +229,9 @@ async fn a_long_poll_returns_when_a_record_arrives() {
         })
     };
     tokio::task::yield_now().await;
-    topic.produce(&[record(None, "hello")], 1 << 20, 1).unwrap();
+    topic
+        .produce(&[record(None, "hello")], 1 << 20, Acks::All, 1)
+        .unwrap();
     let (from, read) = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .unwrap()

@@ -4,15 +4,17 @@
 //! appends them. Records carrying a producer id go through the topic's dedup window.
 
 use super::dedup::DedupWindow;
-use super::producer_window::ProducerWindow;
+use super::producer_window::{ProducerWindow, Sequence};
 use super::{BrokerError, NewRecord, Partition};
 use crate::log::{MemoryBudget, RetentionPolicy};
-use mq_wire::api::{BatchPosition, RecordPosition, TopicConfig, TopicDescription, TopicSummary};
+use mq_wire::api::{
+    Acks, BatchPosition, RecordPosition, TopicConfig, TopicDescription, TopicSummary,
+};
 use mq_wire::batch::{BatchBuilder, BatchError, BatchView, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 use parking_lot::Mutex;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -28,6 +30,22 @@ pub struct Topic {
     /// Per partition: recent batches of idempotent producers (binary produce).
     producer_windows: Vec<Mutex<ProducerWindow>>,
     budget: Arc<MemoryBudget>,
+}
+
+/// What a produce appended, and what its `acks=all` answer waits for.
+#[derive(Debug)]
+pub struct Produced<T> {
+    pub positions: T,
+    pub commits: Vec<Commit>,
+}
+
+/// One partition's share of a produce: committed once the high watermark reaches `end` while the
+/// partition is still led at `leader_epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commit {
+    pub partition: u32,
+    pub end: u64,
+    pub leader_epoch: u32,
 }
 
 /// What one binary produce may carry.
@@ -123,13 +141,16 @@ impl Topic {
         }
     }
 
-    /// Appends `records`, all or none, and returns each one's position in request order.
+    /// Appends `records`, all or none, and returns each one's position in request order, with
+    /// what an `acks=all` answer must wait for. With `acks=all`, a partition with fewer in-sync
+    /// replicas than `min_insync_replicas` refuses the whole request before anything is appended.
     pub fn produce(
         &self,
         records: &[NewRecord<'_>],
         max_record_bytes: u64,
+        acks: Acks,
         now_ms: i64,
-    ) -> Result<Vec<RecordPosition>, BrokerError> {
+    ) -> Result<Produced<Vec<RecordPosition>>, BrokerError> {
         let count = self.partition_count();
         if let Some(bad) = records
             .iter()
@@ -193,12 +214,19 @@ impl Topic {
             .enumerate()
             .filter_map(|(partition, builder)| builder.map(|b| (partition, b.finish())))
             .collect();
+        if acks == Acks::All {
+            for (partition, _) in &batches {
+                self.partitions[*partition].check_insync()?;
+            }
+        }
         let total: u64 = batches.iter().map(|(_, bytes)| bytes.len() as u64).sum();
         let mut reservation = self.reserve(total)?;
         let mut base_offsets = vec![0u64; count as usize];
+        let mut epochs: Vec<Option<u32>> = vec![None; count as usize];
         for (partition, mut bytes) in batches {
-            base_offsets[partition] =
-                self.partitions[partition].append(&mut bytes, &mut reservation)?;
+            let (base, epoch) = self.partitions[partition].append(&mut bytes, &mut reservation)?;
+            base_offsets[partition] = base;
+            epochs[partition] = Some(epoch);
         }
 
         let mut positions: Vec<RecordPosition> = Vec::with_capacity(records.len());
@@ -230,7 +258,70 @@ impl Topic {
                 }
             }
         }
-        Ok(positions)
+        let mut commits: BTreeMap<u32, Commit> = BTreeMap::new();
+        for position in &positions {
+            let partition = &self.partitions[position.partition as usize];
+            let commit = commits.entry(position.partition).or_insert(Commit {
+                partition: position.partition,
+                end: 0,
+                leader_epoch: epochs[position.partition as usize]
+                    .unwrap_or_else(|| partition.leader_epoch()),
+            });
+            commit.end = commit.end.max(position.offset + 1);
+        }
+        Ok(Produced {
+            positions,
+            commits: commits.into_values().collect(),
+        })
+    }
+
+    /// Waits until every commit is below its partition's high watermark with enough replicas in
+    /// sync (an `acks=all` answer), or fails with the first partition that could not.
+    pub async fn await_commits(
+        &self,
+        commits: &[Commit],
+        timeout: std::time::Duration,
+    ) -> Result<(), BrokerError> {
+        let waits = commits.iter().map(|commit| {
+            self.partitions[commit.partition as usize].wait_committed(
+                commit.end,
+                commit.leader_epoch,
+                timeout,
+            )
+        });
+        for outcome in futures_util::future::join_all(waits).await {
+            outcome?;
+        }
+        Ok(())
+    }
+
+    /// On a follower: appends batches copied from the partition's leader, and remembers the
+    /// idempotent producers' batches among them, so that this node knows them if it leads next.
+    pub fn append_replicated(
+        &self,
+        partition: u32,
+        batches: &[u8],
+        leader_high_watermark: u64,
+        now_ms: i64,
+    ) -> Result<(), BrokerError> {
+        let target = self.partition(partition)?;
+        let mut reservation = self.reserve(batches.len() as u64)?;
+        let replicated =
+            target.append_replicated(batches, &mut reservation, leader_high_watermark)?;
+        if !replicated.headers.is_empty() {
+            let mut producers = self.producer_windows[partition as usize].lock();
+            for header in replicated.headers {
+                producers.remember(
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence,
+                    header.record_count,
+                    header.base_offset,
+                    now_ms,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Appends a binary produce body (record batches back to back) to one partition, all or none:
@@ -242,8 +333,9 @@ impl Topic {
         partition: u32,
         body: &mut [u8],
         limits: &BatchLimits,
+        acks: Acks,
         now_ms: i64,
-    ) -> Result<Vec<BatchPosition>, BrokerError> {
+    ) -> Result<Produced<Vec<BatchPosition>>, BrokerError> {
         let target = Arc::clone(self.partition(partition)?);
         let mut spans = Vec::new();
         let mut at = 0usize;
@@ -283,11 +375,17 @@ impl Topic {
                 max: limits.max_batch_records,
             });
         }
+        if acks == Acks::All {
+            target.check_insync()?;
+        }
         let mut producers = self.producer_windows[partition as usize].lock();
         let mut positions = Vec::with_capacity(spans.len());
         let mut fresh = Vec::with_capacity(spans.len());
         // The same producer batch twice in one body: the second is a duplicate of the first.
         let mut in_body: HashMap<(i64, i16, i32), usize> = HashMap::new();
+        // The sequence each producer of this body must send next, once its earlier batches here
+        // are appended.
+        let mut next_in_body: HashMap<i64, (i16, i32)> = HashMap::new();
         let mut copies: Vec<(usize, usize)> = Vec::new();
         for (index, (at, header)) in spans.iter().enumerate() {
             let identity = (
@@ -295,9 +393,10 @@ impl Topic {
                 header.producer_epoch,
                 header.base_sequence,
             );
+            let mut first = None;
             if header.producer_id >= 0 {
-                if let Some(&first) = in_body.get(&identity) {
-                    copies.push((index, first));
+                if let Some(&earlier) = in_body.get(&identity) {
+                    copies.push((index, earlier));
                     positions.push(BatchPosition {
                         base_offset: 0,
                         record_count: header.record_count,
@@ -306,17 +405,45 @@ impl Topic {
                     continue;
                 }
                 in_body.insert(identity, index);
-            }
-            let first = (header.producer_id >= 0)
-                .then(|| {
-                    producers.seen(
+                let verdict = match next_in_body.get(&header.producer_id) {
+                    Some(&(epoch, expected)) => {
+                        if header.producer_epoch == epoch && header.base_sequence == expected {
+                            Sequence::Next
+                        } else {
+                            Sequence::OutOfOrder { expected }
+                        }
+                    }
+                    None => producers.check(
                         header.producer_id,
                         header.producer_epoch,
                         header.base_sequence,
                         now_ms,
-                    )
-                })
-                .flatten();
+                    ),
+                };
+                match verdict {
+                    Sequence::Duplicate(offset) => first = Some(offset),
+                    Sequence::Next => {
+                        next_in_body.insert(
+                            header.producer_id,
+                            (
+                                header.producer_epoch,
+                                header
+                                    .base_sequence
+                                    .wrapping_add(header.record_count as i32),
+                            ),
+                        );
+                    }
+                    Sequence::OutOfOrder { expected } => {
+                        return Err(BrokerError::OutOfOrderSequence {
+                            topic: self.name.to_string(),
+                            partition,
+                            producer_id: header.producer_id,
+                            expected,
+                            got: header.base_sequence,
+                        });
+                    }
+                }
+            }
             positions.push(BatchPosition {
                 base_offset: first.unwrap_or(0),
                 record_count: header.record_count,
@@ -329,15 +456,19 @@ impl Topic {
         let total: u64 = fresh.iter().map(|(_, h)| u64::from(h.batch_len)).sum();
         let mut reservation = self.reserve(total)?;
         let mut appended = fresh.into_iter();
+        let mut epoch = target.leader_epoch();
         for position in positions.iter_mut().filter(|p| !p.duplicate) {
             let (at, header) = appended.next().expect("one fresh batch per new position");
             let bytes = &mut body[at..at + header.batch_len as usize];
-            position.base_offset = target.append(bytes, &mut reservation)?;
+            let (base, appended_at) = target.append(bytes, &mut reservation)?;
+            position.base_offset = base;
+            epoch = appended_at;
             if header.producer_id >= 0 {
                 producers.remember(
                     header.producer_id,
                     header.producer_epoch,
                     header.base_sequence,
+                    header.record_count,
                     position.base_offset,
                     now_ms,
                 );
@@ -346,7 +477,24 @@ impl Topic {
         for (copy, first) in copies {
             positions[copy].base_offset = positions[first].base_offset;
         }
-        Ok(positions)
+        // A duplicate's own record count is the resender's claim: only its first offset is
+        // known to be the original's.
+        let end = positions
+            .iter()
+            .map(|p| match p.duplicate {
+                false => p.base_offset + u64::from(p.record_count),
+                true => p.base_offset + 1,
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(Produced {
+            positions,
+            commits: vec![Commit {
+                partition,
+                end,
+                leader_epoch: epoch,
+            }],
+        })
     }
 
     pub fn describe(&self) -> TopicDescription {

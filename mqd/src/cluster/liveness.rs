@@ -4,6 +4,11 @@
 //! means the node restarted and lost its records: the `NodeUp` command raises its partitions'
 //! leader epochs.
 //!
+//! A node whose reports stop for two intervals is probed: a refused connection (the process is
+//! gone; `kill -9` or a crash) marks it down at once instead of after the whole session timeout,
+//! so its partitions get new leaders within about a second. A node that is only slow or paused
+//! still accepts connections and keeps its full session.
+//!
 //! Sessions live only in the controller's memory, as Kafka's broker heartbeats do: a new
 //! controller gives every node a full session from the moment it takes over.
 
@@ -70,6 +75,21 @@ impl Sessions {
             .heard
             .get(&node)
             .is_some_and(|at| now.saturating_duration_since(*at) <= within)
+    }
+
+    /// The nodes among `alive` not heard from for more than `after` (but not yet expired).
+    fn quiet(&self, alive: &[u64], now: Instant, after: Duration) -> Vec<u64> {
+        let inner = self.inner.lock();
+        alive
+            .iter()
+            .copied()
+            .filter(|node| {
+                inner
+                    .last_seen
+                    .get(node)
+                    .is_some_and(|seen| now.saturating_duration_since(*seen) > after)
+            })
+            .collect()
     }
 
     /// The nodes among `alive` whose session ran out. A new term starts every session afresh.
@@ -199,6 +219,36 @@ impl Cluster {
         }
     }
 
+    /// Whether `node`'s address refuses a TCP connection: nothing listens there any more.
+    async fn refuses_connections(&self, node: u64) -> bool {
+        let Some(addr) = self.address_of(node) else {
+            return false;
+        };
+        let Ok(target) = tokio::net::lookup_host(addr).await.map(|mut a| a.next()) else {
+            return false;
+        };
+        let Some(target) = target else {
+            return false;
+        };
+        let socket = if target.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        };
+        let Ok(socket) = socket else {
+            return false;
+        };
+        if let Some(source) = self.settings.source_address {
+            if socket.bind(std::net::SocketAddr::new(source, 0)).is_err() {
+                return false;
+            }
+        }
+        match tokio::time::timeout(Duration::from_millis(200), socket.connect(target)).await {
+            Ok(Err(error)) => error.kind() == std::io::ErrorKind::ConnectionRefused,
+            _ => false,
+        }
+    }
+
     async fn expire_sessions(&self) {
         let term = self.raft.metrics().borrow().current_term;
         let applied = self.metadata();
@@ -209,12 +259,29 @@ impl Cluster {
             .filter(|&id| id != self.node_id)
             .collect();
         let timeout = self.settings.node_session_timeout.0;
-        for node in self.sessions.expired(term, &alive, Instant::now(), timeout) {
-            tracing::warn!(
-                node,
-                timeout = ?timeout,
-                "node missed its session (cluster.node_session_timeout): marking it down"
-            );
+        let now = Instant::now();
+        let mut gone = self.sessions.expired(term, &alive, now, timeout);
+        let expired = gone.len();
+        let quiet = self
+            .sessions
+            .quiet(&alive, now, self.settings.heartbeat_interval.0 * 2);
+        for node in quiet {
+            if !gone.contains(&node) && self.refuses_connections(node).await {
+                tracing::warn!(
+                    node,
+                    "node stopped reporting and refuses connections: marking it down"
+                );
+                gone.push(node);
+            }
+        }
+        for (index, node) in gone.into_iter().enumerate() {
+            if index < expired {
+                tracing::warn!(
+                    node,
+                    timeout = ?timeout,
+                    "node missed its session (cluster.node_session_timeout): marking it down"
+                );
+            }
             let down = Command::NodeDown {
                 id: node,
                 now_ms: now_ms(),

@@ -2,9 +2,15 @@
 //! the Raft log orders. [`Metadata::apply`] is a pure function of the state and the command, so
 //! every node that applies the same log holds the same metadata.
 //!
-//! Invariants kept here:
-//! - a partition's leader epoch only rises: it is raised whenever the node leading it comes back
-//!   as a new process (its records are gone), so a reader can tell the old log from the new;
+//! Invariants kept here (the elections themselves are in [`super::election`]):
+//! - a partition's leader epoch only rises, and rises at every change of leader, and whenever the
+//!   node leading it comes back as a new process (its records are gone), so a reader can tell one
+//!   leader's log from the next (Kafka's leader epoch, KIP-101);
+//! - the leader is always in the ISR, and only an ISR member becomes leader (unless the topic
+//!   opts into unclean elections): every record below the high watermark is on every ISR member,
+//!   so an election loses none of them;
+//! - an ISR change is applied only when proposed by the current leader at the current partition
+//!   epoch (Kafka's AlterPartition): a deposed leader cannot shrink the ISR to itself;
 //! - a group's offsets are written only by the node that holds the group's coordinator slot, at the
 //!   slot's current epoch: a coordinator that lost its slot (it was down, the slot moved) is fenced.
 
@@ -56,10 +62,43 @@ pub struct TopicRecord {
     pub partitions: Vec<PartitionRecord>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionRecord {
     pub leader: u64,
     pub leader_epoch: u32,
+    /// Every node holding a copy, the preferred leader first.
+    #[serde(default)]
+    pub replicas: Vec<u64>,
+    /// In-sync replicas: the leader and the followers that hold every committed record.
+    #[serde(default)]
+    pub isr: Vec<u64>,
+    /// Raised at every change of leader or ISR: an ISR change proposed against an older state
+    /// is refused.
+    #[serde(default)]
+    pub partition_epoch: u32,
+}
+
+impl PartitionRecord {
+    /// A new partition: its first replica leads, every replica is in sync.
+    pub fn new(replicas: Vec<u64>) -> Self {
+        PartitionRecord {
+            leader: replicas[0],
+            leader_epoch: 0,
+            isr: replicas.clone(),
+            replicas,
+            partition_epoch: 0,
+        }
+    }
+
+    /// Whether `node` holds a copy.
+    pub fn is_replica(&self, node: u64) -> bool {
+        self.leader == node || self.replicas.contains(&node)
+    }
+
+    /// Fewer in-sync replicas than replicas.
+    pub fn under_replicated(&self) -> bool {
+        self.isr.len() < self.replicas.len()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,8 +157,19 @@ pub enum Command {
         name: String,
         id: Uuid,
         config: TopicConfig,
-        /// One leader per partition.
-        leaders: Vec<u64>,
+        /// The replicas of each partition, its first leader first.
+        replicas: Vec<Vec<u64>>,
+    },
+    /// A partition's leader changes its ISR (a follower fell behind or caught up).
+    AlterIsr {
+        topic: String,
+        topic_id: Uuid,
+        partition: u32,
+        /// Who proposes, with the leader epoch and partition epoch it knows.
+        leader: u64,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: Vec<u64>,
     },
     DeleteTopic {
         name: String,
@@ -148,6 +198,10 @@ pub enum MetadataError {
     UnknownTopic { name: String },
     #[error("node {node} no longer coordinates group `{group}`")]
     NotCoordinator { group: String, node: u64 },
+    #[error(
+        "{topic}/{partition} changed since: the proposal was made against an older leader or ISR"
+    )]
+    StalePartitionState { topic: String, partition: u32 },
 }
 
 /// What applying one command gave.
@@ -178,23 +232,21 @@ impl Metadata {
                     }
                 }
                 self.move_slots_off(*id);
+                self.replica_lost(*id);
                 Ok(())
             }
             Command::CreateTopic {
                 name,
                 id,
                 config,
-                leaders,
+                replicas,
             } => {
                 if self.topics.contains_key(name) {
                     return Err(MetadataError::TopicExists { name: name.clone() });
                 }
-                let partitions = leaders
+                let partitions = replicas
                     .iter()
-                    .map(|&leader| PartitionRecord {
-                        leader,
-                        leader_epoch: 0,
-                    })
+                    .map(|replicas| PartitionRecord::new(replicas.clone()))
                     .collect();
                 self.topics.insert(
                     name.clone(),
@@ -206,6 +258,21 @@ impl Metadata {
                 );
                 Ok(())
             }
+            Command::AlterIsr {
+                topic,
+                topic_id,
+                partition,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => self.alter_isr(
+                topic,
+                *topic_id,
+                *partition,
+                (*leader, *leader_epoch, *partition_epoch),
+                isr,
+            ),
             Command::DeleteTopic { name } => {
                 if self.topics.remove(name).is_none() {
                     return Err(MetadataError::UnknownTopic { name: name.clone() });
@@ -318,12 +385,9 @@ impl Metadata {
         }
         node.incarnation = incarnation;
         if restarted {
-            // Its records are gone: a new epoch tells the new log from the old.
-            for topic in self.topics.values_mut() {
-                for partition in topic.partitions.iter_mut().filter(|p| p.leader == id) {
-                    partition.leader_epoch += 1;
-                }
-            }
+            // Its records are gone: its copies leave the ISR, and the partitions it led move to
+            // an in-sync replica (or, with none left, stay with it at a new epoch).
+            self.replica_restarted(id);
         }
         self.balance_slots();
     }

@@ -16,6 +16,7 @@
 //! it; every node applies the same log. Records stay on the node leading their partition, in memory;
 //! a group's live membership stays on its coordinator, its committed offsets in the metadata.
 
+pub mod election;
 pub mod forward;
 pub mod liveness;
 pub mod metadata;
@@ -117,6 +118,7 @@ impl Cluster {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
             .pool_idle_timeout(Duration::from_secs(30))
+            .local_address(settings.source_address)
             .build()
             .map_err(|e| ClusterError::Raft(e.to_string()))?;
         let heartbeat = settings.heartbeat_interval.0.as_millis() as u64;
@@ -178,6 +180,11 @@ impl Cluster {
         self.node_id
     }
 
+    /// Made anew by each process: tells this process from the node's earlier ones.
+    pub fn incarnation(&self) -> Uuid {
+        self.incarnation
+    }
+
     pub fn raft(&self) -> &Raft {
         &self.raft
     }
@@ -198,6 +205,15 @@ impl Cluster {
     /// A receiver that wakes at every applied change.
     pub fn watch(&self) -> watch::Receiver<Arc<Applied>> {
         self.applied.clone()
+    }
+
+    /// Every other node of `cluster.nodes`.
+    pub fn peer_ids(&self) -> Vec<u64> {
+        self.addresses
+            .keys()
+            .copied()
+            .filter(|&id| id != self.node_id)
+            .collect()
     }
 
     /// The configured address of a node.

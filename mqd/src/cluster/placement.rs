@@ -1,6 +1,9 @@
-//! Placement: which live node leads each partition of a new topic. Leaders spread evenly: each
-//! partition goes to the live node leading the fewest partitions so far (9 partitions on 3 empty
-//! nodes: 3 each), ties broken by a rotation that starts at a different node for each topic.
+//! Placement: which live nodes hold each partition of a new topic, and which of them leads. Leaders
+//! spread evenly: each partition goes to the live node leading the fewest partitions so far (9
+//! partitions on 3 empty nodes: 3 each), ties broken by a rotation that starts at a different node
+//! for each topic. A partition's followers are the live nodes after its leader in id order, so
+//! with replication factor R every node holds the same share of copies and no two copies of a
+//! partition share a node.
 
 use super::metadata::Metadata;
 
@@ -10,6 +13,31 @@ pub enum PlacementError {
         "replication_factor {wanted} needs {wanted} live nodes; {live} of the cluster's nodes are alive"
     )]
     NotEnoughNodes { wanted: u32, live: usize },
+}
+
+/// The replicas of each partition, its preferred leader first, all on distinct live nodes.
+pub fn place_replicas(
+    metadata: &Metadata,
+    topic: &str,
+    partitions: u32,
+    replication_factor: u32,
+    usable: &dyn Fn(u64) -> bool,
+) -> Result<Vec<Vec<u64>>, PlacementError> {
+    let leaders = place_leaders(metadata, topic, partitions, replication_factor, usable)?;
+    let live: Vec<u64> = metadata
+        .live_nodes()
+        .into_iter()
+        .filter(|&n| usable(n))
+        .collect();
+    Ok(leaders
+        .into_iter()
+        .map(|leader| {
+            let at = live.iter().position(|&n| n == leader).unwrap_or(0);
+            (0..replication_factor as usize)
+                .map(|i| live[(at + i) % live.len()])
+                .collect()
+        })
+        .collect())
 }
 
 /// One leader per partition, on live nodes only: alive in the metadata and `usable` (the
@@ -104,7 +132,7 @@ mod tests {
                     name: name.to_owned(),
                     id: Uuid::new_v4(),
                     config: crate::cluster::metadata::tests::topic_config(1),
-                    leaders,
+                    replicas: leaders.into_iter().map(|l| vec![l]).collect(),
                 })
                 .unwrap();
         }
@@ -132,5 +160,29 @@ mod tests {
             vec![1, 1, 1, 1],
             "a node not heard from lately gets nothing"
         );
+    }
+
+    #[test]
+    fn replicas_sit_on_distinct_nodes_and_share_the_load() {
+        let metadata = cluster_of(&[1, 2, 3]);
+        let replicas = place_replicas(&metadata, "events", 9, 3, &|_| true).unwrap();
+        let mut copies = std::collections::BTreeMap::<u64, usize>::new();
+        for set in &replicas {
+            let mut distinct = set.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), 3, "{set:?}");
+            for node in set {
+                *copies.entry(*node).or_default() += 1;
+            }
+        }
+        assert_eq!(copies.values().collect::<Vec<_>>(), [&9, &9, &9]);
+        let leaders: Vec<u64> = replicas.iter().map(|set| set[0]).collect();
+        assert_eq!(
+            per_node(&leaders).values().collect::<Vec<_>>(),
+            [&3, &3, &3]
+        );
+        let two = place_replicas(&metadata, "events", 3, 2, &|_| true).unwrap();
+        assert!(two.iter().all(|set| set.len() == 2 && set[0] != set[1]));
     }
 }

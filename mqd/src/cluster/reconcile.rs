@@ -1,12 +1,18 @@
 //! Makes this node's broker match the metadata it has applied: a topic the metadata gained is put
-//! in place (each partition this node leads starts at its durable offset ceiling), a topic it lost
-//! is dropped with everything groups remember of it, and the epochs of partitions led here follow
-//! the metadata. Runs at start and after every applied change.
+//! in place (each partition this node leads starts at its durable offset ceiling; one it follows
+//! starts empty and copies from its leader), a topic it lost is dropped with everything groups
+//! remember of it, and each partition takes the role (leader, follower, neither), leader epoch and
+//! ISR the metadata gives it, keeping its log. Runs at start and after every applied change.
+//!
+//! Until the metadata knows this very process (its incarnation), nothing is put in place: the
+//! metadata may still say this node leads partitions whose records died with its previous process,
+//! and it must not serve them before the controller has moved them.
 
+use super::metadata::PartitionRecord;
 use super::offset_ceilings::OffsetCeilings;
 use super::raft::state_machine::Applied;
 use super::Cluster;
-use crate::broker::{Broker, PartitionPlacement, TopicPlacement};
+use crate::broker::{Broker, PartitionPlacement, ReplicaSet, TopicPlacement};
 use crate::group::Groups;
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
@@ -16,6 +22,7 @@ use uuid::Uuid;
 
 pub struct Reconciler {
     node_id: u64,
+    incarnation: Uuid,
     ceilings: Arc<OffsetCeilings>,
     broker: Arc<Broker>,
     groups: Arc<Groups>,
@@ -38,6 +45,7 @@ impl Reconciler {
     ) -> Self {
         Self::for_node(
             cluster.node_id(),
+            cluster.incarnation(),
             Arc::clone(&cluster.ceilings),
             broker,
             groups,
@@ -47,6 +55,7 @@ impl Reconciler {
 
     fn for_node(
         node_id: u64,
+        incarnation: Uuid,
         ceilings: Arc<OffsetCeilings>,
         broker: Arc<Broker>,
         groups: Arc<Groups>,
@@ -54,6 +63,7 @@ impl Reconciler {
     ) -> Self {
         Reconciler {
             node_id,
+            incarnation,
             ceilings,
             broker,
             groups,
@@ -64,10 +74,20 @@ impl Reconciler {
         }
     }
 
-    pub fn reconcile(&mut self, applied: &Applied) {
+    /// Returns whether a topic came or went, or a partition here changed leader or role.
+    pub fn reconcile(&mut self, applied: &Applied) -> bool {
         if applied.index < self.reconciled_index {
-            return;
+            return false;
         }
+        let known = applied
+            .metadata
+            .nodes
+            .get(&self.node_id)
+            .is_some_and(|n| n.incarnation == self.incarnation);
+        if !known {
+            return false;
+        }
+        let mut moved = false;
         self.reconciled_index = applied.index;
         let me = self.node_id;
         let previous = std::mem::replace(&mut self.slots, applied.metadata.slots.clone());
@@ -84,6 +104,7 @@ impl Reconciler {
             .map(|(name, _)| name.clone())
             .collect();
         for name in gone {
+            moved = true;
             self.installed.remove(&name);
             if self.broker.delete_topic(&name).is_ok() {
                 self.groups.forget_topic(&name);
@@ -97,7 +118,7 @@ impl Reconciler {
             if self.installed.get(name) == Some(&record.id) {
                 if let Ok(topic) = self.broker.topic(name) {
                     for (partition, placed) in topic.partitions().iter().zip(&record.partitions) {
-                        partition.raise_leader_epoch(placed.leader_epoch);
+                        moved |= partition.apply_placement(&replica_set(placed));
                     }
                 }
                 continue;
@@ -122,8 +143,7 @@ impl Reconciler {
                         );
                     }
                     PartitionPlacement {
-                        leader: placed.leader,
-                        leader_epoch: placed.leader_epoch,
+                        set: replica_set(placed),
                         log_start,
                     }
                 })
@@ -137,8 +157,31 @@ impl Reconciler {
             self.broker
                 .install_topic(name, record.config.clone(), &placement);
             self.installed.insert(name.clone(), record.id);
+            moved = true;
             tracing::info!(topic = %name, partitions = record.partitions.len(), "topic in place on this node");
         }
+        moved
+    }
+}
+
+/// The replica set a partition's metadata record gives (a record written before replication has
+/// its leader as only replica).
+pub fn replica_set(record: &PartitionRecord) -> ReplicaSet {
+    let single = || vec![record.leader];
+    ReplicaSet {
+        leader: record.leader,
+        leader_epoch: record.leader_epoch,
+        replicas: if record.replicas.is_empty() {
+            single()
+        } else {
+            record.replicas.clone()
+        },
+        isr: if record.isr.is_empty() {
+            single()
+        } else {
+            record.isr.clone()
+        },
+        partition_epoch: record.partition_epoch,
     }
 }
 
@@ -156,7 +199,9 @@ impl Cluster {
             // one holding a newer (it would drop a topic just put in place).
             let mut reconciler = reconciler.lock();
             let applied = self.metadata();
-            reconciler.reconcile(&applied);
+            if reconciler.reconcile(&applied) {
+                reconciler.broker.placement_changed();
+            }
         }
     }
 
@@ -184,6 +229,8 @@ mod tests {
     use crate::group::GroupSettings;
     use std::time::Duration;
 
+    const INCARNATION: Uuid = Uuid::from_u128(7);
+
     fn reconciler(dir: &std::path::Path) -> (Reconciler, Arc<Broker>) {
         let broker = Arc::new(Broker::new(Arc::new(Config::default())));
         let groups = Arc::new(Groups::new(GroupSettings {
@@ -193,7 +240,14 @@ mod tests {
         }));
         let ceilings = Arc::new(OffsetCeilings::open(dir).unwrap());
         let metrics = Arc::new(Metrics::new());
-        let reconciler = Reconciler::for_node(1, ceilings, Arc::clone(&broker), groups, metrics);
+        let reconciler = Reconciler::for_node(
+            1,
+            INCARNATION,
+            ceilings,
+            Arc::clone(&broker),
+            groups,
+            metrics,
+        );
         (reconciler, broker)
     }
 
@@ -203,6 +257,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (mut reconciler, broker) = reconciler(&dir);
         let mut metadata = Metadata::default();
+        metadata
+            .apply(&Command::NodeUp {
+                id: 1,
+                addr: "127.0.0.1:1".into(),
+                incarnation: INCARNATION,
+                now_ms: 0,
+            })
+            .unwrap();
         let before = Applied {
             index: 4,
             metadata: metadata.clone(),
@@ -212,7 +274,7 @@ mod tests {
                 name: "t".into(),
                 id: Uuid::new_v4(),
                 config: crate::cluster::metadata::tests::topic_config(2),
-                leaders: vec![1, 2],
+                replicas: vec![vec![1], vec![2]],
             })
             .unwrap();
         let after = Applied { index: 5, metadata };

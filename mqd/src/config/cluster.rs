@@ -21,6 +21,26 @@ pub struct ClusterConfig {
     /// A node that has not reported to the controller for this long is marked down.
     #[serde(default = "default_node_session_timeout")]
     pub node_session_timeout: HumanDuration,
+    /// A follower that has not caught up with its leader for this long leaves the ISR (Kafka's
+    /// `replica.lag.time.max.ms`).
+    #[serde(default = "default_replica_lag_max")]
+    pub replica_lag_max: HumanDuration,
+    /// How long an `acks=all` produce waits for the in-sync replicas before it answers
+    /// `504 replication_timeout`.
+    #[serde(default = "default_replication_timeout")]
+    pub replication_timeout: HumanDuration,
+    /// The local IP address this node's connections to other nodes start from (on a host with
+    /// several); the system picks one when absent.
+    #[serde(default)]
+    pub source_address: Option<std::net::IpAddr>,
+}
+
+fn default_replica_lag_max() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+
+fn default_replication_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
 }
 
 /// One `{ id, addr }` of `cluster.nodes`: the address other nodes and clients reach it at.
@@ -90,6 +110,15 @@ impl ClusterConfig {
             return Err((
                 "cluster.election_timeout",
                 "must be more than twice cluster.heartbeat_interval".to_owned(),
+            ));
+        }
+        if self.replica_lag_max.is_zero() {
+            return Err(("cluster.replica_lag_max", "must be more than 0s".to_owned()));
+        }
+        if self.replication_timeout.is_zero() {
+            return Err((
+                "cluster.replication_timeout",
+                "must be more than 0s".to_owned(),
             ));
         }
         if self.node_session_timeout.0 <= self.heartbeat_interval.0 {

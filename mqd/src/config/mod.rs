@@ -106,6 +106,10 @@ impl Default for LogConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TopicDefaults {
     pub default_partitions: u32,
+    /// Copies of each partition when a create does not say (clamped to 1 on a single node).
+    pub default_replication_factor: u32,
+    /// In-sync replicas an `acks=all` produce needs when a create does not say.
+    pub default_min_insync_replicas: u32,
     /// How long a record id is remembered for deduplication.
     pub dedup_window: HumanDuration,
     /// How many record ids a topic remembers at most.
@@ -116,6 +120,8 @@ impl Default for TopicDefaults {
     fn default() -> Self {
         TopicDefaults {
             default_partitions: 1,
+            default_replication_factor: 1,
+            default_min_insync_replicas: 1,
             dedup_window: HumanDuration::from_secs(300),
             dedup_window_records: 100_000,
         }
@@ -301,6 +307,16 @@ impl Config {
             self.topics.default_partitions <= self.limits.max_partitions_per_topic,
             "topics.default_partitions",
             "must not exceed limits.max_partitions_per_topic",
+        )?;
+        check(
+            self.topics.default_replication_factor >= 1,
+            "topics.default_replication_factor",
+            "must be at least 1",
+        )?;
+        check(
+            self.topics.default_min_insync_replicas >= 1,
+            "topics.default_min_insync_replicas",
+            "must be at least 1",
         )?;
         check(
             self.limits.memory.bytes() >= 1024 * 1024,

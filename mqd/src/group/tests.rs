@@ -5,7 +5,7 @@ use super::*;
 use crate::broker::Broker;
 use crate::config::Config;
 use mq_wire::api::{
-    CommitRequest, HeartbeatRequest, JoinGroupRequest, MemberAssignment, OffsetCommit,
+    Acks, CommitRequest, HeartbeatRequest, JoinGroupRequest, MemberAssignment, OffsetCommit,
 };
 use mq_wire::ErrorCode;
 use std::sync::Arc;
@@ -249,7 +249,7 @@ async fn a_recreated_topic_is_read_from_its_start_not_from_old_positions() {
                 ..Default::default()
             })
             .collect();
-        topic.produce(&records, 1 << 20, 1).unwrap();
+        topic.produce(&records, 1 << 20, Acks::All, 1).unwrap();
     };
     produce(&create(), 10);
     let member = join(&broker, &groups, 10_000);

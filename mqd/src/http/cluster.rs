@@ -34,12 +34,17 @@ pub async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
                 state: "alive".to_owned(),
                 since: None,
                 partitions_led: led,
+                partitions_followed: 0,
             }],
+            under_replicated_partitions: 0,
+            offline_partitions: 0,
         });
     };
     let controller = cluster.controller();
     let applied = cluster.metadata();
     let led = applied.metadata.leader_counts();
+    let followed = applied.metadata.follower_counts();
+    let (under_replicated, offline) = applied.metadata.replication_health();
     let nodes = cluster
         .settings()
         .nodes
@@ -68,6 +73,7 @@ pub async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
                 state: node_state.to_owned(),
                 since: since.map(crate::clock::format_ms),
                 partitions_led: led.get(&configured.id).copied().unwrap_or(0),
+                partitions_followed: followed.get(&configured.id).copied().unwrap_or(0),
             }
         })
         .collect();
@@ -75,5 +81,7 @@ pub async fn status(State(state): State<AppState>) -> Json<ClusterStatus> {
         node_id,
         controller,
         nodes,
+        under_replicated_partitions: under_replicated,
+        offline_partitions: offline,
     })
 }

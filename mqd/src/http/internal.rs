@@ -12,6 +12,7 @@ use crate::cluster::remote::{LedPartition, PARTITIONS_PATH};
 use crate::cluster::{
     AppliedAnswer, Cluster, ClusterError, Retry, WriteAnswer, APPLIED_PATH, WRITE_PATH,
 };
+use crate::replication::protocol as replica;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +30,34 @@ pub fn routes(max_body: usize) -> Router<AppState> {
         .route(APPLIED_PATH, get(applied))
         .route(HEARTBEAT_PATH, post(heartbeat))
         .route(PARTITIONS_PATH, get(partitions))
+        .route(replica::FETCH_PATH, post(replica_fetch))
+        .route(replica::EPOCH_PATH, post(replica_epochs))
         .layer(DefaultBodyLimit::max(max_body))
+}
+
+/// A follower's fetch: answered in the binary form of [`replica::encode_answer`].
+async fn replica_fetch(
+    State(state): State<AppState>,
+    Json(fetch): Json<replica::ReplicaFetch>,
+) -> Result<axum::response::Response, ApiError> {
+    cluster_of(&state)?;
+    let body = crate::replication::leader::serve_fetch(&state.broker, fetch).await;
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        body,
+    )))
+}
+
+/// A follower asks where its newest epochs ended here.
+async fn replica_epochs(
+    State(state): State<AppState>,
+    Json(query): Json<replica::EpochQuery>,
+) -> Result<Json<replica::EpochAnswer>, ApiError> {
+    cluster_of(&state)?;
+    Ok(Json(crate::replication::leader::serve_epochs(
+        &state.broker,
+        &query,
+    )))
 }
 
 fn cluster_of(state: &AppState) -> Result<&Arc<Cluster>, ApiError> {
@@ -144,6 +172,9 @@ impl From<ClusterError> for ApiError {
             ClusterError::Metadata(MetadataError::UnknownTopic { .. }) => ErrorCode::UnknownTopic,
             ClusterError::Metadata(MetadataError::NotCoordinator { .. }) => {
                 ErrorCode::NotCoordinator
+            }
+            ClusterError::Metadata(MetadataError::StalePartitionState { .. }) => {
+                ErrorCode::NotLeader
             }
             ClusterError::Placement(PlacementError::NotEnoughNodes { .. }) => {
                 ErrorCode::NotEnoughNodes

@@ -10,14 +10,14 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use mq_wire::api::BatchProduceResponse;
+use mq_wire::api::{Acks, BatchProduceResponse};
 use mq_wire::api::{
     FetchEncoding, FetchQuery, FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest,
     ProduceResponse,
 };
 use mq_wire::batch::{visible_prefix, BatchIter};
 use mq_wire::binary::{
-    HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
+    HEADER_ACKS, HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
 };
 use mq_wire::bytes_field;
 use mq_wire::ErrorBody;
@@ -57,7 +57,7 @@ pub async fn produce(
             super::spread::produce(&state, cluster, &topic, &request).await?,
         ));
     }
-    produce_records(&state, topic, None, &request)
+    produce_records(&state, topic, None, &request).await
 }
 
 /// Produce to one partition: JSON records, or record batches (`application/vnd.mq.batch`).
@@ -68,7 +68,7 @@ pub async fn produce(
     post,
     path = "/v1/topics/{topic}/partitions/{partition}/records",
     tag = "records",
-    params(super::openapi::PartitionParams),
+    params(super::openapi::PartitionParams, super::openapi::AcksParam),
     request_body(
         description = "JSON records, or record batches back to back (`mq_wire::batch`)",
         content(
@@ -80,6 +80,7 @@ pub async fn produce(
         (status = 200, description = "JSON body: where each record landed. Batch body: where each batch landed", body = super::openapi::PartitionProduceResponse),
         (status = 400, description = "`malformed_json`, `invalid_request` (shape, a record's byte fields, a record partition other than the path's, a path partition that is not a u32), `invalid_batch`", body = ErrorBody),
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 409, description = "`out_of_order_sequence`: an idempotent producer's batch does not follow its last one here", body = ErrorBody),
         (status = 413, description = "`payload_too_large`, `too_many_records`, `record_too_large`", body = ErrorBody),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: neither JSON nor `application/vnd.mq.batch`", body = ErrorBody),
@@ -89,13 +90,17 @@ pub async fn produce(
 pub async fn produce_to_partition(
     State(state): State<AppState>,
     ApiPath((topic, partition)): ApiPath<(String, u32)>,
+    ApiQuery(query): ApiQuery<BatchProduceQuery>,
+    headers: HeaderMap,
     body: RawBody,
 ) -> Result<Response, ApiError> {
     if !body.is_batches() {
         let request: ProduceRequest = body.json()?;
         return produce_records(&state, topic, Some(partition), &request)
+            .await
             .map(IntoResponse::into_response);
     }
+    let acks = batch_acks(&query, &headers)?;
     let config = state.broker.config();
     let limits = BatchLimits {
         max_record_bytes: config.limits.max_record_bytes.0,
@@ -104,7 +109,9 @@ pub async fn produce_to_partition(
     let target = state.broker.topic(&topic)?;
     // The body buffer is ours: the log patches offsets in it and copies it once into a segment.
     let mut bytes = body.bytes;
-    let batches = target.append_batches(partition, &mut bytes, &limits, now_ms())?;
+    let produced = target.append_batches(partition, &mut bytes, &limits, acks, now_ms())?;
+    acknowledge(&state, &target, &produced.commits, acks).await?;
+    let batches = produced.positions;
     let (mut records, mut payload) = (0u64, 0u64);
     for (batch, position) in BatchIter::new(&bytes).filter_map(Result::ok).zip(&batches) {
         if !position.duplicate {
@@ -130,7 +137,51 @@ fn payload_of(batch: &mq_wire::batch::BatchView<'_>) -> u64 {
         .sum()
 }
 
-fn produce_records(
+/// `?acks=` of a binary produce.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchProduceQuery {
+    pub acks: Option<String>,
+}
+
+/// A binary produce's acks: `?acks=` or the `mq-acks` header (`0`, `1`, `all` or `-1`); `all`
+/// when neither says.
+fn batch_acks(query: &BatchProduceQuery, headers: &HeaderMap) -> Result<Acks, ApiError> {
+    let given = match &query.acks {
+        Some(value) => Some(value.clone()),
+        None => headers
+            .get(HEADER_ACKS)
+            .map(|v| v.to_str().unwrap_or("?").to_owned()),
+    };
+    match given.as_deref() {
+        None | Some("all") | Some("-1") => Ok(Acks::All),
+        Some("1") => Ok(Acks::Leader),
+        Some("0") => Ok(Acks::None),
+        Some(other) => Err(ApiError::invalid(format!(
+            "acks must be 0, 1, all or -1, not `{other}`"
+        ))),
+    }
+}
+
+/// Answers an `acks=all` produce only once its records are committed: below the high watermark of
+/// each partition it touched, with `min_insync_replicas` in sync.
+pub(super) async fn acknowledge(
+    state: &AppState,
+    topic: &crate::broker::Topic,
+    commits: &[crate::broker::Commit],
+    acks: Acks,
+) -> Result<(), ApiError> {
+    if acks != Acks::All || commits.is_empty() {
+        return Ok(());
+    }
+    let timeout = state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
+        c.settings().replication_timeout.0
+    });
+    topic.await_commits(commits, timeout).await?;
+    Ok(())
+}
+
+async fn produce_records(
     state: &AppState,
     topic_name: String,
     partition: Option<u32>,
@@ -145,9 +196,7 @@ fn produce_records(
         }
         .into());
     }
-    // acks: this node is the whole ISR of its partitions, so every level is met by the append
-    // itself; the answer always comes after it.
-    let _ = request.acks;
+    let acks = request.acks.unwrap_or_default();
     let topic = state.broker.topic(&topic_name)?;
     let records = request
         .records
@@ -155,7 +204,9 @@ fn produce_records(
         .enumerate()
         .map(|(index, record)| new_record(index, record, partition))
         .collect::<Result<Vec<_>, _>>()?;
-    let offsets = topic.produce(&records, limits.max_record_bytes.0, now_ms())?;
+    let produced = topic.produce(&records, limits.max_record_bytes.0, acks, now_ms())?;
+    acknowledge(state, &topic, &produced.commits, acks).await?;
+    let offsets = produced.positions;
     count_produced(state, &topic_name, &records, &offsets);
     Ok(Json(ProduceResponse {
         topic: topic_name,

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use mq_wire::api::{
-    CreateTopicRequest, SeedCommitted, SeedConsumer, SeedCreateTopic, SeedMessage, SeedProduce,
-    SeedProduced, SeedTopicCreated,
+    Acks, CreateTopicRequest, SeedCommitted, SeedConsumer, SeedCreateTopic, SeedMessage,
+    SeedProduce, SeedProduced, SeedTopicCreated,
 };
 use mq_wire::ErrorBody;
 use std::borrow::Cow;
@@ -126,7 +126,9 @@ pub async fn produce(
     };
     let limits = &state.broker.config().limits;
     let records = [record];
-    let position = topic.produce(&records, limits.max_record_bytes.0, now_ms())?[0];
+    let produced = topic.produce(&records, limits.max_record_bytes.0, Acks::All, now_ms())?;
+    super::records::acknowledge(&state, &topic, &produced.commits, Acks::All).await?;
+    let position = produced.positions[0];
     super::records::count_produced(&state, &request.topic_id, &records, &[position]);
     Ok(Json(SeedProduced {
         id,

@@ -3,7 +3,7 @@
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, AppState};
 use crate::cluster::metadata::Command;
-use crate::cluster::placement::place_leaders;
+use crate::cluster::placement::place_replicas;
 use crate::cluster::{Cluster, ClusterError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,7 +23,7 @@ use uuid::Uuid;
     request_body = CreateTopicRequest,
     responses(
         (status = 201, description = "Created: the topic as describe shows it", body = TopicDescription),
-        (status = 400, description = "`malformed_json`, `invalid_request` (shape, `partitions` out of range, `replication_factor` other than 1), `invalid_topic_name`", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_request` (shape, `partitions` out of range, `replication_factor` other than 1 on a single node, `min_insync_replicas` above it), `invalid_topic_name`", body = ErrorBody),
         (status = 409, description = "`topic_exists`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
@@ -56,7 +56,7 @@ pub(super) async fn create_in_cluster(
     let config = state.broker.topic_config_for(&request)?;
     cluster.settle_reports().await;
     let applied = cluster.metadata();
-    let leaders = place_leaders(
+    let replicas = place_replicas(
         &applied.metadata,
         &request.name,
         config.partitions,
@@ -64,18 +64,12 @@ pub(super) async fn create_in_cluster(
         &|node| cluster.placeable(node),
     )
     .map_err(ClusterError::from)?;
-    if config.replication_factor > 1 {
-        return Err(ApiError::invalid(format!(
-            "replication_factor {} is not served yet: every partition has one replica until replication lands",
-            config.replication_factor
-        )));
-    }
     cluster
         .propose(Command::CreateTopic {
             name: request.name.clone(),
             id: Uuid::new_v4(),
             config,
-            leaders,
+            replicas,
         })
         .await?;
     tracing::info!(topic = %request.name, "topic created in the cluster");

@@ -100,6 +100,61 @@ impl PartitionLog for MemoryLog {
         Ok(base_offset)
     }
 
+    fn append_replica(
+        &mut self,
+        batch: &[u8],
+        reservation: &mut Reservation,
+    ) -> Result<(), LogError> {
+        let header = BatchHeader::read(batch)?;
+        let log_end = self.log_end();
+        if header.base_offset != log_end {
+            return Err(LogError::NotContiguous {
+                base_offset: header.base_offset,
+                log_end,
+            });
+        }
+        let needed = batch.len() as u64;
+        if !reservation.take(needed) {
+            return Err(LogError::NotReserved {
+                reserved: reservation.remaining(),
+                needed,
+            });
+        }
+        let segment_bytes = self.settings.segment_bytes;
+        if !self.active().fits(batch.len(), segment_bytes) {
+            self.roll();
+        }
+        let interval = self.settings.index_interval_bytes;
+        self.active().append(batch, &header, interval);
+        self.accounted_bytes += needed;
+        Ok(())
+    }
+
+    fn truncate_to(&mut self, offset: u64) -> Result<u64, LogError> {
+        let mut dropped = 0u64;
+        while self.segments.len() > 1
+            && self
+                .segments
+                .back()
+                .is_some_and(|s| s.base_offset() >= offset)
+        {
+            let segment = self.segments.pop_back().expect("more than one segment");
+            dropped += segment.len_bytes() as u64;
+        }
+        dropped += self.active().truncate_to(offset)? as u64;
+        self.accounted_bytes -= dropped;
+        self.budget.release(dropped);
+        Ok(dropped)
+    }
+
+    fn reset_to(&mut self, log_start: u64) {
+        self.budget.release(self.accounted_bytes);
+        self.accounted_bytes = 0;
+        self.segments.clear();
+        self.segments
+            .push_back(Segment::new(log_start, self.settings.segment_bytes));
+    }
+
     fn read(&self, from: u64, max_bytes: usize) -> Result<ReadBatches, LogError> {
         let (log_start, log_end) = (self.log_start(), self.log_end());
         let mut read = ReadBatches {

@@ -44,6 +44,8 @@ pub enum LogError {
     Corrupt(String),
     #[error("the reservation holds {reserved} bytes but the batch needs {needed}")]
     NotReserved { reserved: u64, needed: u64 },
+    #[error("a replicated batch starts at {base_offset} but the log ends at {log_end}")]
+    NotContiguous { base_offset: u64, log_end: u64 },
 }
 
 /// What a read returns: whole batches copied out of the log, starting with the batch that holds the
@@ -66,6 +68,22 @@ pub trait PartitionLog: Send + Sync {
         leader_epoch: u32,
         reservation: &mut Reservation,
     ) -> Result<u64, LogError>;
+
+    /// Appends a batch copied from the partition's leader as it is: its offsets and leader epoch
+    /// were given by the leader, and it must start at this log's end.
+    fn append_replica(
+        &mut self,
+        batch: &[u8],
+        reservation: &mut Reservation,
+    ) -> Result<(), LogError>;
+
+    /// Drops every batch from the one holding `offset` on (a follower whose log diverged from its
+    /// leader's): the log ends at that batch's base offset after. Returns the bytes dropped.
+    fn truncate_to(&mut self, offset: u64) -> Result<u64, LogError>;
+
+    /// Drops everything and starts empty at `log_start` (a follower whose log ends before its
+    /// leader's log start).
+    fn reset_to(&mut self, log_start: u64);
 
     /// Copies whole batches from the one holding `from` on, stopping before `max_bytes` is passed
     /// (but always returning at least one batch when `from` is below the log end).

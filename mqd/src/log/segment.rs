@@ -181,6 +181,37 @@ impl Segment {
         None
     }
 
+    /// Cuts the segment back so that it ends before the batch holding `offset` (a follower
+    /// dropping what its leader does not have): returns the bytes dropped. The new end is that
+    /// batch's base offset, so it may be below `offset` when `offset` falls inside a batch.
+    pub fn truncate_to(&mut self, offset: u64) -> Result<usize, LogError> {
+        if offset >= self.next_offset {
+            return Ok(0);
+        }
+        let (position, base) = if offset <= self.base_offset {
+            (0, self.base_offset)
+        } else {
+            let position = self.position_of(offset)?;
+            let header = mq_wire::batch::BatchHeader::read(&self.data[position..])?;
+            (position, header.base_offset)
+        };
+        let dropped = self.data.len() - position;
+        self.data.truncate(position);
+        self.index
+            .retain(|entry| (entry.position as usize) < position);
+        self.bytes_since_index = self
+            .index
+            .last()
+            .map_or(position, |entry| position - entry.position as usize);
+        self.next_offset = base;
+        self.max_timestamp = BatchIter::new(&self.data)
+            .filter_map(Result::ok)
+            .map(|batch| batch.header.max_timestamp)
+            .max()
+            .unwrap_or(i64::MIN);
+        Ok(dropped)
+    }
+
     /// Bytes of index entries, for memory accounting.
     pub fn index_bytes(&self) -> usize {
         self.index.len() * std::mem::size_of::<IndexEntry>()

@@ -34,6 +34,9 @@ pub struct NodeStatus {
     /// Partitions this node leads.
     #[serde(default)]
     pub partitions_led: u32,
+    /// Partition copies this node holds as a follower.
+    #[serde(default)]
+    pub partitions_followed: u32,
 }
 
 fn alive() -> String {
@@ -51,4 +54,11 @@ pub struct ClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<u64>,
     pub nodes: Vec<NodeStatus>,
+    /// Partitions with fewer in-sync replicas than replicas.
+    #[serde(default)]
+    pub under_replicated_partitions: u32,
+    /// Partitions whose leader is down and no in-sync replica can take over: they refuse
+    /// produce and fetch until it comes back.
+    #[serde(default)]
+    pub offline_partitions: u32,
 }

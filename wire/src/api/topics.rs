@@ -16,10 +16,20 @@ pub struct CreateTopicRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub partitions: Option<u32>,
-    /// Must be 1 on a single node (kept for the cluster).
+    /// Copies of each partition, on distinct nodes: 1 on a single node; in a cluster, up to the
+    /// number of live nodes. Defaults to `topics.default_replication_factor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub replication_factor: Option<u32>,
+    /// In-sync replicas an `acks=all` produce needs, else it is refused with
+    /// `503 not_enough_replicas`; 1 to `replication_factor`, default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub min_insync_replicas: Option<u32>,
+    /// Whether a replica out of the ISR may lead when no in-sync replica is left (losing the
+    /// acknowledged records it lacks); default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unclean_leader_election: Option<bool>,
     /// Age after which whole segments are evicted, in ms; defaults to `log.retention`. 0 keeps
     /// records forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +71,14 @@ pub struct TopicConfig {
     /// Absent in answers from nodes older than the policy: they only refused.
     #[serde(default)]
     pub discard: DiscardPolicy,
+    #[serde(default = "one")]
+    pub min_insync_replicas: u32,
+    #[serde(default)]
+    pub unclean_leader_election: bool,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One partition as `describe` shows it.

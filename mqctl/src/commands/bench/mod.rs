@@ -55,9 +55,16 @@ pub struct BenchArgs {
     /// Requests in flight per producer.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub in_flight: u32,
-    /// Accepted for familiarity; on a single node every level is met by the append itself.
+    /// What each produce waits for: `all` (the in-sync replicas hold it), `1` (the leader's
+    /// append) or `0`.
     #[arg(long, default_value = "all", value_parser = ["0", "1", "all"])]
     pub acks: String,
+    /// Replication factor of the topic the bench creates (default: the server's).
+    #[arg(long)]
+    pub replication_factor: Option<u32>,
+    /// min_insync_replicas of the topic the bench creates.
+    #[arg(long)]
+    pub min_insync_replicas: Option<u32>,
     /// Records per second over all producers (0: as fast as possible), for latency runs.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
@@ -79,6 +86,8 @@ pub async fn run(client: &Client, args: BenchArgs, format: OutputFormat) -> Resu
             let request = CreateTopicRequest {
                 name: name.clone(),
                 partitions: Some(args.partitions),
+                replication_factor: args.replication_factor,
+                min_insync_replicas: args.min_insync_replicas,
                 retention_ms: Some(0),
                 ..Default::default()
             };

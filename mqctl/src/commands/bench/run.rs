@@ -27,6 +27,7 @@ struct Run {
     client: Client,
     topic: String,
     partitions: u32,
+    acks: mq_wire::api::Acks,
     messages: u64,
     size: usize,
     epoch: Instant,
@@ -82,6 +83,11 @@ pub async fn run_mode(client: &Client, args: &BenchArgs, topic: &str) -> Result<
         client: client.clone(),
         topic: topic.to_owned(),
         partitions,
+        acks: match args.acks.as_str() {
+            "0" => mq_wire::api::Acks::None,
+            "1" => mq_wire::api::Acks::Leader,
+            _ => mq_wire::api::Acks::All,
+        },
         messages: args.messages,
         size: args.size as usize,
         epoch: Instant::now(),
@@ -249,7 +255,7 @@ async fn produce(run: &Arc<Run>, args: &BenchArgs, rate: u64) -> Result<f64> {
                 requests.spawn(async move {
                     let answer = run
                         .client
-                        .produce_batches(&run.topic, partition, body)
+                        .produce_batches(&run.topic, partition, body, run.acks)
                         .await?;
                     drop(permit);
                     let appended: u64 = answer

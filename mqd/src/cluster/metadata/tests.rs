@@ -8,6 +8,8 @@ pub(crate) fn topic_config(partitions: u32) -> TopicConfig {
         retention_bytes: 0,
         segment_bytes: 1 << 20,
         discard: Default::default(),
+        min_insync_replicas: 1,
+        unclean_leader_election: false,
     }
 }
 
@@ -66,7 +68,7 @@ fn a_restarted_leader_raises_the_epochs_of_its_partitions() {
             name: "t".into(),
             id: Uuid::new_v4(),
             config: topic_config(2),
-            leaders: vec![1, 2],
+            replicas: vec![vec![1], vec![2]],
         })
         .unwrap();
     up(&mut metadata, 1, first);
@@ -90,7 +92,7 @@ fn only_the_slot_holder_at_its_epoch_commits() {
             name: "t".into(),
             id: Uuid::new_v4(),
             config: topic_config(1),
-            leaders: vec![1],
+            replicas: vec![vec![1]],
         })
         .unwrap();
     let (_, slot) = metadata.slot("orders").unwrap();
@@ -143,7 +145,7 @@ fn deleting_a_topic_drops_its_offsets() {
             name: "t".into(),
             id: Uuid::new_v4(),
             config: topic_config(1),
-            leaders: vec![1],
+            replicas: vec![vec![1]],
         })
         .unwrap();
     let (_, slot) = metadata.slot("g").unwrap();
@@ -185,7 +187,7 @@ fn a_commit_for_a_deleted_or_recreated_topic_is_refused() {
         name: "t".into(),
         id,
         config: topic_config(1),
-        leaders: vec![1],
+        replicas: vec![vec![1]],
     };
     metadata.apply(&create(old)).unwrap();
     let (_, slot) = metadata.slot("g").unwrap();
@@ -220,4 +222,156 @@ fn a_commit_for_a_deleted_or_recreated_topic_is_refused() {
         "the old topic's commit must not land on the new one"
     );
     assert!(metadata.offsets.is_empty());
+}
+
+fn replicated(metadata: &mut Metadata, unclean: bool) -> Uuid {
+    let id = Uuid::new_v4();
+    let mut config = topic_config(2);
+    config.replication_factor = 3;
+    config.min_insync_replicas = 2;
+    config.unclean_leader_election = unclean;
+    metadata
+        .apply(&Command::CreateTopic {
+            name: "r".into(),
+            id,
+            config,
+            replicas: vec![vec![1, 2, 3], vec![2, 3, 1]],
+        })
+        .unwrap();
+    id
+}
+
+fn alter(metadata: &Metadata, topic_id: Uuid, partition: u32, isr: Vec<u64>) -> Command {
+    let p = &metadata.topics["r"].partitions[partition as usize];
+    Command::AlterIsr {
+        topic: "r".into(),
+        topic_id,
+        partition,
+        leader: p.leader,
+        leader_epoch: p.leader_epoch,
+        partition_epoch: p.partition_epoch,
+        isr,
+    }
+}
+
+#[test]
+fn a_dead_leader_is_replaced_by_an_in_sync_replica_at_a_new_epoch() {
+    let mut metadata = Metadata::default();
+    for id in 1..=3 {
+        up(&mut metadata, id, Uuid::new_v4());
+    }
+    replicated(&mut metadata, false);
+    metadata
+        .apply(&Command::NodeDown { id: 1, now_ms: 2 })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions;
+    assert_eq!(
+        (p[0].leader, p[0].leader_epoch),
+        (2, 1),
+        "the next in-sync replica"
+    );
+    assert_eq!(p[0].isr, vec![2, 3]);
+    assert_eq!(
+        (p[1].leader, p[1].leader_epoch),
+        (2, 0),
+        "a follower lost: no election"
+    );
+    assert_eq!(p[1].isr, vec![2, 3]);
+}
+
+#[test]
+fn no_replica_out_of_sync_leads_unless_the_topic_allows_it() {
+    for unclean in [false, true] {
+        let mut metadata = Metadata::default();
+        for id in 1..=3 {
+            up(&mut metadata, id, Uuid::new_v4());
+        }
+        let topic_id = replicated(&mut metadata, unclean);
+        let shrink = alter(&metadata, topic_id, 0, vec![1]);
+        metadata.apply(&shrink).unwrap();
+        metadata
+            .apply(&Command::NodeDown { id: 1, now_ms: 2 })
+            .unwrap();
+        let p = &metadata.topics["r"].partitions[0];
+        if unclean {
+            assert_eq!(
+                (p.leader, p.isr.clone()),
+                (2, vec![2]),
+                "unclean: a live replica leads"
+            );
+        } else {
+            assert_eq!(
+                (p.leader, p.isr.clone()),
+                (1, vec![1]),
+                "offline, its ISR kept"
+            );
+        }
+    }
+}
+
+#[test]
+fn isr_changes_come_only_from_the_current_leader_and_the_preferred_one_returns() {
+    let mut metadata = Metadata::default();
+    let first = Uuid::new_v4();
+    up(&mut metadata, 1, first);
+    up(&mut metadata, 2, Uuid::new_v4());
+    up(&mut metadata, 3, Uuid::new_v4());
+    let topic_id = replicated(&mut metadata, false);
+    let stale = alter(&metadata, topic_id, 0, vec![1]);
+    // Node 1 restarts empty: it leaves every ISR and node 2 leads partition 0.
+    up(&mut metadata, 1, Uuid::new_v4());
+    let p = metadata.topics["r"].partitions[0].clone();
+    assert_eq!(
+        (p.leader, p.leader_epoch, p.isr.clone()),
+        (2, 1, vec![2, 3])
+    );
+    assert_eq!(
+        metadata.apply(&stale),
+        Err(MetadataError::StalePartitionState {
+            topic: "r".into(),
+            partition: 0
+        }),
+        "the deposed leader's shrink is refused"
+    );
+    // Caught up again, node 1 rejoins the ISR and, preferred, leads again at a new epoch.
+    let rejoin = alter(&metadata, topic_id, 0, vec![2, 3, 1]);
+    metadata.apply(&rejoin).unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!((p.leader, p.leader_epoch), (1, 2));
+    assert_eq!(p.isr, vec![1, 2, 3], "in replica order");
+    let not_a_replica = alter(&metadata, topic_id, 0, vec![1, 4]);
+    assert!(metadata.apply(&not_a_replica).is_err());
+}
+
+#[test]
+fn the_last_in_sync_replica_restarted_leads_its_empty_log_at_a_new_epoch() {
+    let mut metadata = Metadata::default();
+    for id in 1..=3 {
+        up(&mut metadata, id, Uuid::new_v4());
+    }
+    let topic_id = replicated(&mut metadata, false);
+    metadata
+        .apply(&alter(&metadata, topic_id, 0, vec![1]))
+        .unwrap();
+    up(&mut metadata, 1, Uuid::new_v4());
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!((p.leader, p.leader_epoch, p.isr.clone()), (1, 1, vec![1]));
+}
+
+#[test]
+fn a_dead_node_is_not_taken_back_into_the_isr() {
+    let mut metadata = Metadata::default();
+    for id in 1..=3 {
+        up(&mut metadata, id, Uuid::new_v4());
+    }
+    let topic_id = replicated(&mut metadata, false);
+    metadata
+        .apply(&Command::NodeDown { id: 3, now_ms: 2 })
+        .unwrap();
+    assert_eq!(metadata.topics["r"].partitions[0].isr, vec![1, 2]);
+    let back = alter(&metadata, topic_id, 0, vec![1, 2, 3]);
+    assert!(
+        metadata.apply(&back).is_err(),
+        "a leader that still has node 3's last fetch must not bring it back while it is down"
+    );
 }

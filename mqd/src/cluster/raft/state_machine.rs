@@ -263,7 +263,7 @@ mod tests {
             name: "t".into(),
             id: Uuid::new_v4(),
             config: crate::cluster::metadata::tests::topic_config(2),
-            leaders: vec![1, 1],
+            replicas: vec![vec![1], vec![1]],
         };
         let results = machine
             .apply([entry(1, up), entry(2, create.clone())])

@@ -13,10 +13,13 @@ const TOO_MANY_CONNECTIONS: &str =
     "`too_many_connections`: the node has `limits.max_connections` open connections. In a cluster \
      also `partition_unavailable` (the partition's leader is down or unreachable), \
      `controller_unavailable`, `coordinator_unavailable`, `not_enough_nodes` (fewer live nodes \
-     than `replication_factor`)";
+     than `replication_factor`), and on produce `not_enough_replicas` (fewer in-sync replicas \
+     than `min_insync_replicas`: an `acks=all` produce is refused before anything is appended)";
 
 const FORWARD_TIMEOUT: &str = "In a cluster: `forward_timeout`: the node serving the request \
-     did not answer in time; the request may or may not have been applied";
+     did not answer in time; the request may or may not have been applied. On produce, \
+     `replication_timeout`: the in-sync replicas did not copy an `acks=all` produce within \
+     `cluster.replication_timeout`; it may or may not survive a failover";
 
 const MISDIRECTED: &str = "In a cluster: `not_leader`, `not_controller`, `not_coordinator`: a \
      request forwarded by another node met a node whose metadata disagrees; refresh and retry";

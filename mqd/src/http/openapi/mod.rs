@@ -12,7 +12,7 @@ mod params;
 #[cfg(test)]
 mod tests;
 
-pub use params::{GroupParam, MemberParams, PartitionParams, TopicParam};
+pub use params::{AcksParam, GroupParam, MemberParams, PartitionParams, TopicParam};
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;

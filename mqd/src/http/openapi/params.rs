@@ -43,3 +43,14 @@ pub struct MemberParams {
     /// The member's id, as its join returned it.
     member: String,
 }
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AcksParam {
+    /// For a binary body: what the answer waits for — `all` (or `-1`, the default: the in-sync
+    /// replicas hold the batches), `1` (the leader appended them) or `0`. Also the `mq-acks`
+    /// header. A JSON body says `acks` in the body instead.
+    #[param(example = "all")]
+    acks: Option<String>,
+}

@@ -250,3 +250,80 @@ fn a_record_stamped_in_the_future_cannot_pin_retention() {
         "aged by append time, not the claimed one"
     );
 }
+
+#[test]
+fn a_follower_copies_batches_as_they_are_and_refuses_a_gap() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut leader = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
+    for i in 0..3 {
+        append(&mut leader, &budget, batch(i * 10, 10, 1_000, 100));
+    }
+    let copied = leader.read(0, usize::MAX).unwrap();
+    let mut follower = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
+    for batch in BatchIter::new(&copied.bytes) {
+        let bytes = batch.unwrap().as_bytes();
+        let mut reservation = budget.try_reserve(bytes.len() as u64).unwrap();
+        follower.append_replica(bytes, &mut reservation).unwrap();
+    }
+    let read = follower.read(0, usize::MAX).unwrap();
+    assert_eq!(
+        read.bytes, copied.bytes,
+        "the same bytes, offsets and epochs"
+    );
+    assert_eq!(follower.log_end(), 30);
+    let mut reservation = budget.try_reserve(1 << 20).unwrap();
+    let stale = batch(0, 1, 1_000, 100);
+    assert!(matches!(
+        follower.append_replica(&stale, &mut reservation),
+        Err(LogError::NotContiguous { log_end: 30, .. })
+    ));
+}
+
+#[test]
+fn truncation_drops_whole_batches_from_the_one_holding_the_offset() {
+    let budget = MemoryBudget::new(1 << 30);
+    // Small segments: the truncation crosses segment boundaries.
+    let mut log = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
+    for i in 0..20 {
+        append(&mut log, &budget, batch(i * 10, 10, 1_000 + i as i64, 100));
+    }
+    assert!(log.segment_count() > 3);
+    let before = budget.used();
+    let dropped = log.truncate_to(105).unwrap();
+    assert_eq!(
+        log.log_end(),
+        100,
+        "105 is inside the batch 100..110: it goes whole"
+    );
+    assert_eq!(budget.used(), before - dropped, "the memory is returned");
+    assert_eq!(log.size_bytes(), before - dropped);
+    let read = log.read(90, usize::MAX).unwrap();
+    assert_eq!(records_of(&read, 90).last(), Some(&(99, 99)));
+    assert_eq!(
+        log.offset_for_timestamp(1_010),
+        None,
+        "no batch stamped 1010 is left"
+    );
+    // Appending goes on at the new end.
+    assert_eq!(append(&mut log, &budget, batch(500, 5, 2_000, 100)), 100);
+    let read = log.read(100, usize::MAX).unwrap();
+    assert_eq!(records_of(&read, 100)[0], (100, 500));
+    assert_eq!(log.truncate_to(1_000).unwrap(), 0, "past the end: nothing");
+    log.truncate_to(0).unwrap();
+    assert_eq!((log.log_start(), log.log_end()), (0, 0));
+    assert_eq!(log.size_bytes(), 0);
+}
+
+#[test]
+fn a_reset_log_starts_empty_where_it_is_told() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(4096, 512), Arc::clone(&budget));
+    append(&mut log, &budget, batch(0, 10, 1_000, 100));
+    log.reset_to(5_000);
+    assert_eq!(
+        (log.log_start(), log.log_end(), log.size_bytes()),
+        (5_000, 5_000, 0)
+    );
+    assert_eq!(budget.used(), 0);
+    assert_eq!(append(&mut log, &budget, batch(0, 1, 1_000, 10)), 5_000);
+}

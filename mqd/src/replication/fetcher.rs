@@ -1,0 +1,206 @@
+//! The follower's side: one fetcher per other node copies every partition this node follows from
+//! it. Each round it first settles divergence (partitions that just became followers, or saw a new
+//! leader epoch, ask where their newest epoch ended and truncate there), then long-polls the leader
+//! for all the others at once and appends what comes back. A change of placement (once this node's
+//! broker has taken it) cuts a parked fetch short, so a new leader is followed at once.
+
+use super::protocol::{
+    decode_answer, EpochAnswer, EpochAsk, EpochQuery, FetchPartition, ReplicaError, ReplicaFetch,
+    EPOCH_PATH, FETCH_PATH,
+};
+use crate::broker::{Broker, Partition, Role, Topic};
+use crate::clock::now_ms;
+use crate::cluster::Cluster;
+use crate::shutdown::ShutdownSignal;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a leader may hold a fetch with nothing new.
+const MAX_WAIT: Duration = Duration::from_millis(500);
+/// Bytes of batches one answer carries at most.
+const MAX_BYTES: u64 = 16 << 20;
+/// Pause after a failed round (the leader is unreachable, or refused).
+const BACKOFF: Duration = Duration::from_millis(50);
+
+/// Starts one fetcher per other node of the cluster.
+pub fn spawn_fetchers(cluster: &Arc<Cluster>, broker: &Arc<Broker>, stop: &ShutdownSignal) {
+    for leader in cluster.peer_ids() {
+        tokio::spawn(fetch_from(
+            Arc::clone(cluster),
+            Arc::clone(broker),
+            leader,
+            stop.clone(),
+        ));
+    }
+}
+
+/// The partitions this node follows whose leader is `leader`, with their topics.
+fn followed(broker: &Broker, leader: u64) -> Vec<(Arc<Topic>, Arc<Partition>)> {
+    let mut out = Vec::new();
+    for topic in broker.topics() {
+        for partition in topic.partitions() {
+            if partition.role() == Role::Follower && partition.leader() == leader {
+                out.push((Arc::clone(&topic), Arc::clone(partition)));
+            }
+        }
+    }
+    out
+}
+
+async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, stop: ShutdownSignal) {
+    let stop = stop.wait();
+    tokio::pin!(stop);
+    let mut changes = broker.watch_placement();
+    loop {
+        changes.borrow_and_update();
+        let partitions = followed(&broker, leader);
+        let round = async {
+            if partitions.is_empty() {
+                // Nothing to copy from this node: wait for the metadata to change.
+                let _ = changes.changed().await;
+                return Ok(());
+            }
+            tokio::select! {
+                outcome = copy_round(&cluster, &broker, leader, &partitions) => outcome,
+                _ = changes.changed() => Ok(()),
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = round => outcome,
+            _ = &mut stop => return,
+        };
+        if let Err(error) = outcome {
+            tracing::debug!(leader, %error, "replica fetch failed");
+            tokio::select! {
+                _ = tokio::time::sleep(BACKOFF) => {}
+                _ = &mut stop => return,
+            }
+        }
+    }
+}
+
+/// One round: settle divergence, then one fetch.
+async fn copy_round(
+    cluster: &Cluster,
+    broker: &Broker,
+    leader: u64,
+    partitions: &[(Arc<Topic>, Arc<Partition>)],
+) -> Result<(), String> {
+    let addr = cluster
+        .address_of(leader)
+        .ok_or_else(|| format!("node {leader} is not in cluster.nodes"))?
+        .to_owned();
+    let mut asks = Vec::new();
+    for (topic, partition) in partitions {
+        match partition.divergence_check() {
+            None => {}
+            Some(None) => {
+                // Nothing copied yet: nothing can have diverged.
+                partition
+                    .truncate_diverged(None)
+                    .map_err(|e| e.to_string())?;
+            }
+            Some(Some(epoch)) => asks.push(EpochAsk {
+                topic: topic.name().to_owned(),
+                partition: partition.index(),
+                leader_epoch: partition.leader_epoch(),
+                epoch,
+            }),
+        }
+    }
+    if !asks.is_empty() {
+        let answer: EpochAnswer = cluster
+            .http()
+            .post(format!("http://{addr}{EPOCH_PATH}"))
+            .timeout(Duration::from_secs(2))
+            .json(&EpochQuery { partitions: asks })
+            .send()
+            .await
+            .and_then(|a| a.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        for end in answer.partitions {
+            if end.error.is_some() {
+                continue;
+            }
+            if let Some((_, partition)) = partitions
+                .iter()
+                .find(|(t, p)| t.name() == end.topic && p.index() == end.partition)
+            {
+                partition
+                    .truncate_diverged(end.end)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    let asked: Vec<&(Arc<Topic>, Arc<Partition>)> = partitions
+        .iter()
+        .filter(|(_, p)| p.divergence_check().is_none())
+        .collect();
+    if asked.is_empty() {
+        return Err("every partition still has to settle its divergence".to_owned());
+    }
+    let fetch = ReplicaFetch {
+        replica: cluster.node_id(),
+        max_wait_ms: MAX_WAIT.as_millis() as u64,
+        max_bytes: MAX_BYTES,
+        partitions: asked
+            .iter()
+            .map(|(topic, partition)| FetchPartition {
+                topic: topic.name().to_owned(),
+                partition: partition.index(),
+                leader_epoch: partition.leader_epoch(),
+                fetch_offset: partition.log_end(),
+            })
+            .collect(),
+    };
+    let body = cluster
+        .http()
+        .post(format!("http://{addr}{FETCH_PATH}"))
+        .timeout(MAX_WAIT + Duration::from_secs(5))
+        .json(&fetch)
+        .send()
+        .await
+        .and_then(|a| a.error_for_status())
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut retry_soon = false;
+    for ((part, bytes), (topic, partition)) in decode_answer(&body)?.into_iter().zip(asked) {
+        match part.error {
+            None => {
+                if let Err(error) =
+                    topic.append_replicated(partition.index(), bytes, part.high_watermark, now_ms())
+                {
+                    tracing::warn!(topic = topic.name(), partition = partition.index(), %error, "cannot append what the leader sent");
+                    retry_soon = true;
+                }
+            }
+            Some(ReplicaError::OffsetOutOfRange) => {
+                let end = partition.log_end();
+                if end < part.log_start {
+                    tracing::info!(
+                        topic = topic.name(),
+                        partition = partition.index(),
+                        log_start = part.log_start,
+                        "follower starts over at its leader's log start"
+                    );
+                    partition.restart_at(part.log_start);
+                } else if end > part.log_end {
+                    partition
+                        .truncate_diverged(Some((u32::MAX, part.log_end)))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Some(_) => retry_soon = true,
+        }
+    }
+    let _ = broker;
+    if retry_soon {
+        return Err("the leader refused some partitions".to_owned());
+    }
+    Ok(())
+}
