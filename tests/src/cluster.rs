@@ -8,9 +8,16 @@
 //! Node ids are 1..=n, and a node is named by its id everywhere ([`Cluster::node`],
 //! [`Cluster::kill`], …). Synchronisation is by polling with a deadline, never by fixed sleeps.
 //!
+//! [`Cluster::start_proxied`] puts a [`Proxies`] between the nodes: each node's address in the
+//! `[cluster]` list is its proxy's, each node talks to the others from its own loopback source
+//! address, and the test cuts, blackholes or slows the links between chosen nodes. Test clients
+//! talk to the nodes' real addresses ([`Node::base`]), so faults only touch the traffic between
+//! nodes.
+//!
 //! The tests measure failover and refusal times, so the clusters of one test binary never run at
 //! the same time even when the tests do: a cluster holds a process-wide lock while it lives.
 
+use crate::proxy::{source_ip, Proxies};
 use crate::{binary, Answer};
 use mq_wire::api::{ClusterStatus, NodeRole};
 use serde_json::Value;
@@ -207,6 +214,17 @@ impl Node {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) to the running process.
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("the node is running");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
     /// SIGKILL, and waits for the process to be gone.
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -220,6 +238,8 @@ impl Node {
 pub struct Cluster {
     root: PathBuf,
     nodes: Vec<Node>,
+    /// Between the nodes, when started with [`Cluster::start_proxied`]; dropped after the nodes.
+    proxies: Option<Proxies>,
     /// Released after [`Drop`] has killed every node: one cluster at a time.
     _serial: MutexGuard<'static, ()>,
 }
@@ -238,13 +258,23 @@ impl Cluster {
     /// [`Cluster::start`]. A free port can be taken by another process between the moment it is
     /// chosen and the moment a node binds it: then the whole cluster is started again on new ports.
     pub fn start_with(n: usize, settings: &str) -> Cluster {
+        Cluster::start_inner(n, settings, false)
+    }
+
+    /// Like [`Cluster::start_with`], with a TCP proxy in front of every node for the traffic
+    /// between nodes ([`Cluster::proxies`]).
+    pub fn start_proxied(n: usize, settings: &str) -> Cluster {
+        Cluster::start_inner(n, settings, true)
+    }
+
+    fn start_inner(n: usize, settings: &str, proxied: bool) -> Cluster {
         assert!(n >= 1, "a cluster has at least one node");
         let mut failures = Vec::new();
         for _attempt in 0..3 {
             let serial = ONE_AT_A_TIME
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut cluster = Cluster::spawn(n, settings, serial);
+            let mut cluster = Cluster::spawn(n, settings, serial, proxied);
             let mut failed = None;
             for node in &mut cluster.nodes {
                 if let Err(why) = node.wait_until_serving() {
@@ -268,7 +298,12 @@ impl Cluster {
     }
 
     /// Writes every node's config file and starts every process.
-    fn spawn(n: usize, settings: &str, serial: MutexGuard<'static, ()>) -> Cluster {
+    fn spawn(
+        n: usize,
+        settings: &str,
+        serial: MutexGuard<'static, ()>,
+        proxied: bool,
+    ) -> Cluster {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir().join(format!(
             "mq-e2e-cluster-{}-{}",
@@ -277,10 +312,23 @@ impl Cluster {
         ));
         let _ = std::fs::remove_dir_all(&root);
         let ports = free_ports(n);
+        let proxies = proxied.then(|| {
+            let real: Vec<std::net::SocketAddr> = ports
+                .iter()
+                .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], *port)))
+                .collect();
+            Proxies::start(&real)
+        });
         let members: Vec<String> = ports
             .iter()
             .enumerate()
-            .map(|(i, port)| format!("  {{ id = {}, addr = \"127.0.0.1:{port}\" }},", i + 1))
+            .map(|(i, port)| {
+                let addr = match &proxies {
+                    Some(proxies) => proxies.addr(i + 1).to_string(),
+                    None => format!("127.0.0.1:{port}"),
+                };
+                format!("  {{ id = {}, addr = \"{addr}\" }},", i + 1)
+            })
             .collect();
         let cluster_section = format!(
             "[cluster]\nnodes = [\n{}\n]\n{settings}",
@@ -303,8 +351,12 @@ impl Cluster {
                 starts: 0,
                 http: http.clone(),
             };
+            let source = match &proxies {
+                Some(_) => format!("source_address = \"{}\"\n", source_ip(id)),
+                None => String::new(),
+            };
             let toml = format!(
-                "[node]\nid = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n{cluster_section}",
+                "[node]\nid = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n{cluster_section}{source}",
                 toml_string(&node.data_dir())
             );
             std::fs::write(node.config_path(), toml).expect("write the node's config");
@@ -313,6 +365,7 @@ impl Cluster {
         let mut cluster = Cluster {
             root,
             nodes,
+            proxies,
             _serial: serial,
         };
         for node in &mut cluster.nodes {
@@ -424,6 +477,23 @@ impl Cluster {
         if let Err(why) = node.wait_until_serving() {
             panic!("restart of node {id}: {why}");
         }
+    }
+
+    /// The proxies between the nodes ([`Cluster::start_proxied`] only).
+    pub fn proxies(&self) -> &Proxies {
+        self.proxies
+            .as_ref()
+            .expect("a cluster started with start_proxied")
+    }
+
+    /// SIGSTOPs node `id`: it stays in memory, holds its connections and answers nothing.
+    pub fn pause(&self, id: usize) {
+        self.node(id).signal("STOP");
+    }
+
+    /// SIGCONTs a node paused with [`Cluster::pause`].
+    pub fn resume(&self, id: usize) {
+        self.node(id).signal("CONT");
     }
 
     /// The tail of every node's stderr, for failure messages.

@@ -51,8 +51,20 @@ fn call(
 impl GroupMember {
     /// Joins `group` reading `topics`, with a session timeout.
     pub fn join(base: &str, group: &str, topics: &[&str], session_ms: u64) -> GroupMember {
+        GroupMember::try_join(base, group, topics, session_ms, Duration::from_secs(60))
+            .expect("join")
+    }
+
+    /// Joins, or answers why not; every request of the member times out after `timeout`.
+    pub fn try_join(
+        base: &str,
+        group: &str,
+        topics: &[&str],
+        session_ms: u64,
+        timeout: Duration,
+    ) -> Result<GroupMember, Refused> {
         let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(timeout)
             .build()
             .unwrap();
         let body = json!({"topics": topics, "session_timeout_ms": session_ms, "client_id": "e2e"});
@@ -60,16 +72,15 @@ impl GroupMember {
             &http,
             http.post(format!("{base}/v1/groups/{group}/members"))
                 .json(&body),
-        )
-        .expect("join");
-        GroupMember {
+        )?;
+        Ok(GroupMember {
             http,
             base: base.to_owned(),
             group: group.to_owned(),
             assignment: serde_json::from_value(answer).expect("member assignment"),
             last_heartbeat: Instant::now(),
             acknowledge_now: false,
-        }
+        })
     }
 
     fn url(&self, path: &str) -> String {

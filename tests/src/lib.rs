@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod cluster;
+pub mod faults;
 pub mod group;
 pub mod proxy;
 

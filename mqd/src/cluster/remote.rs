@@ -235,6 +235,13 @@ impl ClusterGroups for Cluster {
         self.claim(group).is_ok()
     }
 
+    fn coordinator_epoch(&self, group: &str) -> u64 {
+        self.metadata()
+            .metadata
+            .slot(group)
+            .map_or(0, |(_, slot)| slot.epoch)
+    }
+
     fn commit<'a>(
         &'a self,
         group: &'a str,

@@ -24,6 +24,10 @@ pub trait ClusterGroups: ReplicatedOffsets {
     /// Whether this node holds the group's coordinator slot now.
     fn coordinates(&self, group: &str) -> bool;
 
+    /// The epoch of the group's coordinator slot: it rises every time the slot moves, so a new
+    /// coordinator numbers the group's generations above every earlier coordinator's.
+    fn coordinator_epoch(&self, group: &str) -> u64;
+
     /// Writes offsets through the metadata; answers once they would survive this node's death.
     /// Refused with `not_coordinator` when this node no longer holds the group's slot.
     fn commit<'a>(

@@ -94,6 +94,14 @@ impl Groups {
         let _ = self.cluster.set(cluster);
     }
 
+    /// Where a group taken over here starts numbering its generations: 2^32 per move of its
+    /// coordinator slot, 0 for a node alone.
+    fn generation_base(&self, group: &str) -> u64 {
+        self.cluster
+            .get()
+            .map_or(0, |cluster| cluster.coordinator_epoch(group) << 32)
+    }
+
     /// Whether this node coordinates `group` (always, for a node alone).
     pub fn coordinated_here(&self, group: &str) -> bool {
         self.cluster
