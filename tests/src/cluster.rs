@@ -298,12 +298,7 @@ impl Cluster {
     }
 
     /// Writes every node's config file and starts every process.
-    fn spawn(
-        n: usize,
-        settings: &str,
-        serial: MutexGuard<'static, ()>,
-        proxied: bool,
-    ) -> Cluster {
+    fn spawn(n: usize, settings: &str, serial: MutexGuard<'static, ()>, proxied: bool) -> Cluster {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir().join(format!(
             "mq-e2e-cluster-{}-{}",
@@ -681,16 +676,56 @@ impl Node {
         serde_json::from_value(answer.body).expect("a topic description")
     }
 
+    /// Every record of one partition from `from` to its high watermark, read through this node.
+    pub fn fetch_all(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+    ) -> Vec<mq_wire::api::FetchedRecord> {
+        let mut records = Vec::new();
+        let mut next = from;
+        loop {
+            let page = self.get(&format!(
+                "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
+            ));
+            assert_eq!(
+                page.status, 200,
+                "fetch {topic}/{partition}@{next} through node {}: {:?}",
+                self.id, page.body
+            );
+            let page: mq_wire::api::FetchResponse =
+                serde_json::from_value(page.body).expect("fetch response");
+            if page.records.is_empty() {
+                assert_eq!(next, page.high_watermark, "an empty page before the end");
+                return records;
+            }
+            next = page.next_offset;
+            records.extend(page.records);
+        }
+    }
+
     /// Produces `values` to one partition through this node; returns their offsets.
     pub fn produce_values(&self, topic: &str, partition: u32, values: &[String]) -> Vec<u64> {
         let records: Vec<Value> = values
             .iter()
             .map(|v| serde_json::json!({ "value": v }))
             .collect();
-        let answer = self.post(
-            &format!("/v1/topics/{topic}/partitions/{partition}/records"),
-            &serde_json::json!({ "records": records }),
-        );
+        // A leader that just restarted answers 503 partition_unavailable until it has rejoined:
+        // retried, as a client would.
+        let path = format!("/v1/topics/{topic}/partitions/{partition}/records");
+        let body = serde_json::json!({ "records": records });
+        let started = Instant::now();
+        let answer = loop {
+            let answer = self.post(&path, &body);
+            let rejoining = answer.status == 503
+                && answer.error_code() == "partition_unavailable"
+                && started.elapsed() < Duration::from_secs(10);
+            if !rejoining {
+                break answer;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert_eq!(
             answer.status, 200,
             "produce to {topic}/{partition} through node {}: {:?}",

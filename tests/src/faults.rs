@@ -93,6 +93,8 @@ pub struct FaultRun {
     pub members: usize,
     /// Faults to cycle through (each round takes the next one, so every kind is used).
     pub faults: Vec<Fault>,
+    /// The producers' acks: `all` always; `1` only to show that the checker then finds losses.
+    pub acks: String,
 }
 
 /// What a run saw.
@@ -122,6 +124,7 @@ impl std::fmt::Display for Outcome {
 /// State shared by the workers.
 struct Shared {
     bases: Vec<String>,
+    acks: String,
     stop_producing: AtomicBool,
     stop_consuming: AtomicBool,
     history: Mutex<History>,
@@ -152,7 +155,11 @@ impl FaultRun {
     pub fn run(&self) -> Outcome {
         let started = Instant::now();
         let mut cluster = Cluster::start_proxied(3, TIMINGS);
-        let bases: Vec<String> = cluster.ids().iter().map(|&id| cluster.node(id).base.clone()).collect();
+        let bases: Vec<String> = cluster
+            .ids()
+            .iter()
+            .map(|&id| cluster.node(id).base.clone())
+            .collect();
         let controller = cluster.controller();
         let created = cluster.node(controller).post(
             "/v1/topics",
@@ -161,6 +168,7 @@ impl FaultRun {
         assert_eq!(created.status, 201, "create {TOPIC}: {:?}", created.body);
         let shared = Arc::new(Shared {
             bases,
+            acks: self.acks.clone(),
             stop_producing: AtomicBool::new(false),
             stop_consuming: AtomicBool::new(false),
             history: Mutex::new(History::default()),
@@ -198,7 +206,11 @@ impl FaultRun {
             if line.contains("NOT SEEN") {
                 unseen += 1;
             }
-            let line = format!("round {}: {line}; healthy again {:.1} s after", round + 1, healed_in.as_secs_f64());
+            let line = format!(
+                "round {}: {line}; healthy again {:.1} s after",
+                round + 1,
+                healed_in.as_secs_f64()
+            );
             eprintln!("{line}");
             rounds.push(line);
         }
@@ -214,7 +226,8 @@ impl FaultRun {
         while drained.elapsed() < Duration::from_secs(60) {
             let consumed = {
                 let history = shared.history.lock().unwrap();
-                let mut values: Vec<&str> = history.consumed.iter().map(|c| c.value.as_str()).collect();
+                let mut values: Vec<&str> =
+                    history.consumed.iter().map(|c| c.value.as_str()).collect();
                 values.sort_unstable();
                 values.dedup();
                 values.len()
@@ -251,14 +264,21 @@ impl FaultRun {
 
 /// The topic as a running node describes it.
 fn describe(cluster: &Cluster) -> TopicDescription {
-    cluster.eventually(Duration::from_secs(30), "a description of the topic", || {
-        cluster.running().into_iter().find_map(|id| {
-            let answer = cluster.node(id).try_get(&format!("/v1/topics/{TOPIC}")).ok()?;
-            (answer.status == 200)
-                .then(|| serde_json::from_value(answer.body).ok())
-                .flatten()
-        })
-    })
+    cluster.eventually(
+        Duration::from_secs(30),
+        "a description of the topic",
+        || {
+            cluster.running().into_iter().find_map(|id| {
+                let answer = cluster
+                    .node(id)
+                    .try_get(&format!("/v1/topics/{TOPIC}"))
+                    .ok()?;
+                (answer.status == 200)
+                    .then(|| serde_json::from_value(answer.body).ok())
+                    .flatten()
+            })
+        },
+    )
 }
 
 /// Waits until every node is alive and every partition has its three replicas in sync; returns
@@ -303,7 +323,11 @@ fn busiest_leader(cluster: &Cluster) -> usize {
 /// The sum of the leader epochs and of the ISR shrinks seen so far: a fault that bit raises one.
 fn disturbance(cluster: &Cluster) -> (u64, usize) {
     let topic = describe(cluster);
-    let epochs = topic.partitions.iter().map(|p| u64::from(p.leader_epoch)).sum();
+    let epochs = topic
+        .partitions
+        .iter()
+        .map(|p| u64::from(p.leader_epoch))
+        .sum();
     let short = topic.partitions.iter().filter(|p| p.isr.len() < 3).count();
     (epochs, short)
 }
@@ -318,10 +342,17 @@ fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -
         let started = Instant::now();
         while started.elapsed() < how_long {
             if let Some(topic) = cluster.running().into_iter().find_map(|id| {
-                let answer = cluster.node(id).try_get(&format!("/v1/topics/{TOPIC}")).ok()?;
+                let answer = cluster
+                    .node(id)
+                    .try_get(&format!("/v1/topics/{TOPIC}"))
+                    .ok()?;
                 serde_json::from_value::<TopicDescription>(answer.body).ok()
             }) {
-                let epochs: u64 = topic.partitions.iter().map(|p| u64::from(p.leader_epoch)).sum();
+                let epochs: u64 = topic
+                    .partitions
+                    .iter()
+                    .map(|p| u64::from(p.leader_epoch))
+                    .sum();
                 if epochs > epochs_before || topic.partitions.iter().any(|p| p.isr.len() < 3) {
                     bit = true;
                 }
@@ -366,7 +397,9 @@ fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -
         }
         Fault::Slow => {
             let target = 1 + rng.below(3) as usize;
-            cluster.proxies().isolate(target, Link::Delay(Duration::from_millis(30)));
+            cluster
+                .proxies()
+                .isolate(target, Link::Delay(Duration::from_millis(30)));
             watch_for(cluster, Duration::from_millis(2000));
             cluster.proxies().heal_all();
             // A slow node may keep its ISR: its effect is acks that keep flowing, slower.
@@ -409,14 +442,21 @@ fn produce(shared: &Shared, index: u32) {
         let started = Instant::now();
         loop {
             let base = &shared.bases[node % shared.bases.len()];
-            let url = format!("{base}/v1/topics/{TOPIC}/partitions/{partition}/records?acks=all");
+            let url = format!(
+                "{base}/v1/topics/{TOPIC}/partitions/{partition}/records?acks={}",
+                shared.acks
+            );
             let sent = client
                 .post(&url)
                 .header("content-type", mq_wire::binary::BATCH_CONTENT_TYPE)
                 .body(body.clone())
                 .send();
             let outcome = match sent {
-                Err(e) => Err(if e.is_timeout() { "timeout".to_owned() } else { "io".to_owned() }),
+                Err(e) => Err(if e.is_timeout() {
+                    "timeout".to_owned()
+                } else {
+                    "io".to_owned()
+                }),
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let text = response.text().unwrap_or_default();
@@ -509,15 +549,16 @@ fn consume(shared: &Shared, name: String) {
             }
             let id = member.member_id().to_owned();
             let mut read = Vec::new();
-            let step = member.poll_process_commit(200, |_, partition, offset, generation, value| {
-                read.push(Consumed {
-                    member: id.clone(),
-                    generation: generation as i64,
-                    partition,
-                    offset,
-                    value: value.to_owned(),
+            let step =
+                member.poll_process_commit(200, |_, partition, offset, generation, value| {
+                    read.push(Consumed {
+                        member: id.clone(),
+                        generation: generation as i64,
+                        partition,
+                        offset,
+                        value: value.to_owned(),
+                    });
                 });
-            });
             shared.history.lock().unwrap().consumed.extend(read);
             if step.is_err() {
                 break;

@@ -5,7 +5,7 @@
 
 use mq_e2e::cluster::{json_lines, Cluster, Node};
 use mq_e2e::{binary, Answer};
-use mq_wire::api::{FetchResponse, FetchedRecord, TopicDescription};
+use mq_wire::api::TopicDescription;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output, Stdio};
@@ -36,28 +36,6 @@ fn produce_path(topic: &str, partition: u32) -> String {
 }
 
 /// Every record of a partition from `from` up to the log end, in pages, through `node`.
-fn fetch_all(node: &Node, topic: &str, partition: u32, from: u64) -> Vec<FetchedRecord> {
-    let mut records = Vec::new();
-    let mut next = from;
-    loop {
-        let page = node.get(&format!(
-            "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
-        ));
-        assert_eq!(
-            page.status, 200,
-            "fetch {topic}/{partition}@{next} through node {}: {:?}",
-            node.id, page.body
-        );
-        let page: FetchResponse = serde_json::from_value(page.body).expect("fetch response");
-        if page.records.is_empty() {
-            assert_eq!(next, page.high_watermark, "an empty page before the end");
-            return records;
-        }
-        next = page.next_offset;
-        records.extend(page.records);
-    }
-}
-
 fn is_unavailable(answer: &Answer) -> bool {
     answer.status == 503 && answer.error_code() == "partition_unavailable"
 }
@@ -219,7 +197,7 @@ fn records_produced_through_one_node_are_read_through_another() {
     for partition in &described.partitions {
         let p = partition.partition;
         assert_eq!(partition.log_start, 0, "{partition:?}");
-        let records = fetch_all(cluster.node(1), "lines", p, 0);
+        let records = cluster.node(1).fetch_all("lines", p, 0);
         assert_eq!(
             records.len() as u64,
             partition.log_end,
@@ -483,7 +461,27 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
     );
 
     let via = cluster.node(controller_after);
-    let after = via.produce_values("durable", partition, &["after".to_owned()])[0];
+    // Until the restarted node has applied its own return it answers 503 partition_unavailable
+    // ("rejoining"); a client retries.
+    let after = cluster.eventually(DOWN_DEADLINE, "a produce to the restarted leader", || {
+        let answer = via
+            .try_post(
+                &format!("/v1/topics/durable/partitions/{partition}/records"),
+                &json!({"records": [{"value": "after"}]}),
+            )
+            .ok()?;
+        if answer.status == 503 {
+            assert_eq!(
+                answer.error_code(),
+                "partition_unavailable",
+                "{:?}",
+                answer.body
+            );
+            return None;
+        }
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body["offsets"][0]["offset"].as_u64()
+    });
     println!(
         "before the kill log_end {log_end}; the first offset after the restart {after} (+{})",
         after - log_end
@@ -510,7 +508,7 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
         (after, after + 1),
         "the partition came back empty and holds only the new record"
     );
-    let records = fetch_all(via, "durable", partition, after);
+    let records = via.fetch_all("durable", partition, after);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].value.as_deref(), Some("after"));
 

@@ -185,6 +185,18 @@ impl Cluster {
         self.incarnation
     }
 
+    /// Whether the applied metadata knows this very process as alive (after a restart, not until
+    /// the controller applied its report).
+    pub fn registered(&self) -> bool {
+        self.metadata()
+            .metadata
+            .nodes
+            .get(&self.node_id)
+            .is_some_and(|n| {
+                n.incarnation == self.incarnation && n.state == metadata::NodeState::Alive
+            })
+    }
+
     pub fn raft(&self) -> &Raft {
         &self.raft
     }

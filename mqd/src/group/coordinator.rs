@@ -49,16 +49,14 @@ impl Groups {
         let session_timeout = self.session_timeout(request.session_timeout_ms)?;
         let strategy = request.strategy.unwrap_or_default();
         let mut groups = self.groups.lock();
-        let group = groups
-            .entry(group_name.to_owned())
-            .or_insert_with(|| {
-                let mut group = ConsumerGroup::new(group_name, strategy);
-                // Generations go on from where the previous coordinator left them (Kafka keeps
-                // them in __consumer_offsets): a member of the old one can never pass for a
-                // member of the new one's generation.
-                group.generation = self.generation_base(group_name);
-                group
-            });
+        let group = groups.entry(group_name.to_owned()).or_insert_with(|| {
+            let mut group = ConsumerGroup::new(group_name, strategy);
+            // Generations go on from where the previous coordinator left them (Kafka keeps
+            // them in __consumer_offsets): a member of the old one can never pass for a
+            // member of the new one's generation.
+            group.generation = self.generation_base(group_name);
+            group
+        });
         if group.members.is_empty() {
             group.strategy = strategy;
         } else if request.strategy.is_some_and(|s| s != group.strategy) {

@@ -88,7 +88,12 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     let forwarded = request.headers().contains_key(FORWARDED_BY);
     let node = match owner(&cluster, &target).await {
         Ok(None) => return next.run(request).await,
-        Ok(Some(node)) if node == cluster.node_id() => return next.run(request).await,
+        Ok(Some(node)) if node == cluster.node_id() => {
+            if let Some(refusal) = rejoining(&cluster, &target) {
+                return refusal.into_response();
+            }
+            return next.run(request).await;
+        }
         Ok(Some(node)) => node,
         Err(error) => return error.into_response(),
     };
@@ -124,6 +129,25 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
             answer
         }
         Err(error) => unavailable(&target, error).into_response(),
+    }
+}
+
+/// A node that restarted serves no partition or group until the metadata knows this very process:
+/// until then its records are gone and the controller has not yet moved what it led.
+fn rejoining(cluster: &Cluster, target: &Target) -> Option<ApiError> {
+    if cluster.registered() {
+        return None;
+    }
+    let message = format!(
+        "node {} is rejoining the cluster after a restart; retry shortly",
+        cluster.node_id()
+    );
+    match target {
+        Target::Leader { .. } => Some(ApiError::new(ErrorCode::PartitionUnavailable, message)),
+        Target::Coordinator { .. } => {
+            Some(ApiError::new(ErrorCode::CoordinatorUnavailable, message))
+        }
+        Target::Here | Target::Controller => None,
     }
 }
 
