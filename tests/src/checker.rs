@@ -23,10 +23,11 @@
 //!   (`consumed_evicted`, not a violation).
 //! - **Key order**: the records of one key go to one partition, and one producer's records of a
 //!   key are in the order it produced them (`key_order`).
-//! - **Group semantics**: a partition has one owner per generation (`double_owners`), a record
-//!   is consumed once per generation (`consumed_twice_in_generation`; re-reading after a
-//!   rebalance, in a later generation, is at-least-once delivery and allowed), and committed
-//!   offsets never go back (`commit_regressions`).
+//! - **Group semantics**: a partition has one owner per generation (`double_owners`), nothing
+//!   committed is read again (`committed_read_again`: a fetch sent after a commit of the
+//!   partition was acknowledged returned a record below it; re-reading what was read but not
+//!   committed is at-least-once delivery and allowed), and acknowledged commits never go back
+//!   (`commit_regressions`).
 //!
 //! Values are unique per produced record (`p3-s1234`); keys are shared among records.
 
@@ -56,6 +57,8 @@ pub struct Stored {
 /// A record a group member handed to the application, in the order it did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Consumed {
+    /// When the fetch that returned it was sent, on the clock `CommitSeen::at` uses.
+    pub at: u64,
     pub member: String,
     pub generation: i64,
     pub partition: u32,
@@ -71,9 +74,11 @@ pub struct Owned {
     pub partitions: Vec<u32>,
 }
 
-/// A committed offset of the group, as polled.
+/// A commit of the group a member saw acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitSeen {
+    /// When the acknowledgement arrived, on the clock `Consumed::at` uses.
+    pub at: u64,
     pub partition: u32,
     pub offset: u64,
 }
@@ -105,7 +110,7 @@ pub enum Kind {
     KeyOrder,
     DoubleOwners,
     CommitRegressions,
-    ConsumedTwiceInGeneration,
+    CommittedReadAgain,
     ConsumedUnknown,
     ConsumedMoved,
     ConsumedEvicted,
@@ -123,7 +128,7 @@ impl Kind {
         Kind::KeyOrder,
         Kind::DoubleOwners,
         Kind::CommitRegressions,
-        Kind::ConsumedTwiceInGeneration,
+        Kind::CommittedReadAgain,
         Kind::ConsumedUnknown,
         Kind::ConsumedMoved,
         Kind::ConsumedEvicted,
@@ -147,7 +152,7 @@ impl Kind {
             Kind::KeyOrder => "key order violations",
             Kind::DoubleOwners => "partitions with two owners in one generation",
             Kind::CommitRegressions => "committed offsets going back",
-            Kind::ConsumedTwiceInGeneration => "records consumed twice in one generation",
+            Kind::CommittedReadAgain => "committed records read again",
             Kind::ConsumedUnknown => "consumed records not in the log",
             Kind::ConsumedMoved => "consumed records stored elsewhere",
             Kind::ConsumedEvicted => "consumed records evicted by retention (allowed)",
@@ -187,7 +192,7 @@ pub struct Report {
     /// Commits lower than an earlier commit of the partition.
     pub commit_regressions: usize,
     /// Values consumed more than once within one generation.
-    pub consumed_twice_in_generation: usize,
+    pub committed_read_again: usize,
     /// Consumed values not in the final log (and not below the log start).
     pub consumed_unknown: usize,
     /// Consumed values stored, but not where they were read.
@@ -226,7 +231,7 @@ impl Report {
             Kind::KeyOrder => self.key_order,
             Kind::DoubleOwners => self.double_owners,
             Kind::CommitRegressions => self.commit_regressions,
-            Kind::ConsumedTwiceInGeneration => self.consumed_twice_in_generation,
+            Kind::CommittedReadAgain => self.committed_read_again,
             Kind::ConsumedUnknown => self.consumed_unknown,
             Kind::ConsumedMoved => self.consumed_moved,
             Kind::ConsumedEvicted => self.consumed_evicted,
@@ -250,7 +255,7 @@ impl Report {
             Kind::KeyOrder => &mut self.key_order,
             Kind::DoubleOwners => &mut self.double_owners,
             Kind::CommitRegressions => &mut self.commit_regressions,
-            Kind::ConsumedTwiceInGeneration => &mut self.consumed_twice_in_generation,
+            Kind::CommittedReadAgain => &mut self.committed_read_again,
             Kind::ConsumedUnknown => &mut self.consumed_unknown,
             Kind::ConsumedMoved => &mut self.consumed_moved,
             Kind::ConsumedEvicted => &mut self.consumed_evicted,
@@ -497,24 +502,28 @@ pub fn check(history: &History) -> Report {
         }
     }
 
-    let mut consumers: BTreeMap<(i64, &str), Vec<&Consumed>> = BTreeMap::new();
-    for read in &history.consumed {
-        consumers
-            .entry((read.generation, &read.value))
-            .or_default()
-            .push(read);
+    // Per partition, the acknowledged commits in time order with the highest offset so far.
+    let mut acknowledged: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+    let mut commits: Vec<&CommitSeen> = history.commits.iter().collect();
+    commits.sort_by_key(|c| c.at);
+    for commit in commits {
+        let line = acknowledged.entry(commit.partition).or_default();
+        let highest = line.last().map_or(0, |&(_, o)| o).max(commit.offset);
+        line.push((commit.at, highest));
     }
-    for ((generation, value), reads) in &consumers {
-        if reads.len() > 1 {
-            report.found(Kind::ConsumedTwiceInGeneration, 1, || {
-                let by: Vec<String> = reads
-                    .iter()
-                    .map(|r| format!("{} at {}/{}", r.member, r.partition, r.offset))
-                    .collect();
+    for read in &history.consumed {
+        let Some(line) = acknowledged.get(&read.partition) else {
+            continue;
+        };
+        let before = line.partition_point(|&(at, _)| at < read.at);
+        let Some(&(_, committed)) = before.checked_sub(1).and_then(|i| line.get(i)) else {
+            continue;
+        };
+        if read.offset < committed {
+            report.found(Kind::CommittedReadAgain, 1, || {
                 format!(
-                    "{value:?} consumed {} times in generation {generation}: {}",
-                    reads.len(),
-                    by.join(", ")
+                    "{:?} read by {} in generation {} at {}/{}, after offset {} of the partition was committed",
+                    read.value, read.member, read.generation, read.partition, read.offset, committed
                 )
             });
         }
@@ -595,7 +604,9 @@ mod tests {
 
     fn consume(history: &mut History, member: &str, generation: i64, partition: u32, offset: u64) {
         let value = value_at(history, partition, offset);
+        let at = (history.consumed.len() + history.commits.len()) as u64;
         history.consumed.push(Consumed {
+            at,
             member: member.to_string(),
             generation,
             partition,
@@ -613,7 +624,12 @@ mod tests {
     }
 
     fn commit(history: &mut History, partition: u32, offset: u64) {
-        history.commits.push(CommitSeen { partition, offset });
+        let at = (history.consumed.len() + history.commits.len()) as u64;
+        history.commits.push(CommitSeen {
+            at,
+            partition,
+            offset,
+        });
     }
 
     /// Two producers, four keys on two partitions, one record whose acknowledgement was lost,
@@ -879,12 +895,12 @@ mod tests {
     }
 
     #[test]
-    fn one_record_consumed_twice_in_a_generation() {
+    fn a_committed_record_read_again() {
         let mut h = clean();
-        // m2 also hands 0/2 to the application in generation 2, which m1 did.
-        consume(&mut h, "m2", 2, 0, 2);
-        let report = only(&h, Kind::ConsumedTwiceInGeneration);
-        assert_eq!(report.consumed_twice_in_generation, 1);
+        // m2 is handed 0/1 again after the commit of offset 4 on partition 0 was acknowledged.
+        consume(&mut h, "m2", 3, 0, 1);
+        let report = only(&h, Kind::CommittedReadAgain);
+        assert_eq!(report.committed_read_again, 1);
     }
 
     #[test]
@@ -902,6 +918,7 @@ mod tests {
         // m2 reads the value stored at 1/0 again, at 1/4 (past the end of the final log).
         let value = value_at(&h, 1, 0);
         h.consumed.push(Consumed {
+            at: 100,
             member: "m2".into(),
             generation: 2,
             partition: 1,

@@ -8,7 +8,8 @@
 //!
 //! At the end the producers stop, the consumers drain, every partition is read from its log start
 //! to its high watermark, and [`crate::checker::check`] compares what producers saw acknowledged,
-//! what the logs hold and what the members read.
+//! what the logs hold, what the members read and the commits they saw acknowledged. When it finds a
+//! violation, the nodes' logs are kept in a temporary directory the outcome names.
 //!
 //! Each round also checks that its fault had an effect (a node marked down, an ISR shrink, a
 //! leader epoch raised, or acks that stalled): a nemesis whose faults do nothing proves nothing,
@@ -132,6 +133,8 @@ struct Shared {
     acked: AtomicU64,
     last_ack_ms: AtomicU64,
     started: Instant,
+    /// Orders fetches sent and commits acknowledged across the members.
+    clock: AtomicU64,
 }
 
 impl Shared {
@@ -176,6 +179,7 @@ impl FaultRun {
             acked: AtomicU64::new(0),
             last_ack_ms: AtomicU64::new(0),
             started,
+            clock: AtomicU64::new(0),
         });
         let producers: Vec<JoinHandle<()>> = (0..self.producers)
             .map(|i| {
@@ -189,10 +193,6 @@ impl FaultRun {
                 std::thread::spawn(move || consume(&shared, format!("m{i}")))
             })
             .collect();
-        let watcher = {
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || watch_commits(&shared))
-        };
         let mut rng = Rng(self.seed.max(1));
         wait_healthy(&cluster, Duration::from_secs(30));
         let mut rounds = Vec::new();
@@ -241,7 +241,6 @@ impl FaultRun {
         for member in members {
             member.join().expect("a member panicked");
         }
-        watcher.join().expect("the commit watcher panicked");
         let describe = describe(&cluster);
         let mut history = std::mem::take(&mut *shared.history.lock().unwrap());
         history.stored = stored;
@@ -251,6 +250,18 @@ impl FaultRun {
             .map(|p| (p.partition, p.log_start))
             .collect();
         let report = check(&history);
+        if !report.ok() {
+            // The cluster's directory goes with it: keep the nodes' logs for the post-mortem.
+            let kept = std::env::temp_dir().join(format!("mq-faults-logs-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&kept);
+            for id in cluster.ids() {
+                let _ = std::fs::copy(
+                    cluster.node(id).stderr_path(),
+                    kept.join(format!("node{id}.log")),
+                );
+            }
+            rounds.push(format!("nodes' logs kept in {}", kept.display()));
+        }
         let produce_errors = shared.produce_errors.lock().unwrap().clone();
         Outcome {
             report,
@@ -429,7 +440,9 @@ fn produce(shared: &Shared, index: u32) {
             let value = format!("p{index}-s{seq}");
             builder.push(&RecordInput {
                 id: uuid::Uuid::new_v4(),
-                timestamp: shared.ms() as i64,
+                timestamp: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
                 key: Some(key.as_bytes()),
                 value: value.as_bytes(),
                 headers: &[],
@@ -548,10 +561,12 @@ fn consume(shared: &Shared, name: String) {
                 return;
             }
             let id = member.member_id().to_owned();
+            let sent = shared.clock.fetch_add(1, Ordering::SeqCst);
             let mut read = Vec::new();
             let step =
                 member.poll_process_commit(200, |_, partition, offset, generation, value| {
                     read.push(Consumed {
+                        at: sent,
                         member: id.clone(),
                         generation: generation as i64,
                         partition,
@@ -559,44 +574,29 @@ fn consume(shared: &Shared, name: String) {
                         value: value.to_owned(),
                     });
                 });
-            shared.history.lock().unwrap().consumed.extend(read);
+            let acknowledged = shared.clock.fetch_add(1, Ordering::SeqCst);
+            let mut history = shared.history.lock().unwrap();
+            if step.is_ok() {
+                // The commit after processing was acknowledged: each partition's next offset.
+                let mut next: BTreeMap<u32, u64> = BTreeMap::new();
+                for record in &read {
+                    let at = next.entry(record.partition).or_default();
+                    *at = (*at).max(record.offset + 1);
+                }
+                history
+                    .commits
+                    .extend(next.into_iter().map(|(partition, offset)| CommitSeen {
+                        at: acknowledged,
+                        partition,
+                        offset,
+                    }));
+            }
+            history.consumed.extend(read);
+            drop(history);
             if step.is_err() {
                 break;
             }
         }
-    }
-}
-
-/// Polls the group's committed offsets, in order, until the members stop.
-fn watch_commits(shared: &Shared) {
-    let client = http(Duration::from_secs(3));
-    let mut node = 0usize;
-    while !shared.stop_consuming.load(Ordering::SeqCst) {
-        let base = &shared.bases[node % shared.bases.len()];
-        let answer = client
-            .get(format!("{base}/v1/groups/{GROUP}"))
-            .send()
-            .ok()
-            .filter(|r| r.status().is_success())
-            .and_then(|r| r.json::<Value>().ok());
-        match answer {
-            Some(group) => {
-                let seen: Vec<CommitSeen> = group["offsets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|o| {
-                        Some(CommitSeen {
-                            partition: o["partition"].as_u64()? as u32,
-                            offset: o["committed_offset"].as_u64()?,
-                        })
-                    })
-                    .collect();
-                shared.history.lock().unwrap().commits.extend(seen);
-            }
-            None => node += 1,
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

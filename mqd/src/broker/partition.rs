@@ -89,12 +89,21 @@ pub struct Partition {
     /// The lock is held only while bytes are copied in or out, never across an `.await`.
     stored: RwLock<Stored>,
     /// Every offset below it may be read; long-polling fetches and `acks=all` produces wait on it.
-    /// For a placeholder: the leader's, as last heard.
+    /// Where this node does not lead: the leader's, as last heard (so readers here, such as a
+    /// group coordinator, see the partition's bounds, not this copy's).
     high_watermark: watch::Sender<u64>,
-    /// For a placeholder: the leader's log start, as last heard.
+    /// Where this node does not lead: the leader's log start, as last heard.
     remote_log_start: AtomicU64,
+    /// On a follower: its own high watermark, the leader's but never past its own log end; it
+    /// becomes the high watermark if this node is elected leader.
+    replica_high_watermark: AtomicU64,
     /// On the leader: the followers' progress.
     followers: Mutex<Followers>,
+    /// On the leader: followers it proposed to take into the ISR, not yet committed. They count
+    /// for the high watermark from the proposal on (Kafka's "maximal ISR", KIP-497): the moment
+    /// the controller applies the expansion (and perhaps makes one of them leader), each holds
+    /// every record below the high watermark.
+    joining: Mutex<Vec<u64>>,
     /// On a follower: set when it must ask the leader where its log diverged before it copies more.
     needs_truncation: AtomicBool,
     /// Bumped at every append anywhere on the node: followers' fetches wait on it.
@@ -176,7 +185,9 @@ impl Partition {
             stored: RwLock::new(Stored { log, epochs }),
             high_watermark: watch::Sender::new(if role == Role::Follower { 0 } else { end }),
             remote_log_start: AtomicU64::new(0),
+            replica_high_watermark: AtomicU64::new(0),
             followers: Mutex::new(Followers::default()),
+            joining: Mutex::new(Vec::new()),
             needs_truncation: AtomicBool::new(role == Role::Follower),
             appended,
         }
@@ -237,6 +248,11 @@ impl Partition {
                     let end = stored.log.log_end();
                     stored.epochs.assign(set.leader_epoch, end);
                     *self.followers.lock() = Followers::new(Instant::now());
+                    if *old_role == Role::Follower {
+                        // Its own high watermark now: what it knows committed, within its log.
+                        let own = self.replica_high_watermark.load(Ordering::Acquire).min(end);
+                        self.high_watermark.send_modify(|hw| *hw = own);
+                    }
                 }
                 Role::Follower => self.needs_truncation.store(true, Ordering::Release),
                 Role::Observer => {}
@@ -337,11 +353,14 @@ impl Partition {
             return;
         }
         let end = self.stored.read().log.log_end();
-        let Some(hw) = self
-            .followers
-            .lock()
-            .high_watermark(self.node, end, &placement.1.isr)
-        else {
+        let mut isr = placement.1.isr.clone();
+        isr.extend(
+            self.joining
+                .lock()
+                .iter()
+                .filter(|n| !placement.1.isr.contains(n)),
+        );
+        let Some(hw) = self.followers.lock().high_watermark(self.node, end, &isr) else {
             return;
         };
         drop(placement);
@@ -463,8 +482,28 @@ impl Partition {
         Ok(stored.epochs.end_offset_for(epoch, stored.log.log_end()))
     }
 
+    /// On the leader, before proposing `change`: its joining followers count for the high
+    /// watermark from now on, until [`Partition::settle_isr`].
+    pub fn propose_isr(&self, change: &IsrChange) {
+        let committed = self.placement.read().1.isr.clone();
+        *self.joining.lock() = change
+            .isr
+            .iter()
+            .copied()
+            .filter(|n| !committed.contains(n))
+            .collect();
+    }
+
+    /// After the proposal was applied (and reconciled) or refused.
+    pub fn settle_isr(&self) {
+        self.joining.lock().clear();
+        self.advance_high_watermark();
+    }
+
     /// On the leader: the ISR change its followers' progress calls for, if any — lagging members
-    /// out, caught-up replicas in.
+    /// out (never below `min_insync_replicas`: only the controller takes a dead node out past
+    /// that, so one slow follower cannot leave a single copy of what `acks=all` acknowledged),
+    /// caught-up replicas in.
     pub fn isr_change(&self, lag_max: Duration) -> Option<IsrChange> {
         let placement = self.placement.read();
         let (role, set) = &*placement;
@@ -473,7 +512,10 @@ impl Partition {
         }
         let now = Instant::now();
         let followers = self.followers.lock();
-        let lagging = followers.lagging(self.node, &set.isr, now, lag_max);
+        let mut lagging = followers.lagging(self.node, &set.isr, now, lag_max);
+        if (set.isr.len() - lagging.len()) < self.min_insync as usize {
+            lagging.clear();
+        }
         let joining =
             followers.caught_up(&set.replicas, &set.isr, self.high_watermark(), now, lag_max);
         if lagging.is_empty() && joining.is_empty() {
@@ -504,8 +546,17 @@ impl Partition {
     /// On a follower: the leader answered that `asked` ended at `leader_end` in its log (its
     /// largest epoch at or below `asked` being `leader_epoch`; `None`: the leader has no epoch that
     /// old). Truncates this log to where both agree (KIP-279: the end of that epoch here too).
-    pub fn truncate_diverged(&self, answer: Option<(u32, u64)>) -> Result<u64, BrokerError> {
+    /// An answer got at another leader epoch than the current one is ignored (the question is
+    /// asked again of the new leader).
+    pub fn truncate_diverged(
+        &self,
+        asked_at_epoch: u32,
+        answer: Option<(u32, u64)>,
+    ) -> Result<u64, BrokerError> {
         let mut stored = self.stored.write();
+        if self.placement.read().1.leader_epoch != asked_at_epoch {
+            return Ok(stored.log.log_end());
+        }
         let Stored { log, epochs } = &mut *stored;
         let here = log.log_end();
         let to = match answer {
@@ -531,13 +582,7 @@ impl Partition {
         let end = log.log_end();
         drop(stored);
         self.needs_truncation.store(false, Ordering::Release);
-        self.high_watermark.send_if_modified(|hw| {
-            let lower = *hw > end;
-            if lower {
-                *hw = end;
-            }
-            lower
-        });
+        self.replica_high_watermark.fetch_min(end, Ordering::AcqRel);
         Ok(end)
     }
 
@@ -548,20 +593,33 @@ impl Partition {
         stored.log.reset_to(log_start);
         stored.epochs.clear();
         drop(stored);
-        self.high_watermark.send_modify(|hw| *hw = log_start);
+        self.replica_high_watermark
+            .store(log_start, Ordering::Release);
     }
 
     /// On a follower: appends batches copied from the leader, unchanged, and takes the leader's
-    /// high watermark (never past its own log end).
+    /// bounds (its own high watermark never passes its own log end).
+    /// Batches fetched at another leader epoch than the current one (the placement changed while
+    /// the fetch was in flight) are dropped: the next round settles divergence first.
     pub fn append_replicated(
         &self,
         batches: &[u8],
         reservation: &mut Reservation,
+        fetched_at_epoch: u32,
+        leader_log_start: u64,
         leader_high_watermark: u64,
     ) -> Result<Replicated, BrokerError> {
         let mut replicated = Replicated::default();
         let end = {
             let mut stored = self.stored.write();
+            let placement = self.placement.read();
+            if placement.0 != Role::Follower
+                || placement.1.leader_epoch != fetched_at_epoch
+                || self.needs_truncation.load(Ordering::Acquire)
+            {
+                return Ok(replicated);
+            }
+            drop(placement);
             let Stored { log, epochs } = &mut *stored;
             for batch in BatchIter::new(batches) {
                 let batch = batch.map_err(|source| BrokerError::InvalidBatch { at: 0, source })?;
@@ -581,12 +639,9 @@ impl Partition {
             }
             log.log_end()
         };
-        let hw = leader_high_watermark.min(end);
-        self.high_watermark.send_if_modified(|current| {
-            let moved = *current != hw;
-            *current = hw;
-            moved
-        });
+        self.replica_high_watermark
+            .store(leader_high_watermark.min(end), Ordering::Release);
+        self.set_remote_bounds(leader_log_start, leader_high_watermark);
         Ok(replicated)
     }
 
@@ -600,8 +655,10 @@ impl Partition {
         self.high_watermark.subscribe()
     }
 
+    /// The partition's log start as known here: this log's where it leads, else the leader's as
+    /// last heard.
     pub fn log_start(&self) -> u64 {
-        if self.role() == Role::Observer {
+        if self.role() != Role::Leader {
             return self.remote_log_start.load(Ordering::Relaxed);
         }
         self.stored.read().log.log_start()
@@ -612,11 +669,10 @@ impl Partition {
         self.role() == Role::Leader
     }
 
-    /// For a placeholder: the bounds its leader just reported. The log start follows the leader
-    /// exactly (it moves back when the leader restarted empty); so does the high watermark. A
-    /// follower keeps its own (they matter when it becomes leader).
+    /// Where this node does not lead: the bounds its leader just reported. They follow the leader
+    /// exactly (they move back when the leader restarted empty).
     pub fn set_remote_bounds(&self, log_start: u64, high_watermark: u64) {
-        if self.role() != Role::Observer {
+        if self.role() == Role::Leader {
             return;
         }
         self.remote_log_start.store(log_start, Ordering::Relaxed);

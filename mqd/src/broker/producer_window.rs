@@ -22,8 +22,8 @@ struct Remembered {
 /// Where a batch of an idempotent producer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sequence {
-    /// Appended before, at this base offset.
-    Duplicate(u64),
+    /// Appended before, at this base offset, with this many records.
+    Duplicate { base_offset: u64, record_count: u32 },
     /// The next one expected (or the producer is unknown here): append it.
     Next,
     /// Not the next one: `expected` is.
@@ -46,14 +46,14 @@ impl ProducerWindow {
         }
     }
 
-    /// The first base offset of this batch, if it was appended before.
+    /// The first base offset and record count of this batch, if it was appended before.
     pub fn seen(
         &self,
         producer_id: i64,
         epoch: i16,
         base_sequence: i32,
         now_ms: i64,
-    ) -> Option<u64> {
+    ) -> Option<(u64, u32)> {
         let (last_seen, batches) = self.producers.get(&producer_id)?;
         if last_seen.saturating_add(self.window_ms) <= now_ms {
             return None;
@@ -61,13 +61,18 @@ impl ProducerWindow {
         batches
             .iter()
             .find(|b| b.epoch == epoch && b.base_sequence == base_sequence)
-            .map(|b| b.base_offset)
+            .map(|b| (b.base_offset, b.record_count))
     }
 
     /// Whether a batch is a duplicate, the next one, or out of order.
     pub fn check(&self, producer_id: i64, epoch: i16, base_sequence: i32, now_ms: i64) -> Sequence {
-        if let Some(offset) = self.seen(producer_id, epoch, base_sequence, now_ms) {
-            return Sequence::Duplicate(offset);
+        if let Some((base_offset, record_count)) =
+            self.seen(producer_id, epoch, base_sequence, now_ms)
+        {
+            return Sequence::Duplicate {
+                base_offset,
+                record_count,
+            };
         }
         let Some((last_seen, batches)) = self.producers.get(&producer_id) else {
             return Sequence::Next;
@@ -143,7 +148,7 @@ mod tests {
     fn a_resent_batch_is_recognised_within_the_window() {
         let mut window = ProducerWindow::new(1_000, 10);
         window.remember(7, 0, 100, 1, 42, 0);
-        assert_eq!(window.seen(7, 0, 100, 500), Some(42));
+        assert_eq!(window.seen(7, 0, 100, 500), Some((42, 1)));
         assert_eq!(window.seen(7, 1, 100, 500), None, "another epoch");
         assert_eq!(window.seen(7, 0, 101, 500), None);
         assert_eq!(window.seen(7, 0, 100, 1_000), None, "past the window");
@@ -156,7 +161,7 @@ mod tests {
             window.remember(1, 0, seq, 1, seq as u64, 1);
         }
         assert_eq!(window.seen(1, 0, 1, 1), None);
-        assert_eq!(window.seen(1, 0, 6, 1), Some(6));
+        assert_eq!(window.seen(1, 0, 6, 1), Some((6, 1)));
         window.remember(2, 0, 0, 1, 0, 2);
         window.remember(3, 0, 0, 1, 0, 3);
         assert_eq!(
@@ -164,7 +169,7 @@ mod tests {
             None,
             "producer 1 was seen longest ago"
         );
-        assert_eq!(window.seen(3, 0, 0, 3), Some(0));
+        assert_eq!(window.seen(3, 0, 0, 3), Some((0, 1)));
     }
 
     #[test]
@@ -177,7 +182,13 @@ mod tests {
         );
         window.remember(9, 0, 0, 10, 0, 0);
         assert_eq!(window.check(9, 0, 10, 1), Sequence::Next);
-        assert_eq!(window.check(9, 0, 0, 1), Sequence::Duplicate(0));
+        assert_eq!(
+            window.check(9, 0, 0, 1),
+            Sequence::Duplicate {
+                base_offset: 0,
+                record_count: 10
+            }
+        );
         assert_eq!(
             window.check(9, 0, 20, 1),
             Sequence::OutOfOrder { expected: 10 },

@@ -257,3 +257,96 @@ async fn a_long_poll_with_nothing_to_read_ends_at_its_deadline_empty() {
         .unwrap();
     assert!(!read.has_records_from(0));
 }
+
+/// A partition led by node 1 with replicas 1, 2, 3 and the given ISR, for replication tests.
+fn replicated_partition(
+    isr: Vec<u64>,
+    min_insync: u32,
+) -> (Partition, Arc<crate::log::MemoryBudget>) {
+    let budget = crate::log::MemoryBudget::new(1 << 30);
+    let settings = LogSettings {
+        segment_bytes: 1 << 20,
+        index_interval_bytes: 4096,
+    };
+    let set = ReplicaSet {
+        leader: 1,
+        leader_epoch: 0,
+        replicas: vec![1, 2, 3],
+        isr,
+        partition_epoch: 0,
+    };
+    let partition = Partition::new(
+        Arc::from("t"),
+        0,
+        1,
+        set,
+        min_insync,
+        Box::new(MemoryLog::new(settings, Arc::clone(&budget))),
+        None,
+        Arc::new(tokio::sync::watch::Sender::new(0)),
+    );
+    (partition, budget)
+}
+
+fn append_records(partition: &Partition, budget: &Arc<crate::log::MemoryBudget>, count: u32) {
+    let mut builder = mq_wire::batch::BatchBuilder::default();
+    for i in 0..count {
+        builder.push(&mq_wire::batch::RecordInput {
+            id: Uuid::from_u128(u128::from(i)),
+            timestamp: 1,
+            key: None,
+            value: b"v",
+            headers: &[],
+        });
+    }
+    let mut bytes = builder.finish();
+    let mut reservation = budget.try_reserve(bytes.len() as u64).unwrap();
+    partition.append(&mut bytes, &mut reservation).unwrap();
+}
+
+#[test]
+fn a_follower_joining_the_isr_holds_back_the_high_watermark_while_it_is_proposed() {
+    let (partition, budget) = replicated_partition(vec![1, 2], 2);
+    append_records(&partition, &budget, 10);
+    assert_eq!(
+        partition.high_watermark(),
+        0,
+        "follower 2 has not fetched yet"
+    );
+    partition.serve_follower(2, 10, 1 << 20).unwrap();
+    assert_eq!(partition.high_watermark(), 10);
+    append_records(&partition, &budget, 10);
+    partition.serve_follower(3, 15, 1 << 20).unwrap();
+    partition.propose_isr(&IsrChange {
+        leader_epoch: 0,
+        partition_epoch: 0,
+        isr: vec![1, 2, 3],
+    });
+    partition.serve_follower(2, 20, 1 << 20).unwrap();
+    assert_eq!(
+        partition.high_watermark(),
+        15,
+        "node 3 may lead once the expansion applies: nothing it lacks may count as committed"
+    );
+    partition.settle_isr();
+    assert_eq!(
+        partition.high_watermark(),
+        20,
+        "refused: back to the ISR alone"
+    );
+}
+
+#[test]
+fn the_leader_never_shrinks_the_isr_below_min_insync_replicas() {
+    let (strict, _) = replicated_partition(vec![1, 2], 2);
+    assert_eq!(
+        strict.isr_change(std::time::Duration::ZERO),
+        None,
+        "dropping the lagging follower would leave one copy"
+    );
+    let (lenient, _) = replicated_partition(vec![1, 2], 1);
+    assert_eq!(
+        lenient.isr_change(std::time::Duration::ZERO).map(|c| c.isr),
+        Some(vec![1])
+    );
+}

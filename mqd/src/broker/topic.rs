@@ -301,13 +301,19 @@ impl Topic {
         &self,
         partition: u32,
         batches: &[u8],
-        leader_high_watermark: u64,
+        fetched_at_epoch: u32,
+        (leader_log_start, leader_high_watermark): (u64, u64),
         now_ms: i64,
     ) -> Result<(), BrokerError> {
         let target = self.partition(partition)?;
         let mut reservation = self.reserve(batches.len() as u64)?;
-        let replicated =
-            target.append_replicated(batches, &mut reservation, leader_high_watermark)?;
+        let replicated = target.append_replicated(
+            batches,
+            &mut reservation,
+            fetched_at_epoch,
+            leader_log_start,
+            leader_high_watermark,
+        )?;
         if !replicated.headers.is_empty() {
             let mut producers = self.producer_windows[partition as usize].lock();
             for header in replicated.headers {
@@ -421,7 +427,10 @@ impl Topic {
                     ),
                 };
                 match verdict {
-                    Sequence::Duplicate(offset) => first = Some(offset),
+                    Sequence::Duplicate {
+                        base_offset,
+                        record_count,
+                    } => first = Some((base_offset, record_count)),
                     Sequence::Next => {
                         next_in_body.insert(
                             header.producer_id,
@@ -445,8 +454,9 @@ impl Topic {
                 }
             }
             positions.push(BatchPosition {
-                base_offset: first.unwrap_or(0),
-                record_count: header.record_count,
+                base_offset: first.map_or(0, |(base, _)| base),
+                // A duplicate is answered with what was stored the first time.
+                record_count: first.map_or(header.record_count, |(_, count)| count),
                 duplicate: first.is_some(),
             });
             if first.is_none() {
@@ -476,15 +486,14 @@ impl Topic {
         }
         for (copy, first) in copies {
             positions[copy].base_offset = positions[first].base_offset;
+            positions[copy].record_count = positions[first].record_count;
         }
-        // A duplicate's own record count is the resender's claim: only its first offset is
-        // known to be the original's.
+        // Every position is what the log holds (a duplicate's count is the original's, not the
+        // resender's claim), so `acks=all` waits for all of it, and for nothing that may never
+        // exist.
         let end = positions
             .iter()
-            .map(|p| match p.duplicate {
-                false => p.base_offset + u64::from(p.record_count),
-                true => p.base_offset + 1,
-            })
+            .map(|p| p.base_offset + u64::from(p.record_count))
             .max()
             .unwrap_or(0);
         Ok(Produced {

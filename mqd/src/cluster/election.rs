@@ -4,9 +4,16 @@
 //! - a replica lost (its node is down, or came back as a new process with nothing in memory)
 //!   leaves the ISR; if it led, the first live in-sync replica (in replica order) leads at a new
 //!   leader epoch;
-//! - with no live in-sync replica left, the partition stays with its last leader (offline while
-//!   that node is down): a replica out of the ISR may lack acknowledged records, so it leads only
-//!   when the topic sets `unclean_leader_election`;
+//! - a replica that leaves the ISR while it held no more than `min_insync_replicas` members joins
+//!   the eligible leader replicas (ELR, Kafka's KIP-966): no `acks=all` record can be
+//!   acknowledged after that, so it holds every acknowledged record; it leaves the ELR when it
+//!   restarts (its records are gone) and the ELR empties once the ISR is back to
+//!   `min_insync_replicas`;
+//! - with no live in-sync replica left, a live eligible replica leads; with none either, the
+//!   partition stays with its last leader (offline while that node is down): a replica out of the
+//!   ISR and the ELR may lack acknowledged records, so it leads only when the topic sets
+//!   `unclean_leader_election`. A last in-sync replica that restarted empty leads its empty log
+//!   only when nothing better is left;
 //! - an ISR change comes from the current leader at the current partition epoch, and adds only live
 //!   nodes; when it brings
 //!   the preferred replica (the first) back in sync, leadership returns to it, so leaders stay
@@ -18,8 +25,25 @@ use uuid::Uuid;
 impl Metadata {
     /// `node` is down: its copies are out of every ISR, and the partitions it led elect anew.
     pub(super) fn replica_lost(&mut self, node: u64) {
-        self.for_each_partition(|partition, unclean, alive| {
-            lose_replica(partition, node, unclean, alive, false);
+        self.for_each_partition(|partition, rules, alive| {
+            lose_replica(partition, node, rules, alive, false);
+        });
+    }
+
+    /// `node` is alive again as the same process: a partition whose leader is down and for which
+    /// it is an eligible replica takes it as leader.
+    pub(super) fn replica_returned(&mut self, node: u64) {
+        self.for_each_partition(|partition, _, alive| {
+            if !alive(partition.leader) && partition.elr.contains(&node) {
+                partition.elr.retain(|&n| n != node);
+                if !partition.elr.contains(&partition.leader) {
+                    partition.elr.push(partition.leader);
+                }
+                partition.leader = node;
+                partition.leader_epoch += 1;
+                partition.partition_epoch += 1;
+                partition.isr = vec![node];
+            }
         });
     }
 
@@ -27,21 +51,24 @@ impl Metadata {
     /// alone had in sync stays with it, at a new epoch (its records are gone; the new leader
     /// epoch tells the new log from the old).
     pub(super) fn replica_restarted(&mut self, node: u64) {
-        self.for_each_partition(|partition, unclean, alive| {
-            lose_replica(partition, node, unclean, alive, true);
+        self.for_each_partition(|partition, rules, alive| {
+            lose_replica(partition, node, rules, alive, true);
         });
     }
 
     fn for_each_partition(
         &mut self,
-        mut change: impl FnMut(&mut PartitionRecord, bool, &dyn Fn(u64) -> bool),
+        mut change: impl FnMut(&mut PartitionRecord, Rules, &dyn Fn(u64) -> bool),
     ) {
         let alive: Vec<u64> = self.live_nodes();
         let is_alive = |n: u64| alive.contains(&n);
         for topic in self.topics.values_mut() {
-            let unclean = topic.config.unclean_leader_election;
+            let rules = Rules {
+                unclean: topic.config.unclean_leader_election,
+                min_insync: topic.config.min_insync_replicas.max(1) as usize,
+            };
             for partition in &mut topic.partitions {
-                change(partition, unclean, &is_alive);
+                change(partition, rules, &is_alive);
             }
         }
     }
@@ -97,6 +124,7 @@ impl Metadata {
             .ok_or_else(|| MetadataError::UnknownTopic {
                 name: topic.to_owned(),
             })?;
+        let min_insync = record.config.min_insync_replicas.max(1) as usize;
         let partition = record
             .partitions
             .get_mut(index as usize)
@@ -121,6 +149,11 @@ impl Metadata {
         ordered.dedup();
         partition.isr = ordered;
         partition.partition_epoch += 1;
+        if partition.isr.len() >= min_insync {
+            partition.elr.clear();
+        } else {
+            partition.elr.retain(|n| !isr.contains(n));
+        }
         let preferred = partition.replicas[0];
         if preferred != partition.leader
             && partition.isr.contains(&preferred)
@@ -134,10 +167,30 @@ impl Metadata {
     }
 }
 
+/// How a topic's partitions elect.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    unclean: bool,
+    min_insync: usize,
+}
+
+/// Takes `node` out of the ISR, into the ELR when the ISR held no more than `min_insync`
+/// members (it then holds every acknowledged record).
+fn leave_isr(partition: &mut PartitionRecord, node: u64, rules: Rules) {
+    if !partition.isr.contains(&node) {
+        return;
+    }
+    if partition.isr.len() <= rules.min_insync && !partition.elr.contains(&node) {
+        partition.elr.push(node);
+    }
+    partition.isr.retain(|&n| n != node);
+    partition.partition_epoch += 1;
+}
+
 fn lose_replica(
     partition: &mut PartitionRecord,
     node: u64,
-    unclean: bool,
+    rules: Rules,
     alive: &dyn Fn(u64) -> bool,
     restarted: bool,
 ) {
@@ -149,11 +202,12 @@ fn lose_replica(
     if !partition.is_replica(node) {
         return;
     }
+    if restarted {
+        // Its records are gone: it holds nothing acknowledged any more.
+        partition.elr.retain(|&n| n != node);
+    }
     if partition.leader != node {
-        if partition.isr.contains(&node) {
-            partition.isr.retain(|&n| n != node);
-            partition.partition_epoch += 1;
-        }
+        leave_isr(partition, node, rules);
         return;
     }
     let in_sync = partition
@@ -161,6 +215,13 @@ fn lose_replica(
         .iter()
         .copied()
         .find(|&n| n != node && partition.isr.contains(&n) && alive(n));
+    let eligible = || {
+        partition
+            .replicas
+            .iter()
+            .copied()
+            .find(|&n| n != node && partition.elr.contains(&n) && alive(n))
+    };
     let out_of_sync = || {
         partition
             .replicas
@@ -168,28 +229,38 @@ fn lose_replica(
             .copied()
             .find(|&n| n != node && alive(n))
     };
-    let successor = in_sync.or_else(|| unclean.then(out_of_sync).flatten());
-    match successor {
-        Some(successor) => {
-            partition.leader = successor;
-            partition.leader_epoch += 1;
-            partition.partition_epoch += 1;
-            if in_sync.is_some() {
-                partition.isr.retain(|&n| n != node);
-            } else {
-                partition.isr = vec![successor];
-            }
+    if let Some(successor) = in_sync {
+        leave_isr(partition, node, rules);
+        if restarted {
+            partition.elr.retain(|&n| n != node);
         }
-        None if restarted => {
-            // It was the last in-sync replica and its records are gone: it leads an empty log at
-            // a new epoch (offsets resume past its durable ceiling).
-            partition.leader_epoch += 1;
-            partition.partition_epoch += 1;
-            partition.isr = vec![node];
+        partition.leader = successor;
+        partition.leader_epoch += 1;
+        partition.partition_epoch += 1;
+        return;
+    }
+    if let Some(successor) = eligible().or_else(|| rules.unclean.then(out_of_sync).flatten()) {
+        // No live in-sync replica: an eligible one (or, opted in, any) leads alone.
+        partition.elr.retain(|&n| n != successor);
+        if !restarted && !partition.elr.contains(&node) {
+            // The dead leader still holds every acknowledged record if it comes back as the
+            // same process.
+            partition.elr.push(node);
         }
-        None => {
-            // Offline until it comes back: the ISR keeps its last member.
-            partition.isr = vec![node];
-        }
+        partition.leader = successor;
+        partition.leader_epoch += 1;
+        partition.partition_epoch += 1;
+        partition.isr = vec![successor];
+        return;
+    }
+    if restarted {
+        // It was the last in-sync replica, its records are gone, and no eligible replica is
+        // alive: it leads an empty log at a new epoch (offsets resume past its durable ceiling).
+        partition.leader_epoch += 1;
+        partition.partition_epoch += 1;
+        partition.isr = vec![node];
+    } else {
+        // Offline until it (or an eligible replica) comes back: the ISR keeps its last member.
+        partition.isr = vec![node];
     }
 }

@@ -76,6 +76,11 @@ pub struct PartitionRecord {
     /// is refused.
     #[serde(default)]
     pub partition_epoch: u32,
+    /// Eligible leader replicas (Kafka's KIP-966): replicas that left the ISR while it held no
+    /// more than `min_insync_replicas` members, so each still holds every record acknowledged
+    /// with `acks=all`. With no live in-sync replica, one of them leads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elr: Vec<u64>,
 }
 
 impl PartitionRecord {
@@ -87,6 +92,7 @@ impl PartitionRecord {
             isr: replicas.clone(),
             replicas,
             partition_epoch: 0,
+            elr: Vec::new(),
         }
     }
 
@@ -379,15 +385,26 @@ impl Metadata {
             incarnation,
         });
         node.addr = addr.to_owned();
+        let returned = node.state != NodeState::Alive && !restarted;
         if node.state != NodeState::Alive || restarted {
             node.state = NodeState::Alive;
             node.since_ms = now_ms;
         }
         node.incarnation = incarnation;
+        if returned {
+            // The same process is back with its records: offline partitions it is eligible for
+            // take it as leader.
+            self.replica_returned(id);
+        }
         if restarted {
             // Its records are gone: its copies leave the ISR, and the partitions it led move to
             // an in-sync replica (or, with none left, stay with it at a new epoch).
             self.replica_restarted(id);
+            // Its groups' live state is gone too: a new slot epoch fences the old process's
+            // claims and numbers the groups' generations above the old ones.
+            for slot in self.slots.iter_mut().filter(|s| s.node == id) {
+                slot.epoch += 1;
+            }
         }
         self.balance_slots();
     }

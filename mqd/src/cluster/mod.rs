@@ -350,7 +350,22 @@ impl Cluster {
     pub async fn catch_up(&self) -> Result<(), ClusterError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         let index = match self.controller() {
-            Some(id) if id == self.node_id => return Ok(()),
+            Some(id) if id == self.node_id => {
+                // A controller that was paused or cut off may not know it was replaced: confirm
+                // the leadership with a majority (Raft's read index) before trusting the state.
+                let confirm =
+                    tokio::time::timeout(Duration::from_secs(2), self.raft.ensure_linearizable());
+                return match confirm.await {
+                    Ok(Ok(_)) => {
+                        self.sync_local();
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(ClusterError::ControllerUnavailable(e.to_string())),
+                    Err(_) => Err(ClusterError::ControllerUnavailable(
+                        "no majority confirmed this controller within 2 s".to_owned(),
+                    )),
+                };
+            }
             Some(id) => {
                 let addr = self.address_of(id).unwrap_or_default();
                 let answer = self

@@ -242,13 +242,25 @@ impl ClusterGroups for Cluster {
             .map_or(0, |(_, slot)| slot.epoch)
     }
 
+    fn generation_floor(&self, _group: &str) -> u64 {
+        // The metadata index rises with every change, and a node coordinates a group only at the
+        // index where its slot came to it or later: two coordinators of one group, even one of
+        // them stale, never share a floor. 2^20 generations per index.
+        self.metadata().index << 20
+    }
+
     fn commit<'a>(
         &'a self,
         group: &'a str,
         offsets: Vec<OffsetCommit>,
+        claim_epoch: Option<u64>,
     ) -> BoxFuture<'a, Result<(), GroupError>> {
         Box::pin(async move {
-            let claim = self.claim(group)?;
+            let mut claim = self.claim(group)?;
+            if let Some(epoch) = claim_epoch {
+                // The controller refuses it unless the slot is still at that epoch.
+                claim.epoch = epoch;
+            }
             let applied = self.metadata();
             let offsets = offsets
                 .into_iter()

@@ -45,25 +45,35 @@ impl Groups {
             return self.commit(broker, group_name, request);
         };
         cluster.refresh_bounds(broker).await;
-        self.authorize_commit(broker, group_name, request)?;
-        cluster.commit(group_name, request.offsets.clone()).await?;
+        let claim_epoch = self.authorize_commit(broker, group_name, request)?;
+        cluster
+            .commit(group_name, request.offsets.clone(), claim_epoch)
+            .await?;
         Ok(request.offsets.len())
     }
 
     /// Whether `request` may commit: offsets within the log, and a member's commit fenced by
     /// generation and ownership (an operator's only while the group is empty).
+    /// For a member's commit, answers the slot epoch its group state was built under.
     fn authorize_commit(
         &self,
         broker: &Broker,
         group_name: &str,
         request: &CommitRequest,
-    ) -> Result<(), GroupError> {
+    ) -> Result<Option<u64>, GroupError> {
         for commit in &request.offsets {
-            let partition_end = broker
+            let partition = broker
                 .topic(&commit.topic)?
                 .partition(commit.partition)?
-                .high_watermark();
-            if commit.offset > partition_end {
+                .clone();
+            // The log end where this node leads; elsewhere the leader's high watermark as last
+            // heard, which only lags behind what a member can have read.
+            let partition_end = if partition.is_hosted() {
+                partition.log_end()
+            } else {
+                partition.high_watermark()
+            };
+            if commit.offset > partition_end && partition.is_hosted() {
                 return Err(GroupError::InvalidArgument(format!(
                     "offset {} of {}/{} is past its log end {partition_end}",
                     commit.offset, commit.topic, commit.partition
@@ -86,6 +96,7 @@ impl Groups {
                 if let Some(member) = group.members.get_mut(member_id) {
                     member.last_seen = Instant::now();
                 }
+                return Ok(group.claim_epoch);
             }
             (None, None) => {
                 if let Some(group) = groups.get_mut(group_name) {
@@ -101,7 +112,7 @@ impl Groups {
                 ))
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Describes a group; in a cluster, with the bounds of partitions led elsewhere fresh.
@@ -152,7 +163,7 @@ impl Groups {
                     metadata: None,
                 })
                 .collect();
-            cluster.commit(group_name, offsets).await?;
+            cluster.commit(group_name, offsets, None).await?;
             answer.executed = true;
             tracing::info!(group = %group_name, topic = %request.topic, "offsets reset");
         }

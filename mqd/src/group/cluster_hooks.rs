@@ -24,16 +24,22 @@ pub trait ClusterGroups: ReplicatedOffsets {
     /// Whether this node holds the group's coordinator slot now.
     fn coordinates(&self, group: &str) -> bool;
 
-    /// The epoch of the group's coordinator slot: it rises every time the slot moves, so a new
-    /// coordinator numbers the group's generations above every earlier coordinator's.
+    /// Where a group taken over here starts numbering its generations: above every generation
+    /// an earlier coordinator of the group gave out, and never the same as another coordinator's
+    /// (even a stale one that has not yet learnt it lost the group).
+    fn generation_floor(&self, group: &str) -> u64;
+
+    /// The epoch of the group's coordinator slot, as this node knows it now.
     fn coordinator_epoch(&self, group: &str) -> u64;
 
     /// Writes offsets through the metadata; answers once they would survive this node's death.
-    /// Refused with `not_coordinator` when this node no longer holds the group's slot.
+    /// Refused with `not_coordinator` when this node no longer holds the group's slot, or holds
+    /// it at another epoch than `claim_epoch` (the one a member's group state was built under).
     fn commit<'a>(
         &'a self,
         group: &'a str,
         offsets: Vec<OffsetCommit>,
+        claim_epoch: Option<u64>,
     ) -> BoxFuture<'a, Result<(), GroupError>>;
 
     /// Drops a group's offsets from the metadata.

@@ -28,6 +28,10 @@ pub(super) struct ConsumerGroup {
     partition_counts: BTreeMap<String, u32>,
     /// Wakes the member fetches waiting on this group when the generation changes.
     pub wake: Arc<Notify>,
+    /// In a cluster: the epoch of the coordinator slot this group's live state was built under.
+    /// Its members' commits carry it, so state built by a coordinator that had missed a move of
+    /// the slot can never commit, even after the slot came back to it.
+    pub claim_epoch: Option<u64>,
 }
 
 impl ConsumerGroup {
@@ -41,6 +45,7 @@ impl ConsumerGroup {
             target: BTreeMap::new(),
             partition_counts: BTreeMap::new(),
             wake: Arc::new(Notify::new()),
+            claim_epoch: None,
         }
     }
 

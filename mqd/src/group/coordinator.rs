@@ -55,6 +55,7 @@ impl Groups {
             // them in __consumer_offsets): a member of the old one can never pass for a
             // member of the new one's generation.
             group.generation = self.generation_base(group_name);
+            group.claim_epoch = self.claim_epoch(group_name);
             group
         });
         if group.members.is_empty() {

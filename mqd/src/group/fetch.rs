@@ -202,7 +202,16 @@ impl Groups {
             let Ok(partition) = topic.partition(tp.partition).cloned() else {
                 continue;
             };
-            let (start, end) = (partition.log_start(), partition.high_watermark());
+            // A position or commit is stale only outside the log. Not outside what is committed
+            // here: a leader just elected may not yet know the whole high watermark, and where
+            // this node does not lead, the bounds are the leader's as last heard and may lag.
+            // Reads past the high watermark simply return nothing yet.
+            let start = partition.log_start();
+            let end = if partition.is_hosted() {
+                partition.log_end()
+            } else {
+                u64::MAX
+            };
             let position = match member.positions.get(&tp) {
                 Some(&position) if position >= start && position <= end => position,
                 stale_or_none => {
@@ -297,7 +306,11 @@ async fn read_plan(
         };
         let read = match read {
             Ok(read) => read,
-            Err(BrokerError::OffsetOutOfRange { .. }) => {
+            Err(BrokerError::OffsetOutOfRange {
+                log_start, log_end, ..
+            }) => {
+                // The leader's bounds moved past what this node knew: learn them, plan again.
+                partition.set_remote_bounds(log_start, log_end);
                 raced = true;
                 continue;
             }

@@ -94,12 +94,18 @@ impl Groups {
         let _ = self.cluster.set(cluster);
     }
 
-    /// Where a group taken over here starts numbering its generations: 2^32 per move of its
-    /// coordinator slot, 0 for a node alone.
+    /// Where a group taken over here starts numbering its generations (0 for a node alone).
     fn generation_base(&self, group: &str) -> u64 {
         self.cluster
             .get()
-            .map_or(0, |cluster| cluster.coordinator_epoch(group) << 32)
+            .map_or(0, |cluster| cluster.generation_floor(group))
+    }
+
+    /// In a cluster: the epoch of the group's coordinator slot as this node knows it now.
+    fn claim_epoch(&self, group: &str) -> Option<u64> {
+        self.cluster
+            .get()
+            .map(|cluster| cluster.coordinator_epoch(group))
     }
 
     /// Whether this node coordinates `group` (always, for a node alone).

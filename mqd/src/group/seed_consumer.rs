@@ -207,7 +207,7 @@ impl super::Groups {
             offset: next,
             metadata: None,
         };
-        cluster.commit(consumer, vec![commit]).await?;
+        cluster.commit(consumer, vec![commit], None).await?;
         Ok((partition, next))
     }
 

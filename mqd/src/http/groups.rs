@@ -44,7 +44,25 @@ pub async fn join(
 ) -> Result<Json<MemberAssignment>, ApiError> {
     if let Some(cluster) = &state.cluster {
         // Offsets committed through the old coordinator are in the metadata; read them as of now.
-        let _ = cluster.catch_up().await;
+        // A node that cannot (paused, cut off) may no longer coordinate: it takes no member.
+        if let Err(error) = cluster.catch_up().await {
+            return Err(ApiError::new(
+                mq_wire::ErrorCode::CoordinatorUnavailable,
+                format!(
+                    "node {} cannot confirm it still coordinates group `{group}`: {error}; retry",
+                    cluster.node_id()
+                ),
+            ));
+        }
+        if !state.groups.coordinated_here(&group) {
+            return Err(ApiError::new(
+                mq_wire::ErrorCode::NotCoordinator,
+                format!(
+                    "node {} no longer coordinates group `{group}`",
+                    cluster.node_id()
+                ),
+            ));
+        }
     }
     Ok(Json(state.groups.join(&state.broker, &group, &request)?))
 }

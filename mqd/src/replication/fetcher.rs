@@ -97,7 +97,7 @@ async fn copy_round(
             Some(None) => {
                 // Nothing copied yet: nothing can have diverged.
                 partition
-                    .truncate_diverged(None)
+                    .truncate_diverged(partition.leader_epoch(), None)
                     .map_err(|e| e.to_string())?;
             }
             Some(Some(epoch)) => asks.push(EpochAsk {
@@ -109,6 +109,7 @@ async fn copy_round(
         }
     }
     if !asks.is_empty() {
+        let asked_epochs: Vec<u32> = asks.iter().map(|a| a.leader_epoch).collect();
         let answer: EpochAnswer = cluster
             .http()
             .post(format!("http://{addr}{EPOCH_PATH}"))
@@ -121,7 +122,7 @@ async fn copy_round(
             .json()
             .await
             .map_err(|e| e.to_string())?;
-        for end in answer.partitions {
+        for (end, asked_at) in answer.partitions.into_iter().zip(asked_epochs) {
             if end.error.is_some() {
                 continue;
             }
@@ -130,7 +131,7 @@ async fn copy_round(
                 .find(|(t, p)| t.name() == end.topic && p.index() == end.partition)
             {
                 partition
-                    .truncate_diverged(end.end)
+                    .truncate_diverged(asked_at, end.end)
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -169,12 +170,21 @@ async fn copy_round(
         .await
         .map_err(|e| e.to_string())?;
     let mut retry_soon = false;
-    for ((part, bytes), (topic, partition)) in decode_answer(&body)?.into_iter().zip(asked) {
+    let asked_epochs: Vec<u32> = fetch.partitions.iter().map(|p| p.leader_epoch).collect();
+    for (((part, bytes), (topic, partition)), epoch) in decode_answer(&body)?
+        .into_iter()
+        .zip(asked)
+        .zip(asked_epochs)
+    {
         match part.error {
             None => {
-                if let Err(error) =
-                    topic.append_replicated(partition.index(), bytes, part.high_watermark, now_ms())
-                {
+                if let Err(error) = topic.append_replicated(
+                    partition.index(),
+                    bytes,
+                    epoch,
+                    (part.log_start, part.high_watermark),
+                    now_ms(),
+                ) {
                     tracing::warn!(topic = topic.name(), partition = partition.index(), %error, "cannot append what the leader sent");
                     retry_soon = true;
                 }
@@ -191,7 +201,7 @@ async fn copy_round(
                     partition.restart_at(part.log_start);
                 } else if end > part.log_end {
                     partition
-                        .truncate_diverged(Some((u32::MAX, part.log_end)))
+                        .truncate_diverged(epoch, Some((u32::MAX, part.log_end)))
                         .map_err(|e| e.to_string())?;
                 }
             }

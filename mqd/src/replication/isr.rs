@@ -1,7 +1,8 @@
 //! The leader's ISR upkeep: every tick, each partition this node leads checks its followers'
 //! progress and proposes an ISR change through the controller when one fell behind for
 //! `cluster.replica_lag_max` or caught up again (Kafka's AlterPartition). The controller applies
-//! it only if this node still leads at the same leader and partition epochs.
+//! it only if this node still leads at the same leader and partition epochs. While an expansion is
+//! pending, the joining followers already count for the high watermark (KIP-497's maximal ISR).
 
 use crate::broker::{Broker, Role};
 use crate::cluster::metadata::Command;
@@ -52,7 +53,11 @@ pub async fn run_isr_upkeep(
                     partition_epoch: change.partition_epoch,
                     isr: change.isr.clone(),
                 };
-                match cluster.propose(command).await {
+                partition.propose_isr(&change);
+                let outcome = cluster.propose(command).await;
+                cluster.sync_local();
+                partition.settle_isr();
+                match outcome {
                     Ok(_) => {
                         metrics.isr_changed(
                             before.iter().any(|n| !change.isr.contains(n)),
@@ -73,7 +78,6 @@ pub async fn run_isr_upkeep(
                         "ISR change not applied"
                     ),
                 }
-                cluster.sync_local();
             }
         }
     }

@@ -76,10 +76,18 @@ fn a_restarted_leader_raises_the_epochs_of_its_partitions() {
         metadata.topics["t"].partitions[0].leader_epoch, 0,
         "same process"
     );
+    let slots_before = metadata.slots.clone();
     up(&mut metadata, 1, Uuid::new_v4());
     let partitions = &metadata.topics["t"].partitions;
     assert_eq!(partitions[0].leader_epoch, 1);
     assert_eq!(partitions[1].leader_epoch, 0);
+    for (old, new) in slots_before.iter().zip(&metadata.slots) {
+        let expected = old.epoch + u64::from(old.node == 1);
+        assert_eq!(
+            new.epoch, expected,
+            "a restarted coordinator's slots get new epochs (its groups' live state is gone)"
+        );
+    }
 }
 
 #[test]
@@ -373,5 +381,78 @@ fn a_dead_node_is_not_taken_back_into_the_isr() {
     assert!(
         metadata.apply(&back).is_err(),
         "a leader that still has node 3's last fetch must not bring it back while it is down"
+    );
+}
+
+#[test]
+fn an_eligible_replica_leads_when_the_last_in_sync_one_restarts_empty() {
+    let mut metadata = Metadata::default();
+    let two = Uuid::new_v4();
+    for id in 1..=3 {
+        up(
+            &mut metadata,
+            id,
+            if id == 2 { two } else { Uuid::new_v4() },
+        );
+    }
+    replicated(&mut metadata, false);
+    metadata
+        .apply(&Command::NodeDown { id: 3, now_ms: 2 })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!(
+        (p.isr.clone(), p.elr.clone()),
+        (vec![1, 2], vec![]),
+        "2 of 2 still in sync"
+    );
+    metadata
+        .apply(&Command::NodeDown { id: 2, now_ms: 3 })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!(
+        (p.isr.clone(), p.elr.clone()),
+        (vec![1], vec![2]),
+        "below min_insync_replicas nothing more is acknowledged: 2 holds every acknowledged record"
+    );
+    up(&mut metadata, 2, two);
+    up(&mut metadata, 1, Uuid::new_v4());
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!(
+        (p.leader, p.leader_epoch, p.isr.clone()),
+        (2, 1, vec![2]),
+        "node 1 came back empty: the eligible node 2 leads, not an empty log"
+    );
+    assert!(!p.elr.contains(&1), "an empty node is eligible for nothing");
+}
+
+#[test]
+fn an_eligible_replica_coming_back_takes_over_an_offline_partition() {
+    let mut metadata = Metadata::default();
+    let two = Uuid::new_v4();
+    for id in 1..=3 {
+        up(
+            &mut metadata,
+            id,
+            if id == 2 { two } else { Uuid::new_v4() },
+        );
+    }
+    replicated(&mut metadata, false);
+    metadata
+        .apply(&Command::NodeDown { id: 3, now_ms: 2 })
+        .unwrap();
+    metadata
+        .apply(&Command::NodeDown { id: 2, now_ms: 3 })
+        .unwrap();
+    metadata
+        .apply(&Command::NodeDown { id: 1, now_ms: 4 })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!((p.leader, p.isr.clone()), (1, vec![1]), "offline");
+    up(&mut metadata, 2, two);
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!(
+        (p.leader, p.isr.clone()),
+        (2, vec![2]),
+        "node 2 is eligible and back"
     );
 }
