@@ -83,8 +83,8 @@ pub enum ErrorCode {
     /// Replication: an `acks=all` produce was appended but not copied to the in-sync replicas in
     /// time. It may or may not survive a failover: an idempotent producer retries safely.
     ReplicationTimeout,
-    /// An idempotent producer's batch does not follow the last one this partition has from it:
-    /// an earlier batch is missing. Retry after the earlier batches.
+    /// An idempotent producer's batch is behind the last one this partition has from it and is
+    /// not one it remembers: a resend too old to recognise, which could be stored twice.
     OutOfOrderSequence,
     /// A code this client does not know (sent by a newer server). Its status still says what
     /// kind of failure it is.

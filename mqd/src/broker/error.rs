@@ -63,7 +63,7 @@ pub enum BrokerError {
         partition: u32,
         waited_ms: u64,
     },
-    #[error("{topic}/{partition}: producer {producer_id} sent sequence {got}, expected {expected}: an earlier batch is missing")]
+    #[error("{topic}/{partition}: producer {producer_id} sent sequence {got}, behind {expected}, in a batch this partition no longer remembers: a resend too old to recognise")]
     OutOfOrderSequence {
         topic: String,
         partition: u32,

@@ -104,6 +104,10 @@ pub struct Partition {
     /// the controller applies the expansion (and perhaps makes one of them leader), each holds
     /// every record below the high watermark.
     joining: Mutex<Vec<u64>>,
+    /// Serializes computing and publishing the high watermark with taking followers into the
+    /// ISR: a follower is found caught up and counted for the high watermark in one step, so no
+    /// advance computed without it can publish past its log end.
+    high_watermark_step: Mutex<()>,
     /// On a follower: set when it must ask the leader where its log diverged before it copies more.
     needs_truncation: AtomicBool,
     /// Bumped at every append anywhere on the node: followers' fetches wait on it.
@@ -188,6 +192,7 @@ impl Partition {
             replica_high_watermark: AtomicU64::new(0),
             followers: Mutex::new(Followers::default()),
             joining: Mutex::new(Vec::new()),
+            high_watermark_step: Mutex::new(()),
             needs_truncation: AtomicBool::new(role == Role::Follower),
             appended,
         }
@@ -307,7 +312,12 @@ impl Partition {
         if placement.0 != Role::Leader {
             return Err(self.not_leader(placement.1.leader));
         }
-        let isr = placement.1.isr.len() as u32;
+        self.check_isr_size(placement.1.isr.len())
+    }
+
+    /// `not_enough_replicas` unless `isr` members are at least `min_insync_replicas`.
+    fn check_isr_size(&self, isr: usize) -> Result<(), BrokerError> {
+        let isr = isr as u32;
         if isr < self.min_insync {
             return Err(BrokerError::NotEnoughReplicas {
                 topic: self.topic.to_string(),
@@ -352,6 +362,7 @@ impl Partition {
         if placement.0 != Role::Leader {
             return;
         }
+        let _step = self.high_watermark_step.lock();
         let end = self.stored.read().log.log_end();
         let mut isr = placement.1.isr.clone();
         isr.extend(
@@ -393,16 +404,7 @@ impl Partition {
                     return Err(self.not_leader(placement.1.leader));
                 }
                 if hw >= end {
-                    let isr = placement.1.isr.len() as u32;
-                    if isr < self.min_insync {
-                        return Err(BrokerError::NotEnoughReplicas {
-                            topic: self.topic.to_string(),
-                            partition: self.index,
-                            isr,
-                            min: self.min_insync,
-                        });
-                    }
-                    return Ok(());
+                    return self.check_isr_size(placement.1.isr.len());
                 }
             }
             tokio::select! {
@@ -482,18 +484,6 @@ impl Partition {
         Ok(stored.epochs.end_offset_for(epoch, stored.log.log_end()))
     }
 
-    /// On the leader, before proposing `change`: its joining followers count for the high
-    /// watermark from now on, until [`Partition::settle_isr`].
-    pub fn propose_isr(&self, change: &IsrChange) {
-        let committed = self.placement.read().1.isr.clone();
-        *self.joining.lock() = change
-            .isr
-            .iter()
-            .copied()
-            .filter(|n| !committed.contains(n))
-            .collect();
-    }
-
     /// After the proposal was applied (and reconciled) or refused.
     pub fn settle_isr(&self) {
         self.joining.lock().clear();
@@ -511,6 +501,7 @@ impl Partition {
             return None;
         }
         let now = Instant::now();
+        let _step = self.high_watermark_step.lock();
         let followers = self.followers.lock();
         let mut lagging = followers.lagging(self.node, &set.isr, now, lag_max);
         if (set.isr.len() - lagging.len()) < self.min_insync as usize {
@@ -521,6 +512,10 @@ impl Partition {
         if lagging.is_empty() && joining.is_empty() {
             return None;
         }
+        // Counted for the high watermark from this moment (KIP-497's maximal ISR): when the
+        // expansion applies, and perhaps makes one of them leader, each holds every record below
+        // it. Cleared by `settle_isr`.
+        *self.joining.lock() = joining.clone();
         let isr: Vec<u64> = set
             .replicas
             .iter()

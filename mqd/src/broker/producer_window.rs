@@ -1,8 +1,8 @@
 //! Idempotent binary produce, as Kafka's idempotent producer: a batch carrying a producer id
 //! (>= 0) and a base sequence that this partition has seen recently is acknowledged with its first
-//! base offset and not appended again; a batch whose sequence does not follow the producer's last
-//! one is refused as out of order (an earlier batch is missing), so a producer may keep several
-//! batches in flight and still never reorder them. Per producer the last few batches are
+//! base offset and not appended again; a batch whose sequence is behind the producer's last one
+//! and not remembered is refused as out of order (a resend too old to recognise). A gap forward
+//! is taken (a record refused for its size leaves one). Per producer the last few batches are
 //! remembered, and the producers least recently seen are forgotten past a count or after the
 //! dedup window. Followers remember the batches they copy, so a new leader knows them too.
 
@@ -88,7 +88,12 @@ impl ProducerWindow {
         } else {
             last.base_sequence.wrapping_add(last.record_count as i32)
         };
-        if epoch >= last.epoch && base_sequence == expected {
+        // A gap forward is taken: `mqctl produce` resends a batch record by record when one
+        // record is too large, and the sequences after a refused record go on past it. A
+        // sequence behind the last one that is not a remembered batch is a resend too old to
+        // recognise: appending it could store it twice.
+        let behind = base_sequence.wrapping_sub(expected) < 0;
+        if epoch > last.epoch || (epoch == last.epoch && !behind) {
             Sequence::Next
         } else {
             Sequence::OutOfOrder { expected }
@@ -191,17 +196,19 @@ mod tests {
         );
         assert_eq!(
             window.check(9, 0, 20, 1),
-            Sequence::OutOfOrder { expected: 10 },
-            "10..20 is missing"
-        );
-        assert_eq!(
-            window.check(9, 1, 0, 1),
             Sequence::Next,
-            "a new epoch starts at 0"
+            "a gap forward (a record refused for its size) is taken"
         );
+        window.remember(9, 0, 10, 10, 10, 1);
+        window.remember(9, 0, 20, 10, 20, 1);
+        for _ in 0..5 {
+            window.remember(9, 0, 30, 1, 30, 1);
+        }
         assert_eq!(
-            window.check(9, 1, 5, 1),
-            Sequence::OutOfOrder { expected: 0 }
+            window.check(9, 0, 5, 1),
+            Sequence::OutOfOrder { expected: 31 },
+            "behind the last batch and no longer remembered: a resend too old to recognise"
         );
+        assert_eq!(window.check(9, 1, 0, 1), Sequence::Next, "a new epoch");
     }
 }

@@ -316,12 +316,13 @@ fn a_follower_joining_the_isr_holds_back_the_high_watermark_while_it_is_proposed
     partition.serve_follower(2, 10, 1 << 20).unwrap();
     assert_eq!(partition.high_watermark(), 10);
     append_records(&partition, &budget, 10);
+    partition.serve_follower(3, 10, 1 << 20).unwrap();
+    // Node 3 holds everything below the high watermark (10): it may join.
+    let change = partition
+        .isr_change(std::time::Duration::from_secs(60))
+        .expect("node 3 caught up");
+    assert_eq!(change.isr, vec![1, 2, 3]);
     partition.serve_follower(3, 15, 1 << 20).unwrap();
-    partition.propose_isr(&IsrChange {
-        leader_epoch: 0,
-        partition_epoch: 0,
-        isr: vec![1, 2, 3],
-    });
     partition.serve_follower(2, 20, 1 << 20).unwrap();
     assert_eq!(
         partition.high_watermark(),

@@ -413,7 +413,10 @@ impl Topic {
                 in_body.insert(identity, index);
                 let verdict = match next_in_body.get(&header.producer_id) {
                     Some(&(epoch, expected)) => {
-                        if header.producer_epoch == epoch && header.base_sequence == expected {
+                        let behind = header.base_sequence.wrapping_sub(expected) < 0;
+                        if header.producer_epoch > epoch
+                            || (header.producer_epoch == epoch && !behind)
+                        {
                             Sequence::Next
                         } else {
                             Sequence::OutOfOrder { expected }

@@ -67,6 +67,31 @@ impl MemoryLog {
         }
     }
 
+    /// Copies a batch whose offsets are final into the active segment (rolling it when full),
+    /// taking its bytes from `reservation`.
+    fn store(
+        &mut self,
+        batch: &[u8],
+        header: &BatchHeader,
+        reservation: &mut Reservation,
+    ) -> Result<(), LogError> {
+        let needed = batch.len() as u64;
+        if !reservation.take(needed) {
+            return Err(LogError::NotReserved {
+                reserved: reservation.remaining(),
+                needed,
+            });
+        }
+        let segment_bytes = self.settings.segment_bytes;
+        if !self.active().fits(batch.len(), segment_bytes) {
+            self.roll();
+        }
+        let interval = self.settings.index_interval_bytes;
+        self.active().append(batch, header, interval);
+        self.accounted_bytes += needed;
+        Ok(())
+    }
+
     fn segment_holding(&self, offset: u64) -> Option<usize> {
         let index = self.segments.partition_point(|s| s.base_offset() <= offset);
         index.checked_sub(1)
@@ -83,20 +108,7 @@ impl PartitionLog for MemoryLog {
         let base_offset = self.log_end();
         patch_leader_fields(batch, base_offset, leader_epoch);
         let header = BatchHeader::read(batch)?;
-        let needed = batch.len() as u64;
-        if !reservation.take(needed) {
-            return Err(LogError::NotReserved {
-                reserved: reservation.remaining(),
-                needed,
-            });
-        }
-        let segment_bytes = self.settings.segment_bytes;
-        if !self.active().fits(batch.len(), segment_bytes) {
-            self.roll();
-        }
-        let interval = self.settings.index_interval_bytes;
-        self.active().append(batch, &header, interval);
-        self.accounted_bytes += needed;
+        self.store(batch, &header, reservation)?;
         Ok(base_offset)
     }
 
@@ -113,21 +125,7 @@ impl PartitionLog for MemoryLog {
                 log_end,
             });
         }
-        let needed = batch.len() as u64;
-        if !reservation.take(needed) {
-            return Err(LogError::NotReserved {
-                reserved: reservation.remaining(),
-                needed,
-            });
-        }
-        let segment_bytes = self.settings.segment_bytes;
-        if !self.active().fits(batch.len(), segment_bytes) {
-            self.roll();
-        }
-        let interval = self.settings.index_interval_bytes;
-        self.active().append(batch, &header, interval);
-        self.accounted_bytes += needed;
-        Ok(())
+        self.store(batch, &header, reservation)
     }
 
     fn truncate_to(&mut self, offset: u64) -> Result<u64, LogError> {

@@ -53,7 +53,6 @@ pub async fn run_isr_upkeep(
                     partition_epoch: change.partition_epoch,
                     isr: change.isr.clone(),
                 };
-                partition.propose_isr(&change);
                 let outcome = cluster.propose(command).await;
                 cluster.sync_local();
                 partition.settle_isr();
