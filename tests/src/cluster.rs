@@ -683,26 +683,8 @@ impl Node {
         partition: u32,
         from: u64,
     ) -> Vec<mq_wire::api::FetchedRecord> {
-        let mut records = Vec::new();
-        let mut next = from;
-        loop {
-            let page = self.get(&format!(
-                "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
-            ));
-            assert_eq!(
-                page.status, 200,
-                "fetch {topic}/{partition}@{next} through node {}: {:?}",
-                self.id, page.body
-            );
-            let page: mq_wire::api::FetchResponse =
-                serde_json::from_value(page.body).expect("fetch response");
-            if page.records.is_empty() {
-                assert_eq!(next, page.high_watermark, "an empty page before the end");
-                return records;
-            }
-            next = page.next_offset;
-            records.extend(page.records);
-        }
+        let via = format!(" through node {}", self.id);
+        crate::fetch_pages(|path| self.get(path), &via, topic, partition, from)
     }
 
     /// Produces `values` to one partition through this node; returns their offsets.

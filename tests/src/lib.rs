@@ -306,15 +306,27 @@ pub fn fetch_all(
     partition: u32,
     from: u64,
 ) -> Vec<mq_wire::api::FetchedRecord> {
+    fetch_pages(|path| mqd.get(path), "", topic, partition, from)
+}
+
+/// [`fetch_all`] through any `get` (a node alone, a node of a cluster); `via` ends the failure
+/// message (" through node 2").
+pub fn fetch_pages(
+    get: impl Fn(&str) -> Answer,
+    via: &str,
+    topic: &str,
+    partition: u32,
+    from: u64,
+) -> Vec<mq_wire::api::FetchedRecord> {
     let mut records = Vec::new();
     let mut next = from;
     loop {
-        let page = mqd.get(&format!(
+        let page = get(&format!(
             "/v1/topics/{topic}/partitions/{partition}/records?offset={next}&max_records=10000"
         ));
         assert_eq!(
             page.status, 200,
-            "fetch {topic}/{partition}@{next}: {:?}",
+            "fetch {topic}/{partition}@{next}{via}: {:?}",
             page.body
         );
         let page: mq_wire::api::FetchResponse =
