@@ -174,7 +174,10 @@ impl Node {
             .arg("--config")
             .arg(self.config_path())
             // openraft's INFO lines (every vote, every replication step) would fill the tails.
-            .env("RUST_LOG", "info,openraft=warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("MQ_NODE_LOG").unwrap_or_else(|_| "info,openraft=warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

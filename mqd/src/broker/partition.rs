@@ -336,9 +336,15 @@ impl Partition {
         batch: &mut [u8],
         reservation: &mut Reservation,
     ) -> Result<(u64, u32), BrokerError> {
-        self.check_leader()?;
-        let epoch = self.leader_epoch();
-        {
+        // The role is held while the batch goes in: a leadership change cannot slip between the
+        // check and the append (the batch would land, at the old epoch, in a log that has begun
+        // to follow, after its truncation, where nothing would ever take it out).
+        let placement = self.placement.read();
+        if placement.0 != Role::Leader {
+            return Err(self.not_leader(placement.1.leader));
+        }
+        let epoch = placement.1.leader_epoch;
+        let base = {
             let mut stored = self.stored.write();
             let Stored { log, epochs } = &mut *stored;
             if let Some(lease) = &self.lease {
@@ -348,11 +354,13 @@ impl Partition {
                 .append(batch, epoch, reservation)
                 .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
             epochs.assign(epoch, base);
-            drop(stored);
-            self.appended.send_modify(|n| *n = n.wrapping_add(1));
-            self.advance_high_watermark();
-            Ok((base, epoch))
-        }
+            tracing::trace!(topic = %self.topic, partition = self.index, base, end = log.log_end(), epoch, "appended");
+            base
+        };
+        drop(placement);
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        self.advance_high_watermark();
+        Ok((base, epoch))
     }
 
     /// On the leader: moves the high watermark to the lowest log end among the in-sync replicas.
@@ -374,14 +382,23 @@ impl Partition {
         let Some(hw) = self.followers.lock().high_watermark(self.node, end, &isr) else {
             return;
         };
-        drop(placement);
         self.high_watermark.send_if_modified(|current| {
             let advance = hw > *current;
             if advance {
+                tracing::trace!(
+                    topic = %self.topic,
+                    partition = self.index,
+                    from = *current,
+                    to = hw,
+                    isr = ?isr,
+                    epoch = placement.1.leader_epoch,
+                    "high watermark"
+                );
                 *current = hw;
             }
             advance
         });
+        drop(placement);
     }
 
     /// Waits until the records below `end` are committed (below the high watermark, with at least
@@ -404,6 +421,7 @@ impl Partition {
                     return Err(self.not_leader(placement.1.leader));
                 }
                 if hw >= end {
+                    tracing::trace!(topic = %self.topic, partition = self.index, end, hw, epoch, isr = ?placement.1.isr, "committed");
                     return self.check_isr_size(placement.1.isr.len());
                 }
             }
@@ -468,6 +486,7 @@ impl Partition {
         self.followers
             .lock()
             .fetched(follower, fetch_offset, log_end, Instant::now());
+        tracing::trace!(topic = %self.topic, partition = self.index, follower, fetch_offset, log_end, "follower fetched");
         self.advance_high_watermark();
         if fetch_offset == log_end {
             let mut read = self.read_local(fetch_offset, 0)?;
@@ -548,8 +567,10 @@ impl Partition {
         asked_at_epoch: u32,
         answer: Option<(u32, u64)>,
     ) -> Result<u64, BrokerError> {
+        // Locks in the order `apply_placement` takes them: placement, then the log.
+        let placement = self.placement.read();
         let mut stored = self.stored.write();
-        if self.placement.read().1.leader_epoch != asked_at_epoch {
+        if placement.0 != Role::Follower || placement.1.leader_epoch != asked_at_epoch {
             return Ok(stored.log.log_end());
         }
         let Stored { log, epochs } = &mut *stored;
@@ -576,14 +597,21 @@ impl Partition {
         }
         let end = log.log_end();
         drop(stored);
+        // Still under the placement lock: a newer epoch's `needs_truncation` is not cleared here.
         self.needs_truncation.store(false, Ordering::Release);
         self.replica_high_watermark.fetch_min(end, Ordering::AcqRel);
+        drop(placement);
         Ok(end)
     }
 
     /// On a follower: its log ends before the leader's log start (it came back empty, or retention
     /// passed it): start over, empty, at the leader's log start.
-    pub fn restart_at(&self, log_start: u64) {
+    /// Ignored unless it still follows at `fetched_at_epoch` (it may have been elected meanwhile).
+    pub fn restart_at(&self, log_start: u64, fetched_at_epoch: u32) {
+        let placement = self.placement.read();
+        if placement.0 != Role::Follower || placement.1.leader_epoch != fetched_at_epoch {
+            return;
+        }
         let mut stored = self.stored.write();
         stored.log.reset_to(log_start);
         stored.epochs.clear();
@@ -606,8 +634,8 @@ impl Partition {
     ) -> Result<Replicated, BrokerError> {
         let mut replicated = Replicated::default();
         let end = {
-            let mut stored = self.stored.write();
             let placement = self.placement.read();
+            let mut stored = self.stored.write();
             if placement.0 != Role::Follower
                 || placement.1.leader_epoch != fetched_at_epoch
                 || self.needs_truncation.load(Ordering::Acquire)
@@ -632,6 +660,7 @@ impl Partition {
                     replicated.headers.push(header);
                 }
             }
+            tracing::trace!(topic = %self.topic, partition = self.index, end = log.log_end(), epoch = fetched_at_epoch, "copied");
             log.log_end()
         };
         self.replica_high_watermark

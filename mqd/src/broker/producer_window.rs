@@ -127,6 +127,17 @@ impl ProducerWindow {
         }
     }
 
+    /// Forgets the batches stored at `offset` or after: the log was truncated there (a follower
+    /// dropping what its new leader does not have), so a resend of one of them is new again and
+    /// must be appended, not answered with offsets that now hold other records (Kafka rebuilds
+    /// its producer state on truncation for the same reason).
+    pub fn forget_from(&mut self, offset: u64) {
+        self.producers.retain(|_, (_, batches)| {
+            batches.retain(|b| b.base_offset < offset);
+            !batches.is_empty()
+        });
+    }
+
     /// Drops expired producers, or else the one seen longest ago.
     fn forget_oldest(&mut self, now_ms: i64) {
         let window = self.window_ms;
@@ -175,6 +186,26 @@ mod tests {
             "producer 1 was seen longest ago"
         );
         assert_eq!(window.seen(3, 0, 0, 3), Some((0, 1)));
+    }
+
+    #[test]
+    fn batches_truncated_from_the_log_are_forgotten() {
+        let mut window = ProducerWindow::new(60_000, 10);
+        window.remember(4, 0, 0, 20, 760, 0);
+        window.remember(4, 0, 20, 20, 780, 0);
+        window.remember(5, 0, 0, 20, 800, 0);
+        window.forget_from(780);
+        assert_eq!(window.seen(4, 0, 0, 1), Some((760, 20)), "below the cut");
+        assert_eq!(
+            window.check(4, 0, 20, 1),
+            Sequence::Next,
+            "truncated: a resend is appended again"
+        );
+        assert_eq!(
+            window.check(5, 0, 0, 1),
+            Sequence::Next,
+            "producer 5 had nothing left"
+        );
     }
 
     #[test]

@@ -351,3 +351,71 @@ fn the_leader_never_shrinks_the_isr_below_min_insync_replicas() {
         Some(vec![1])
     );
 }
+
+/// An idempotent batch of `count` records from producer 7 at `sequence`.
+fn producer_batch(sequence: i32, count: u32) -> Vec<u8> {
+    let mut builder = mq_wire::batch::BatchBuilder::default();
+    builder.set_producer(7, 0, sequence);
+    for i in 0..count {
+        builder.push(&mq_wire::batch::RecordInput {
+            id: Uuid::from_u128(u128::from(i) + ((sequence as u128) << 32)),
+            timestamp: 1,
+            key: None,
+            value: b"v",
+            headers: &[],
+        });
+    }
+    builder.finish()
+}
+
+#[test]
+fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
+    // Found by the fault harness: a leader appended a batch, lost leadership before it was
+    // committed, truncated it as a follower, then led again; the producer's resend was answered
+    // as a duplicate with offsets that by then held other records, and the batch was lost.
+    let broker = broker_with(64 << 20);
+    let topic = create(&broker, "t", 1);
+    let me = broker.node_id();
+    let other = me + 1;
+    let limits = BatchLimits {
+        max_record_bytes: 1 << 20,
+        max_batch_records: 1000,
+    };
+    let produce = |sequence: i32| {
+        let mut body = producer_batch(sequence, 5);
+        topic
+            .append_batches(0, &mut body, &limits, Acks::Leader, 1)
+            .unwrap()
+            .positions[0]
+    };
+    assert_eq!(produce(0).base_offset, 0);
+    assert_eq!(produce(5).base_offset, 5);
+    let partition = Arc::clone(&topic.partitions()[0]);
+    let follow = ReplicaSet {
+        leader: other,
+        leader_epoch: partition.leader_epoch() + 1,
+        replicas: vec![me, other],
+        isr: vec![other, me],
+        partition_epoch: 1,
+    };
+    partition.apply_placement(&follow);
+    // The new leader's log ended at 5 under the epoch the second batch was appended in.
+    let first_epoch = follow.leader_epoch - 1;
+    let end = topic
+        .truncate_diverged(0, follow.leader_epoch, Some((first_epoch, 5)))
+        .unwrap();
+    assert_eq!(end, 5);
+    partition.apply_placement(&ReplicaSet {
+        leader: me,
+        leader_epoch: follow.leader_epoch + 1,
+        partition_epoch: 2,
+        ..follow
+    });
+    let resent = produce(5);
+    assert!(!resent.duplicate, "the truncated batch is new again");
+    assert_eq!(resent.base_offset, 5);
+    let again = produce(0);
+    assert!(again.duplicate, "the batch below the cut is still known");
+    assert_eq!(again.base_offset, 0);
+    assert_eq!(partition.log_end(), 10);
+}

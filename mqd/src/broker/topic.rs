@@ -307,6 +307,9 @@ impl Topic {
     ) -> Result<(), BrokerError> {
         let target = self.partition(partition)?;
         let mut reservation = self.reserve(batches.len() as u64)?;
+        // Held across the append: a truncation (another fetcher, after a leader change) cannot
+        // run between the append and the remembering, and leave batches remembered that it cut.
+        let mut producers = self.producer_windows[partition as usize].lock();
         let replicated = target.append_replicated(
             batches,
             &mut reservation,
@@ -315,7 +318,6 @@ impl Topic {
             leader_high_watermark,
         )?;
         if !replicated.headers.is_empty() {
-            let mut producers = self.producer_windows[partition as usize].lock();
             for header in replicated.headers {
                 producers.remember(
                     header.producer_id,
@@ -327,6 +329,37 @@ impl Topic {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// On a follower: truncates a partition's log where it diverged from its new leader's (see
+    /// [`Partition::truncate_diverged`]), and forgets the producers' batches it cut. Returns the
+    /// log end.
+    pub fn truncate_diverged(
+        &self,
+        partition: u32,
+        asked_at_epoch: u32,
+        answer: Option<(u32, u64)>,
+    ) -> Result<u64, BrokerError> {
+        let target = self.partition(partition)?;
+        let mut producers = self.producer_windows[partition as usize].lock();
+        let end = target.truncate_diverged(asked_at_epoch, answer)?;
+        producers.forget_from(end);
+        Ok(end)
+    }
+
+    /// On a follower whose log ends before its leader's log start: starts the partition over,
+    /// empty, at `log_start` (see [`Partition::restart_at`]).
+    pub fn restart_replica_at(
+        &self,
+        partition: u32,
+        log_start: u64,
+        fetched_at_epoch: u32,
+    ) -> Result<(), BrokerError> {
+        let target = self.partition(partition)?;
+        let mut producers = self.producer_windows[partition as usize].lock();
+        target.restart_at(log_start, fetched_at_epoch);
+        producers.forget_from(target.log_end());
         Ok(())
     }
 

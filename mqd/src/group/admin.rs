@@ -46,6 +46,10 @@ impl Groups {
         };
         cluster.refresh_bounds(broker).await;
         let claim_epoch = self.authorize_commit(broker, group_name, request)?;
+        let _in_flight = request
+            .member_id
+            .is_some()
+            .then(|| CommitInFlight::register(self, group_name, request));
         cluster
             .commit(group_name, request.offsets.clone(), claim_epoch)
             .await?;
@@ -366,5 +370,50 @@ impl Groups {
             executed: request.execute,
             plan,
         })
+    }
+}
+
+/// A member's commit between its authorization and its answer, counted in its group's
+/// `commits_in_flight` until dropped (answered, failed, or the request went away).
+struct CommitInFlight<'a> {
+    groups: &'a Groups,
+    group: String,
+    partitions: Vec<TopicPartition>,
+}
+
+impl<'a> CommitInFlight<'a> {
+    fn register(groups: &'a Groups, group_name: &str, request: &CommitRequest) -> Self {
+        let partitions: Vec<TopicPartition> = request
+            .offsets
+            .iter()
+            .map(|c| TopicPartition::new(&c.topic, c.partition))
+            .collect();
+        if let Some(group) = groups.groups.lock().get_mut(group_name) {
+            for (tp, commit) in partitions.iter().zip(&request.offsets) {
+                let entry = group.commits_in_flight.entry(tp.clone()).or_default();
+                entry.0 += 1;
+                entry.1 = entry.1.max(commit.offset);
+            }
+        }
+        CommitInFlight {
+            groups,
+            group: group_name.to_owned(),
+            partitions,
+        }
+    }
+}
+
+impl Drop for CommitInFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(group) = self.groups.groups.lock().get_mut(&self.group) {
+            for tp in &self.partitions {
+                if let Some(entry) = group.commits_in_flight.get_mut(tp) {
+                    entry.0 -= 1;
+                    if entry.0 == 0 {
+                        group.commits_in_flight.remove(tp);
+                    }
+                }
+            }
+        }
     }
 }

@@ -32,6 +32,11 @@ pub(super) struct ConsumerGroup {
     /// Its members' commits carry it, so state built by a coordinator that had missed a move of
     /// the slot can never commit, even after the slot came back to it.
     pub claim_epoch: Option<u64>,
+    /// In a cluster: members' commits authorized here and not yet answered, per partition (how
+    /// many, and the highest offset). A partition handed over meanwhile starts its new owner at
+    /// that offset, not at the committed one the commit is about to replace: the old owner
+    /// processed those records, and its commit is acknowledged once it applies.
+    pub commits_in_flight: HashMap<TopicPartition, (u32, u64)>,
 }
 
 impl ConsumerGroup {
@@ -46,6 +51,7 @@ impl ConsumerGroup {
             partition_counts: BTreeMap::new(),
             wake: Arc::new(Notify::new()),
             claim_epoch: None,
+            commits_in_flight: HashMap::new(),
         }
     }
 

@@ -187,6 +187,7 @@ impl Groups {
             .cloned()
             .unwrap_or_default();
         let generation = group.generation;
+        let in_flight = group.commits_in_flight.clone();
         let member = group
             .members
             .get_mut(&request.member_id)
@@ -217,7 +218,13 @@ impl Groups {
                 stale_or_none => {
                     let committed = match stale_or_none {
                         Some(_) => None,
-                        None => self.offsets.get(group_name, &tp.topic, tp.partition),
+                        // Its previous owner's commit may still be on its way: start past it.
+                        None => {
+                            let pending = in_flight.get(&tp).map(|&(_, offset)| offset);
+                            self.offsets
+                                .get(group_name, &tp.topic, tp.partition)
+                                .max(pending)
+                        }
                     };
                     match committed.filter(|&c| c >= start) {
                         Some(committed) => committed.min(end),

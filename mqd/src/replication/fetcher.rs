@@ -96,8 +96,8 @@ async fn copy_round(
             None => {}
             Some(None) => {
                 // Nothing copied yet: nothing can have diverged.
-                partition
-                    .truncate_diverged(partition.leader_epoch(), None)
+                topic
+                    .truncate_diverged(partition.index(), partition.leader_epoch(), None)
                     .map_err(|e| e.to_string())?;
             }
             Some(Some(epoch)) => asks.push(EpochAsk {
@@ -126,12 +126,12 @@ async fn copy_round(
             if end.error.is_some() {
                 continue;
             }
-            if let Some((_, partition)) = partitions
+            if let Some((topic, partition)) = partitions
                 .iter()
                 .find(|(t, p)| t.name() == end.topic && p.index() == end.partition)
             {
-                partition
-                    .truncate_diverged(asked_at, end.end)
+                topic
+                    .truncate_diverged(partition.index(), asked_at, end.end)
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -198,10 +198,12 @@ async fn copy_round(
                         log_start = part.log_start,
                         "follower starts over at its leader's log start"
                     );
-                    partition.restart_at(part.log_start);
+                    topic
+                        .restart_replica_at(partition.index(), part.log_start, epoch)
+                        .map_err(|e| e.to_string())?;
                 } else if end > part.log_end {
-                    partition
-                        .truncate_diverged(epoch, Some((u32::MAX, part.log_end)))
+                    topic
+                        .truncate_diverged(partition.index(), epoch, Some((u32::MAX, part.log_end)))
                         .map_err(|e| e.to_string())?;
                 }
             }
