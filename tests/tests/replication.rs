@@ -321,7 +321,6 @@ fn run_faults(rounds: usize, seed: u64) {
 }
 
 #[test]
-#[ignore = "finds violations in about one run of three (docs/TESTING.md, last result): run it with --ignored until they are fixed"]
 fn every_kind_of_fault_once_loses_nothing_acknowledged() {
     if std::env::var_os("MQ_FAULT_ROUNDS").is_some() {
         return;

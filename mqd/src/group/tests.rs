@@ -316,3 +316,174 @@ fn a_session_timeout_past_u64_milliseconds_saturates_instead_of_wrapping() {
     let described = groups.describe(&broker, "g").unwrap();
     assert_eq!(described.members[0].session_timeout_ms, u64::MAX);
 }
+
+/// A cluster whose offset commits wait at a gate the test opens, for interleavings of a commit
+/// with a handover.
+struct GatedCluster {
+    committed: parking_lot::Mutex<std::collections::HashMap<(String, u32), u64>>,
+    gate: tokio::sync::Semaphore,
+}
+
+impl cluster_hooks::ReplicatedOffsets for GatedCluster {
+    fn get(&self, _group: &str, topic: &str, partition: u32) -> Option<Committed> {
+        self.committed
+            .lock()
+            .get(&(topic.to_owned(), partition))
+            .map(|&offset| Committed {
+                offset,
+                metadata: None,
+            })
+    }
+    fn for_group(&self, _group: &str) -> Vec<(TopicPartition, Committed)> {
+        Vec::new()
+    }
+    fn groups(&self) -> std::collections::BTreeSet<String> {
+        std::collections::BTreeSet::new()
+    }
+    fn last_commit_ms(&self, _group: &str) -> Option<i64> {
+        None
+    }
+}
+
+impl cluster_hooks::ClusterGroups for GatedCluster {
+    fn coordinates(&self, _group: &str) -> bool {
+        true
+    }
+    fn generation_floor(&self, _group: &str) -> u64 {
+        0
+    }
+    fn coordinator_epoch(&self, _group: &str) -> u64 {
+        0
+    }
+    fn commit<'a>(
+        &'a self,
+        _group: &'a str,
+        offsets: Vec<OffsetCommit>,
+        _claim_epoch: Option<u64>,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), GroupError>> {
+        Box::pin(async move {
+            self.gate.acquire().await.expect("gate open").forget();
+            let mut committed = self.committed.lock();
+            for o in offsets {
+                committed.insert((o.topic, o.partition), o.offset);
+            }
+            Ok(())
+        })
+    }
+    fn delete_offsets<'a>(
+        &'a self,
+        _group: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), GroupError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn refresh_bounds<'a>(
+        &'a self,
+        _broker: &'a Broker,
+    ) -> futures_util::future::BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn read<'a>(
+        &'a self,
+        _broker: &'a Broker,
+        _tp: &'a TopicPartition,
+        _from: u64,
+        _max_bytes: usize,
+        _max_wait: Duration,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<crate::broker::PartitionRead, crate::broker::BrokerError>,
+    > {
+        Box::pin(async { unreachable!("every partition is on this node") })
+    }
+}
+
+#[tokio::test]
+async fn a_partition_handed_over_during_its_owners_commit_starts_past_that_commit() {
+    // Found by the fault harness: the new owner started at the committed offset the old owner's
+    // commit (still on its way through the metadata) was about to replace, and read committed
+    // records again.
+    use crate::broker::NewRecord;
+    use mq_wire::api::GroupFetchRequest;
+    let (broker, groups) = setup();
+    let cluster = Arc::new(GatedCluster {
+        committed: Default::default(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    groups.join_cluster(cluster.clone());
+    let topic = broker.topic("t").unwrap();
+    for partition in 0..6 {
+        let records: Vec<NewRecord> = (0..10)
+            .map(|_| NewRecord {
+                value: std::borrow::Cow::Borrowed(b"v"),
+                partition: Some(partition),
+                ..Default::default()
+            })
+            .collect();
+        topic.produce(&records, 1 << 20, Acks::All, 1).unwrap();
+    }
+    let a = join(&broker, &groups, 10_000);
+    let b = join(&broker, &groups, 10_000);
+    let a_told = heartbeat(&broker, &groups, &a);
+    let a_keeps = owned(&a_told);
+    let moving = (0..6u32).find(|p| !a_keeps.contains(p)).unwrap();
+    // a commits a partition it is about to give up; the commit is held at the gate.
+    let commit = CommitRequest {
+        member_id: Some(a_told.member_id.clone()),
+        generation: Some(a_told.generation),
+        offsets: vec![OffsetCommit {
+            topic: "t".into(),
+            partition: moving,
+            offset: 7,
+            metadata: None,
+        }],
+    };
+    let committing = groups.commit_offsets(&broker, "g", &commit);
+    tokio::pin!(committing);
+    assert!(
+        futures_util::poll!(committing.as_mut()).is_pending(),
+        "held at the gate"
+    );
+    let a_acked = heartbeat(&broker, &groups, &a_told);
+    assert!(!owned(&a_acked).contains(&moving), "a gave it up");
+    let b_now = heartbeat(&broker, &groups, &b);
+    let b_now = heartbeat(&broker, &groups, &b_now);
+    assert!(owned(&b_now).contains(&moving), "b owns it");
+    let fetched = groups
+        .fetch(
+            &broker,
+            "g",
+            &GroupFetchRequest {
+                member_id: b_now.member_id.clone(),
+                generation: b_now.generation,
+                max_records: None,
+                max_bytes: None,
+                max_wait_ms: None,
+            },
+            FetchLimits {
+                max_records: 1000,
+                max_bytes: 1 << 20,
+                max_wait: Duration::ZERO,
+                frames: false,
+            },
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    let first_read = fetched
+        .records
+        .iter()
+        .filter(|r| r.partition == moving)
+        .map(|r| r.record.offset)
+        .min();
+    assert_eq!(
+        first_read,
+        Some(7),
+        "b starts where a's commit puts the partition, not at the offset it replaces"
+    );
+    cluster.gate.add_permits(1);
+    committing.await.unwrap();
+    assert!(
+        groups.groups.lock()["g"].commits_in_flight.is_empty(),
+        "answered: no longer in flight"
+    );
+}
