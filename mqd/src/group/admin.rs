@@ -20,7 +20,7 @@ impl Groups {
         group_name: &str,
         request: &CommitRequest,
     ) -> Result<usize, GroupError> {
-        self.authorize_commit(broker, group_name, request)?;
+        self.authorize_commit(broker, group_name, request, false)?;
         for commit in &request.offsets {
             self.offsets.commit(
                 group_name,
@@ -45,11 +45,18 @@ impl Groups {
             return self.commit(broker, group_name, request);
         };
         cluster.refresh_bounds(broker).await;
-        let claim_epoch = self.authorize_commit(broker, group_name, request)?;
-        let _in_flight = request
-            .member_id
-            .is_some()
-            .then(|| CommitInFlight::register(self, group_name, request));
+        // Counted in flight from the authorization on, under the same lock as the ownership
+        // check: no handover can fall in between.
+        let claim_epoch = self.authorize_commit(broker, group_name, request, true)?;
+        let _in_flight = request.member_id.is_some().then(|| CommitInFlight {
+            groups: self,
+            group: group_name.to_owned(),
+            partitions: request
+                .offsets
+                .iter()
+                .map(|c| TopicPartition::new(&c.topic, c.partition))
+                .collect(),
+        });
         cluster
             .commit(group_name, request.offsets.clone(), claim_epoch)
             .await?;
@@ -58,12 +65,15 @@ impl Groups {
 
     /// Whether `request` may commit: offsets within the log, and a member's commit fenced by
     /// generation and ownership (an operator's only while the group is empty).
-    /// For a member's commit, answers the slot epoch its group state was built under.
+    /// For a member's commit, answers the slot epoch its group state was built under, and with
+    /// `in_flight` counts the commit in its group's `commits_in_flight` (a [`CommitInFlight`]
+    /// takes it out again).
     fn authorize_commit(
         &self,
         broker: &Broker,
         group_name: &str,
         request: &CommitRequest,
+        in_flight: bool,
     ) -> Result<Option<u64>, GroupError> {
         for commit in &request.offsets {
             let partition = broker
@@ -99,6 +109,14 @@ impl Groups {
                 }
                 if let Some(member) = group.members.get_mut(member_id) {
                     member.last_seen = Instant::now();
+                }
+                if in_flight {
+                    for commit in &request.offsets {
+                        let tp = TopicPartition::new(&commit.topic, commit.partition);
+                        let entry = group.commits_in_flight.entry(tp).or_default();
+                        entry.0 += 1;
+                        entry.1 = entry.1.max(commit.offset);
+                    }
                 }
                 return Ok(group.claim_epoch);
             }
@@ -373,34 +391,12 @@ impl Groups {
     }
 }
 
-/// A member's commit between its authorization and its answer, counted in its group's
-/// `commits_in_flight` until dropped (answered, failed, or the request went away).
+/// A member's commit between its authorization and its answer: takes it out of its group's
+/// `commits_in_flight` when dropped (answered, failed, or the request went away).
 struct CommitInFlight<'a> {
     groups: &'a Groups,
     group: String,
     partitions: Vec<TopicPartition>,
-}
-
-impl<'a> CommitInFlight<'a> {
-    fn register(groups: &'a Groups, group_name: &str, request: &CommitRequest) -> Self {
-        let partitions: Vec<TopicPartition> = request
-            .offsets
-            .iter()
-            .map(|c| TopicPartition::new(&c.topic, c.partition))
-            .collect();
-        if let Some(group) = groups.groups.lock().get_mut(group_name) {
-            for (tp, commit) in partitions.iter().zip(&request.offsets) {
-                let entry = group.commits_in_flight.entry(tp.clone()).or_default();
-                entry.0 += 1;
-                entry.1 = entry.1.max(commit.offset);
-            }
-        }
-        CommitInFlight {
-            groups,
-            group: group_name.to_owned(),
-            partitions,
-        }
-    }
 }
 
 impl Drop for CommitInFlight<'_> {
@@ -408,7 +404,7 @@ impl Drop for CommitInFlight<'_> {
         if let Some(group) = self.groups.groups.lock().get_mut(&self.group) {
             for tp in &self.partitions {
                 if let Some(entry) = group.commits_in_flight.get_mut(tp) {
-                    entry.0 -= 1;
+                    entry.0 = entry.0.saturating_sub(1);
                     if entry.0 == 0 {
                         group.commits_in_flight.remove(tp);
                     }
