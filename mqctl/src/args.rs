@@ -120,16 +120,20 @@ pub struct ProduceArgs {
     /// Send every record to this partition.
     #[arg(long)]
     pub partition: Option<u32>,
-    /// Records per request. Larger than bench's default on purpose: to keep each key's order only
-    /// one request per partition is in flight, so fewer, larger requests mean fewer round trips.
+    /// Records per request. Larger than bench's default on purpose: fewer, larger requests mean
+    /// fewer round trips.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_size: u32,
     /// How long a partly filled batch waits for more lines.
     #[arg(long, default_value_t = 5)]
     pub linger_ms: u64,
-    /// Requests in flight across partitions (one per partition at most, to keep order).
+    /// Requests in flight across partitions.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_in_flight: u32,
+    /// Requests one partition may have in flight, 1 to 5 (Kafka's
+    /// max.in.flight.requests.per.connection); each partition's order is kept either way.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=5))]
+    pub in_flight_per_partition: u32,
     /// Attempts after the first for a batch that failed with a retriable error.
     #[arg(long, default_value_t = 5)]
     pub retries: u32,

@@ -351,14 +351,13 @@ fn produce_on_a_terminal_prints_the_human_summary() {
     std::fs::remove_file(file).unwrap();
 }
 
-#[test]
-fn an_oversized_line_fails_alone_and_is_reported_by_number() {
-    let mqd = Mqd::start_with_config("[limits]\nmax_record_bytes = \"2KiB\"\n");
-    stdout(&mqctl(&mqd, &["topic", "create", "big"]));
-    let file = std::env::temp_dir().join(format!("mqctl-big-{}.txt", std::process::id()));
+/// A temporary file of lines `line 1` to `line {count}`, except that the lines numbered in
+/// `oversized` are 3000 bytes (past a 2 KiB `max_record_bytes`).
+fn lines_file(name: &str, count: u32, oversized: &[u32]) -> std::path::PathBuf {
+    let file = std::env::temp_dir().join(format!("mqctl-{name}-{}.txt", std::process::id()));
     let mut text = String::new();
-    for i in 1..=9 {
-        if i == 5 {
+    for i in 1..=count {
+        if oversized.contains(&i) {
             text.push_str(&"x".repeat(3000));
         } else {
             text.push_str(&format!("line {i}"));
@@ -366,6 +365,14 @@ fn an_oversized_line_fails_alone_and_is_reported_by_number() {
         text.push('\n');
     }
     std::fs::write(&file, text).unwrap();
+    file
+}
+
+#[test]
+fn an_oversized_line_fails_alone_and_is_reported_by_number() {
+    let mqd = Mqd::start_with_config("[limits]\nmax_record_bytes = \"2KiB\"\n");
+    stdout(&mqctl(&mqd, &["topic", "create", "big"]));
+    let file = lines_file("big", 9, &[5]);
     let output = mqctl(
         &mqd,
         &["produce", "big", "--retries", "0", file.to_str().unwrap()],
@@ -377,6 +384,58 @@ fn an_oversized_line_fails_alone_and_is_reported_by_number() {
     assert_eq!(summary["failed_lines"], serde_json::json!([[5, 5]]));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 5 was not acknowledged"));
     std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn pipelined_batches_keep_input_order_around_lines_that_fail_for_good() {
+    // One record per batch, so a partition has several requests in flight: the two oversized
+    // lines fail for good, the batches in flight behind them are refused as out of order, and
+    // the producer resends them in order under a new producer epoch.
+    let mqd = Mqd::start_with_config("[limits]\nmax_record_bytes = \"2KiB\"\n");
+    stdout(&mqctl(
+        &mqd,
+        &["topic", "create", "order", "--partitions", "1"],
+    ));
+    let oversized = [7, 23];
+    let file = lines_file("order", 60, &oversized);
+    let output = mqctl(
+        &mqd,
+        &[
+            "produce",
+            "order",
+            "--batch-size",
+            "1",
+            "--in-flight-per-partition",
+            "5",
+            "--retries",
+            "0",
+            file.to_str().unwrap(),
+        ],
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap();
+    assert_eq!(summary["records"], 58);
+    assert_eq!(
+        summary["failed_lines"],
+        serde_json::json!([[7, 7], [23, 23]])
+    );
+    let stored = stdout(&mqctl(
+        &mqd,
+        &[
+            "consume",
+            "order",
+            "--from-beginning",
+            "--max-messages",
+            "58",
+        ],
+    ));
+    let expected: String = (1..=60)
+        .filter(|i| !oversized.contains(i))
+        .map(|i| format!("line {i}\n"))
+        .collect();
+    assert_eq!(stored, expected, "every other line once, in input order");
 }
 
 #[test]

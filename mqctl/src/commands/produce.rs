@@ -84,6 +84,7 @@ pub async fn run(client: &Client, args: ProduceArgs, format: OutputFormat) -> Re
         max_batch_bytes: ProducerConfig::default().max_batch_bytes,
         linger: Duration::from_millis(args.linger_ms),
         max_in_flight: args.max_in_flight as usize,
+        in_flight_per_partition: args.in_flight_per_partition as usize,
         retries: args.retries,
         acks: match args.acks.as_str() {
             "0" => Acks::None,

@@ -1,8 +1,8 @@
 //! Idempotent binary produce, as Kafka's idempotent producer: a batch carrying a producer id
 //! (>= 0) and a base sequence that this partition has seen recently is acknowledged with its first
-//! base offset and not appended again; a batch whose sequence is behind the producer's last one
-//! and not remembered is refused as out of order (a resend too old to recognise). A gap forward
-//! is taken (a record refused for its size leaves one). Per producer the last few batches are
+//! base offset and not appended again; a batch whose sequence is not the next one expected is
+//! refused as out of order (behind: a resend too old to recognise; ahead: an earlier batch is
+//! missing, and the producer resends in order or starts a new epoch). Per producer the last few batches are
 //! remembered, and the producers least recently seen are forgotten past a count or after the
 //! dedup window. Followers remember the batches they copy, so a new leader knows them too.
 
@@ -74,26 +74,34 @@ impl ProducerWindow {
                 record_count,
             };
         }
+        // A producer this partition does not know (new, or forgotten) starts at sequence 0; a
+        // later batch arrived before its first, or the producer must start a new epoch.
+        let first = if base_sequence == 0 {
+            Sequence::Next
+        } else {
+            Sequence::OutOfOrder { expected: 0 }
+        };
         let Some((last_seen, batches)) = self.producers.get(&producer_id) else {
-            return Sequence::Next;
+            return first;
         };
         let Some(last) = batches.back() else {
-            return Sequence::Next;
+            return first;
         };
         if last_seen.saturating_add(self.window_ms) <= now_ms {
-            return Sequence::Next;
+            return first;
         }
         let expected = if epoch > last.epoch {
             0
         } else {
             last.base_sequence.wrapping_add(last.record_count as i32)
         };
-        // A gap forward is taken: `mqctl produce` resends a batch record by record when one
-        // record is too large, and the sequences after a refused record go on past it. A
-        // sequence behind the last one that is not a remembered batch is a resend too old to
-        // recognise: appending it could store it twice.
-        let behind = base_sequence.wrapping_sub(expected) < 0;
-        if epoch > last.epoch || (epoch == last.epoch && !behind) {
+        // Only the next sequence is taken (Kafka's rule). A sequence behind it that is not a
+        // remembered batch is a resend too old to recognise: appending it could store it twice.
+        // One past it means an earlier batch is missing (still in flight, or refused, or lost
+        // with a leader under `acks=1`): the producer resends in order, or after a batch failed
+        // for good starts a new epoch, whose sequences start again at 0 (a new epoch's batch
+        // at another sequence is ahead of its first one, which may still be on its way).
+        if base_sequence == expected && epoch >= last.epoch {
             Sequence::Next
         } else {
             Sequence::OutOfOrder { expected }
@@ -213,9 +221,10 @@ mod tests {
         let mut window = ProducerWindow::new(60_000, 10);
         assert_eq!(
             window.check(9, 0, 500, 0),
-            Sequence::Next,
-            "unknown producer"
+            Sequence::OutOfOrder { expected: 0 },
+            "an unknown producer starts at 0"
         );
+        assert_eq!(window.check(9, 0, 0, 0), Sequence::Next);
         window.remember(9, 0, 0, 10, 0, 0);
         assert_eq!(window.check(9, 0, 10, 1), Sequence::Next);
         assert_eq!(
@@ -227,8 +236,18 @@ mod tests {
         );
         assert_eq!(
             window.check(9, 0, 20, 1),
+            Sequence::OutOfOrder { expected: 10 },
+            "a gap forward: batch 10 is missing"
+        );
+        assert_eq!(
+            window.check(9, 1, 0, 1),
             Sequence::Next,
-            "a gap forward (a record refused for its size) is taken"
+            "a new epoch starts its sequences again"
+        );
+        assert_eq!(
+            window.check(9, 1, 5, 1),
+            Sequence::OutOfOrder { expected: 0 },
+            "a new epoch's batch ahead of its first"
         );
         window.remember(9, 0, 10, 10, 10, 1);
         window.remember(9, 0, 20, 10, 20, 1);

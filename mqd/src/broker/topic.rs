@@ -29,6 +29,9 @@ pub struct Topic {
     dedup: Mutex<DedupWindow>,
     /// Per partition: recent batches of idempotent producers (binary produce).
     producer_windows: Vec<Mutex<ProducerWindow>>,
+    /// Per partition: wakes produces waiting for an earlier batch of their producer (sent on
+    /// another connection, so it may arrive second) whenever a producer's batch is appended.
+    sequence_moved: Vec<tokio::sync::Notify>,
     budget: Arc<MemoryBudget>,
 }
 
@@ -77,8 +80,52 @@ impl Topic {
             partitions,
             round_robin: AtomicU32::new(0),
             dedup: Mutex::new(dedup),
+            sequence_moved: producer_windows
+                .iter()
+                .map(|_| tokio::sync::Notify::new())
+                .collect(),
             producer_windows,
             budget,
+        }
+    }
+
+    /// [`Self::append_batches`], except that a body refused because a producer's batch is ahead
+    /// of the next sequence expected waits up to `reorder_wait` for the batches before it: a
+    /// producer with several requests in flight sends them on several connections, and they
+    /// may arrive out of order. Only a refusal that persists is answered
+    /// (`out_of_order_sequence`).
+    pub async fn append_batches_in_order(
+        &self,
+        partition: u32,
+        body: &mut [u8],
+        limits: &BatchLimits,
+        acks: Acks,
+        reorder_wait: std::time::Duration,
+    ) -> Result<Produced<Vec<BatchPosition>>, BrokerError> {
+        self.partition(partition)?;
+        let moved = &self.sequence_moved[partition as usize];
+        let deadline = tokio::time::Instant::now() + reorder_wait;
+        loop {
+            let notified = moved.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.append_batches(partition, body, limits, acks, crate::clock::now_ms()) {
+                Err(BrokerError::OutOfOrderSequence { expected, got, .. })
+                    if got.wrapping_sub(expected) > 0 && tokio::time::Instant::now() < deadline =>
+                {
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        // One last try: the refusal it gives is the answer.
+                        return self.append_batches(
+                            partition,
+                            body,
+                            limits,
+                            acks,
+                            crate::clock::now_ms(),
+                        );
+                    }
+                }
+                outcome => return outcome,
+            }
         }
     }
 
@@ -318,6 +365,7 @@ impl Topic {
             leader_high_watermark,
         )?;
         if !replicated.headers.is_empty() {
+            self.sequence_moved[partition as usize].notify_waiters();
             for header in replicated.headers {
                 producers.remember(
                     header.producer_id,
@@ -446,10 +494,12 @@ impl Topic {
                 in_body.insert(identity, index);
                 let verdict = match next_in_body.get(&header.producer_id) {
                     Some(&(epoch, expected)) => {
-                        let behind = header.base_sequence.wrapping_sub(expected) < 0;
-                        if header.producer_epoch > epoch
-                            || (header.producer_epoch == epoch && !behind)
-                        {
+                        let expected = if header.producer_epoch > epoch {
+                            0
+                        } else {
+                            expected
+                        };
+                        if header.producer_epoch >= epoch && header.base_sequence == expected {
                             Sequence::Next
                         } else {
                             Sequence::OutOfOrder { expected }
@@ -519,6 +569,10 @@ impl Topic {
                     now_ms,
                 );
             }
+        }
+        drop(producers);
+        if spans.iter().any(|(_, h)| h.producer_id >= 0) {
+            self.sequence_moved[partition as usize].notify_waiters();
         }
         for (copy, first) in copies {
             positions[copy].base_offset = positions[first].base_offset;

@@ -114,6 +114,10 @@ pub struct TopicDefaults {
     pub dedup_window: HumanDuration,
     /// How many record ids a topic remembers at most.
     pub dedup_window_records: u64,
+    /// How long an idempotent producer's batch that arrived before the batches ahead of it in
+    /// its sequence (sent on another connection) waits for them before it is refused as out of
+    /// order.
+    pub producer_reorder_wait: HumanDuration,
 }
 
 impl Default for TopicDefaults {
@@ -124,6 +128,7 @@ impl Default for TopicDefaults {
             default_min_insync_replicas: 1,
             dedup_window: HumanDuration::from_secs(300),
             dedup_window_records: 100_000,
+            producer_reorder_wait: HumanDuration(std::time::Duration::from_millis(200)),
         }
     }
 }

@@ -80,7 +80,7 @@ pub async fn produce(
         (status = 200, description = "JSON body: where each record landed. Batch body: where each batch landed", body = super::openapi::PartitionProduceResponse),
         (status = 400, description = "`malformed_json`, `invalid_request` (shape, a record's byte fields, a record partition other than the path's, a path partition that is not a u32), `invalid_batch`", body = ErrorBody),
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
-        (status = 409, description = "`out_of_order_sequence`: an idempotent producer's batch behind its last one here and not remembered", body = ErrorBody),
+        (status = 409, description = "`out_of_order_sequence`: an idempotent producer's batch that is not the next in its sequence here", body = ErrorBody),
         (status = 413, description = "`payload_too_large`, `too_many_records`, `record_too_large`", body = ErrorBody),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: neither JSON nor `application/vnd.mq.batch`", body = ErrorBody),
@@ -109,7 +109,15 @@ pub async fn produce_to_partition(
     let target = state.broker.topic(&topic)?;
     // The body buffer is ours: the log patches offsets in it and copies it once into a segment.
     let mut bytes = body.bytes;
-    let produced = target.append_batches(partition, &mut bytes, &limits, acks, now_ms())?;
+    let produced = target
+        .append_batches_in_order(
+            partition,
+            &mut bytes,
+            &limits,
+            acks,
+            config.topics.producer_reorder_wait.0,
+        )
+        .await?;
     acknowledge(&state, &target, &produced.commits, acks).await?;
     let batches = produced.positions;
     let (mut records, mut payload) = (0u64, 0u64);

@@ -120,6 +120,16 @@ pub fn patch_leader_fields(batch: &mut [u8], base_offset: u64, leader_epoch: u32
     batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&leader_epoch.to_le_bytes());
 }
 
+/// Stamps an encoded batch with another producer epoch and base sequence, and recomputes its CRC
+/// (the producer fields lie inside its range). A producer uses it to resend batches under a new
+/// epoch after one of its batches failed for good and left a gap in its sequences.
+pub fn restamp_producer(batch: &mut [u8], producer_epoch: i16, base_sequence: i32) {
+    batch[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&producer_epoch.to_le_bytes());
+    batch[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_le_bytes());
+    let crc = crc32c::crc32c(&batch[CRC_FROM..]);
+    batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }

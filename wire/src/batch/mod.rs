@@ -30,7 +30,7 @@ mod reader;
 mod record;
 
 pub use builder::BatchBuilder;
-pub use header::{patch_leader_fields, BatchHeader, HEADER_LEN, MAGIC};
+pub use header::{patch_leader_fields, restamp_producer, BatchHeader, HEADER_LEN, MAGIC};
 pub use reader::{visible_prefix, BatchIter, BatchView, RecordIter, VisiblePrefix};
 pub use record::{HeaderRef, RecordInput, RecordRef};
 

@@ -198,3 +198,28 @@ fn offsets_near_the_top_of_u64_wrap_instead_of_panicking() {
     batch.validate().unwrap();
     assert_eq!(batch.header.next_offset(), 1);
 }
+
+#[test]
+fn a_restamped_batch_carries_the_new_epoch_and_sequence_and_stays_valid() {
+    let mut builder = BatchBuilder::default();
+    builder.set_producer(7, 0, 40);
+    builder.push(&RecordInput {
+        id: uuid::Uuid::from_u128(1),
+        timestamp: 5,
+        key: Some(b"k"),
+        value: b"v",
+        headers: &[],
+    });
+    let mut bytes = builder.finish();
+    restamp_producer(&mut bytes, 1, 0);
+    let (view, _) = BatchView::parse(&bytes).unwrap();
+    view.validate().expect("the CRC was recomputed");
+    assert_eq!(
+        (
+            view.header.producer_id,
+            view.header.producer_epoch,
+            view.header.base_sequence
+        ),
+        (7, 1, 0)
+    );
+}

@@ -1,7 +1,7 @@
 //! A streaming producer: records go into per-partition batches; each partition has one sender task
-//! with at most one request in flight and one batch queued, so a partition's records arrive in
-//! order while different partitions' requests overlap, and memory stays bounded whatever the input
-//! size. Keyed records are placed with the broker's own rule (murmur2), keyless ones stick to one
+//! (`sender.rs`) with up to `in_flight_per_partition` requests in flight and as many batches
+//! queued, so a partition's records arrive in order (the broker takes each producer's sequences
+//! only in order) while requests overlap, and memory stays bounded whatever the input size. Keyed records are placed with the broker's own rule (murmur2), keyless ones stick to one
 //! partition per batch and then move on, as Kafka's sticky partitioner does.
 //!
 //! Batches travel in the binary format ([`mq_wire::batch`]), stamped with this producer's id and a
@@ -13,10 +13,14 @@
 //! every batch not yet sent fails at once with that error, and [`Producer::halted`] tells the
 //! caller to stop reading input.
 
+mod sender;
+
 use crate::{Client, ClientError};
 use mq_wire::api::Acks;
 use mq_wire::batch::{BatchBuilder, RecordInput};
 use mq_wire::partitioner::partition_for_key;
+pub use sender::MAX_IN_FLIGHT_PER_PARTITION;
+use sender::{send_batches, SenderContext};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +38,9 @@ pub struct ProducerConfig {
     pub linger: Duration,
     /// Requests in flight across all partitions.
     pub max_in_flight: usize,
+    /// Requests one partition may have in flight (1 to [`MAX_IN_FLIGHT_PER_PARTITION`]); order
+    /// is kept either way.
+    pub in_flight_per_partition: usize,
     /// Attempts after the first for a batch that failed with a retriable error.
     pub retries: u32,
     pub acks: Acks,
@@ -50,6 +57,7 @@ impl Default for ProducerConfig {
             max_batch_bytes: 1 << 20,
             linger: Duration::from_millis(5),
             max_in_flight: 8,
+            in_flight_per_partition: 1,
             retries: 5,
             acks: Acks::All,
             headers: Vec::new(),
@@ -248,7 +256,7 @@ impl Producer {
     }
 
     /// Adds one record (from input line `line`); sends its partition's batch when full, waiting
-    /// while that partition already has a batch in flight and one queued.
+    /// while that partition already has its requests in flight and as many batches queued.
     pub async fn send(&mut self, line: u64, key: Option<&[u8]>, value: &[u8]) {
         let partition = match (self.config.partition, key) {
             (Some(partition), _) => partition,
@@ -331,13 +339,18 @@ impl Producer {
             payload: batch.bytes,
         };
         let sender = self.senders[partition as usize].get_or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(1);
+            let window = self
+                .config
+                .in_flight_per_partition
+                .clamp(1, MAX_IN_FLIGHT_PER_PARTITION);
+            let (tx, rx) = mpsc::channel(window);
             let task = tokio::spawn(send_batches(SenderContext {
                 client: self.client.clone(),
                 acks: self.config.acks,
                 topic: self.topic.clone(),
                 partition,
                 retries: self.config.retries,
+                window,
                 in_flight: Arc::clone(&self.in_flight),
                 outcomes: self.outcomes_tx.clone(),
                 progress: Arc::clone(&self.progress),
@@ -379,169 +392,6 @@ impl Producer {
             first_error,
         }
     }
-}
-
-struct SenderContext {
-    client: Client,
-    acks: Acks,
-    topic: String,
-    partition: u32,
-    retries: u32,
-    in_flight: Arc<Semaphore>,
-    outcomes: mpsc::UnboundedSender<Outcome>,
-    progress: Arc<ProducerProgress>,
-    batches: mpsc::Receiver<Sealed>,
-}
-
-/// One partition's sender: batches one at a time, in order, each retried on retriable errors. A
-/// batch refused because one of its records is too large is resent record by record, so only
-/// that record's line fails.
-async fn send_batches(mut context: SenderContext) {
-    while let Some(batch) = context.batches.recv().await {
-        if failed_unsent(&context, &batch) {
-            continue;
-        }
-        let Ok(_permit) = context.in_flight.acquire().await else {
-            return;
-        };
-        match send_or_halt(&context, &batch).await {
-            Ok(()) => {}
-            Err(error)
-                if batch.records > 1
-                    && error.code() == Some(mq_wire::ErrorCode::RecordTooLarge) =>
-            {
-                for single in split(&batch) {
-                    if failed_unsent(&context, &single) {
-                        continue;
-                    }
-                    if let Err(error) = send_or_halt(&context, &single).await {
-                        fail(&context, single.lines, &error);
-                    }
-                }
-            }
-            Err(error) => fail(&context, batch.lines, &error),
-        }
-    }
-}
-
-/// Once the producer has halted, a batch fails without being sent; says whether this one did.
-fn failed_unsent(context: &SenderContext, batch: &Sealed) -> bool {
-    let Some(reason) = context.progress.halted() else {
-        return false;
-    };
-    let _ = context.outcomes.send(Outcome::Failed {
-        lines: batch.lines.clone(),
-        error: format!("not sent: {reason}"),
-    });
-    true
-}
-
-/// [`send_one`], where a refusal for lack of memory halts the whole producer.
-async fn send_or_halt(context: &SenderContext, batch: &Sealed) -> Result<(), ClientError> {
-    let sent = send_one(context, batch).await;
-    if let Err(error) = &sent {
-        if halts(error) {
-            let _ = context.progress.halted.set(error.to_string());
-        }
-    }
-    sent
-}
-
-/// Sends one batch, retrying retriable errors; counts it when acknowledged.
-async fn send_one(context: &SenderContext, batch: &Sealed) -> Result<(), ClientError> {
-    let mut attempt = 0;
-    loop {
-        match context
-            .client
-            .produce_batches(
-                &context.topic,
-                context.partition,
-                batch.bytes.clone(),
-                context.acks,
-            )
-            .await
-        {
-            Ok(_) => {
-                let progress = &context.progress;
-                progress
-                    .acknowledged_records
-                    .fetch_add(batch.records, Ordering::Relaxed);
-                progress
-                    .acknowledged_bytes
-                    .fetch_add(batch.payload, Ordering::Relaxed);
-                return Ok(());
-            }
-            Err(error) if attempt < context.retries && retriable(&error) => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-fn fail(context: &SenderContext, lines: Vec<u64>, error: &ClientError) {
-    let _ = context.outcomes.send(Outcome::Failed {
-        lines,
-        error: error.to_string(),
-    });
-}
-
-/// A batch as single-record batches, record i keeping sequence `base_sequence + i`, so the
-/// broker's idempotence still recognises each one.
-fn split(batch: &Sealed) -> Vec<Sealed> {
-    let Ok((view, _)) = mq_wire::batch::BatchView::parse(&batch.bytes) else {
-        return Vec::new();
-    };
-    let header = view.header;
-    view.records()
-        .filter_map(Result::ok)
-        .zip(&batch.lines)
-        .enumerate()
-        .map(|(index, (record, &line))| {
-            let headers: Vec<(&str, &[u8])> = record.headers().map(|h| (h.key, h.value)).collect();
-            let mut builder = BatchBuilder::default();
-            builder.set_producer(
-                header.producer_id,
-                header.producer_epoch,
-                header.base_sequence.wrapping_add(index as i32),
-            );
-            builder.push(&RecordInput {
-                id: record.id,
-                timestamp: record.timestamp,
-                key: record.key,
-                value: record.value,
-                headers: &headers,
-            });
-            Sealed {
-                bytes: bytes::Bytes::from(builder.finish()),
-                records: 1,
-                lines: vec![line],
-                payload: record.payload_len() as u64,
-            }
-        })
-        .collect()
-}
-
-/// Errors that may pass: the node unreachable or overloaded.
-fn retriable(error: &ClientError) -> bool {
-    if halts(error) {
-        return false;
-    }
-    match error {
-        // Batches carry the producer id and sequence: a resend is deduplicated.
-        ClientError::Unreachable { .. } | ClientError::NoAnswer { .. } => true,
-        ClientError::Decode { status, .. } => *status >= 500,
-        ClientError::Api { status, .. } => *status >= 500,
-        ClientError::BadServer(_) => false,
-    }
-}
-
-/// A full node: retrying every remaining batch with back-off would take minutes to fail a large
-/// input, so the first refusal ends the run (retention frees room on its own schedule, not
-/// within a retry's back-off).
-fn halts(error: &ClientError) -> bool {
-    error.code() == Some(mq_wire::ErrorCode::MemoryLimitExceeded)
 }
 
 /// Sorted numbers as inclusive ranges: [1,2,3,7] -> [(1,3),(7,7)].
