@@ -45,6 +45,16 @@ impl DedupWindow {
         }
     }
 
+    /// Forgets the ids of records at `offset` or after in `partition`: a follower truncated
+    /// them, so a producer's retry of one is new again and must be appended, not answered with
+    /// an offset that now holds another record.
+    pub fn forget_from(&mut self, partition: u32, offset: u64) {
+        self.positions
+            .retain(|_, p| p.partition != partition || p.offset < offset);
+        let positions = &self.positions;
+        self.arrivals.retain(|(id, _)| positions.contains_key(id));
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.positions.len()
@@ -102,5 +112,31 @@ mod tests {
         assert_eq!(window.len(), 3);
         assert_eq!(window.position_of(&Uuid::from_u128(1), 0), None);
         assert_eq!(window.position_of(&Uuid::from_u128(4), 0), Some(at(4)));
+    }
+
+    #[test]
+    fn ids_of_truncated_records_are_forgotten() {
+        let mut window = DedupWindow::new(60_000, 10);
+        let other_partition = RecordPosition {
+            partition: 1,
+            offset: 9,
+            duplicate: false,
+        };
+        window.remember(Uuid::from_u128(1), at(4), 0);
+        window.remember(Uuid::from_u128(2), at(5), 0);
+        window.remember(Uuid::from_u128(3), other_partition, 0);
+        window.forget_from(0, 5);
+        assert_eq!(window.position_of(&Uuid::from_u128(1), 0), Some(at(4)));
+        assert_eq!(
+            window.position_of(&Uuid::from_u128(2), 0),
+            None,
+            "truncated"
+        );
+        assert_eq!(
+            window.position_of(&Uuid::from_u128(3), 0),
+            Some(other_partition),
+            "another partition"
+        );
+        assert_eq!(window.len(), 2);
     }
 }

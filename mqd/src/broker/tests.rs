@@ -419,3 +419,51 @@ fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
     assert_eq!(again.base_offset, 0);
     assert_eq!(partition.log_end(), 10);
 }
+
+#[test]
+fn a_record_id_a_follower_truncated_is_stored_again_when_it_leads() {
+    // The producer-window bug's twin for JSON record ids: a retry of a truncated record must be
+    // appended, not answered with the offset it had.
+    let broker = broker_with(64 << 20);
+    let topic = create(&broker, "t", 1);
+    let me = broker.node_id();
+    let produce = |id: u128| {
+        let record = NewRecord {
+            id: RecordId::Producer(Uuid::from_u128(id)),
+            value: Cow::Borrowed(b"v"),
+            ..Default::default()
+        };
+        topic
+            .produce(&[record], 1 << 20, Acks::Leader, 1)
+            .unwrap()
+            .positions[0]
+    };
+    assert_eq!(produce(1).offset, 0);
+    assert_eq!(produce(2).offset, 1);
+    let partition = Arc::clone(&topic.partitions()[0]);
+    let follow = ReplicaSet {
+        leader: me + 1,
+        leader_epoch: partition.leader_epoch() + 1,
+        replicas: vec![me, me + 1],
+        isr: vec![me + 1, me],
+        partition_epoch: 1,
+    };
+    partition.apply_placement(&follow);
+    let end = topic
+        .truncate_diverged(0, follow.leader_epoch, Some((follow.leader_epoch - 1, 1)))
+        .unwrap();
+    assert_eq!(end, 1);
+    partition.apply_placement(&ReplicaSet {
+        leader: me,
+        leader_epoch: follow.leader_epoch + 1,
+        partition_epoch: 2,
+        ..follow
+    });
+    let again = produce(2);
+    assert!(!again.duplicate, "the truncated record is new again");
+    assert_eq!(again.offset, 1);
+    assert!(
+        produce(1).duplicate,
+        "the record below the cut is still known"
+    );
+}

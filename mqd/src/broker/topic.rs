@@ -381,8 +381,8 @@ impl Topic {
     }
 
     /// On a follower: truncates a partition's log where it diverged from its new leader's (see
-    /// [`Partition::truncate_diverged`]), and forgets the producers' batches it cut. Returns the
-    /// log end.
+    /// [`Partition::truncate_diverged`]), and forgets the producers' batches and record ids it
+    /// cut. Returns the log end.
     pub fn truncate_diverged(
         &self,
         partition: u32,
@@ -391,8 +391,10 @@ impl Topic {
     ) -> Result<u64, BrokerError> {
         let target = self.partition(partition)?;
         let mut producers = self.producer_windows[partition as usize].lock();
+        let mut ids = self.dedup.lock();
         let end = target.truncate_diverged(asked_at_epoch, answer)?;
         producers.forget_from(end);
+        ids.forget_from(partition, end);
         Ok(end)
     }
 
@@ -406,8 +408,10 @@ impl Topic {
     ) -> Result<(), BrokerError> {
         let target = self.partition(partition)?;
         let mut producers = self.producer_windows[partition as usize].lock();
+        let mut ids = self.dedup.lock();
         target.restart_at(log_start, fetched_at_epoch);
         producers.forget_from(target.log_end());
+        ids.forget_from(partition, target.log_end());
         Ok(())
     }
 
