@@ -156,6 +156,8 @@ impl PartitionRead {
 #[derive(Debug, Default)]
 pub struct Replicated {
     pub headers: Vec<BatchHeader>,
+    /// Ids their producers chose, with their offsets (batches marked `CHOSEN_IDS`).
+    pub chosen_ids: Vec<(uuid::Uuid, u64)>,
 }
 
 impl Partition {
@@ -658,6 +660,14 @@ impl Partition {
                 epochs.assign(header.leader_epoch, header.base_offset);
                 if header.producer_id >= 0 {
                     replicated.headers.push(header);
+                }
+                if header.attributes & mq_wire::batch::CHOSEN_IDS != 0 {
+                    replicated.chosen_ids.extend(
+                        batch
+                            .records()
+                            .filter_map(Result::ok)
+                            .map(|r| (r.id, r.offset)),
+                    );
                 }
             }
             tracing::trace!(topic = %self.topic, partition = self.index, end = log.log_end(), epoch = fetched_at_epoch, "copied");

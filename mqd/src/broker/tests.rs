@@ -368,6 +368,32 @@ fn producer_batch(sequence: i32, count: u32) -> Vec<u8> {
     builder.finish()
 }
 
+/// Partition 0 of `topic`, led by `me`, follows node `me + 1` at the next epoch, truncates where
+/// that leader's log ended (`leader_end`, under the epoch `me` led in), then leads again. Returns
+/// the log end after the truncation.
+fn follow_truncate_and_lead_again(topic: &Topic, me: u64, leader_end: u64) -> u64 {
+    let partition = &topic.partitions()[0];
+    let led_in = partition.leader_epoch();
+    let follow = ReplicaSet {
+        leader: me + 1,
+        leader_epoch: led_in + 1,
+        replicas: vec![me, me + 1],
+        isr: vec![me + 1, me],
+        partition_epoch: 1,
+    };
+    partition.apply_placement(&follow);
+    let end = topic
+        .truncate_diverged(0, follow.leader_epoch, Some((led_in, leader_end)))
+        .unwrap();
+    partition.apply_placement(&ReplicaSet {
+        leader: me,
+        leader_epoch: follow.leader_epoch + 1,
+        partition_epoch: 2,
+        ..follow
+    });
+    end
+}
+
 #[test]
 fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
     // Found by the fault harness: a leader appended a batch, lost leadership before it was
@@ -376,7 +402,6 @@ fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
     let broker = broker_with(64 << 20);
     let topic = create(&broker, "t", 1);
     let me = broker.node_id();
-    let other = me + 1;
     let limits = BatchLimits {
         max_record_bytes: 1 << 20,
         max_batch_records: 1000,
@@ -391,26 +416,8 @@ fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
     assert_eq!(produce(0).base_offset, 0);
     assert_eq!(produce(5).base_offset, 5);
     let partition = Arc::clone(&topic.partitions()[0]);
-    let follow = ReplicaSet {
-        leader: other,
-        leader_epoch: partition.leader_epoch() + 1,
-        replicas: vec![me, other],
-        isr: vec![other, me],
-        partition_epoch: 1,
-    };
-    partition.apply_placement(&follow);
     // The new leader's log ended at 5 under the epoch the second batch was appended in.
-    let first_epoch = follow.leader_epoch - 1;
-    let end = topic
-        .truncate_diverged(0, follow.leader_epoch, Some((first_epoch, 5)))
-        .unwrap();
-    assert_eq!(end, 5);
-    partition.apply_placement(&ReplicaSet {
-        leader: me,
-        leader_epoch: follow.leader_epoch + 1,
-        partition_epoch: 2,
-        ..follow
-    });
+    assert_eq!(follow_truncate_and_lead_again(&topic, me, 5), 5);
     let resent = produce(5);
     assert!(!resent.duplicate, "the truncated batch is new again");
     assert_eq!(resent.base_offset, 5);
@@ -440,25 +447,7 @@ fn a_record_id_a_follower_truncated_is_stored_again_when_it_leads() {
     };
     assert_eq!(produce(1).offset, 0);
     assert_eq!(produce(2).offset, 1);
-    let partition = Arc::clone(&topic.partitions()[0]);
-    let follow = ReplicaSet {
-        leader: me + 1,
-        leader_epoch: partition.leader_epoch() + 1,
-        replicas: vec![me, me + 1],
-        isr: vec![me + 1, me],
-        partition_epoch: 1,
-    };
-    partition.apply_placement(&follow);
-    let end = topic
-        .truncate_diverged(0, follow.leader_epoch, Some((follow.leader_epoch - 1, 1)))
-        .unwrap();
-    assert_eq!(end, 1);
-    partition.apply_placement(&ReplicaSet {
-        leader: me,
-        leader_epoch: follow.leader_epoch + 1,
-        partition_epoch: 2,
-        ..follow
-    });
+    assert_eq!(follow_truncate_and_lead_again(&topic, me, 1), 1);
     let again = produce(2);
     assert!(!again.duplicate, "the truncated record is new again");
     assert_eq!(again.offset, 1);
@@ -466,4 +455,63 @@ fn a_record_id_a_follower_truncated_is_stored_again_when_it_leads() {
         produce(1).duplicate,
         "the record below the cut is still known"
     );
+}
+
+#[test]
+fn a_follower_remembers_the_record_ids_it_copies_and_knows_them_when_it_leads() {
+    let leader_broker = broker_with(64 << 20);
+    let leader_topic = create(&leader_broker, "t", 1);
+    let chosen = |id: u128| NewRecord {
+        id: RecordId::Producer(Uuid::from_u128(id)),
+        value: Cow::Borrowed(b"v"),
+        ..Default::default()
+    };
+    let plain = NewRecord {
+        value: Cow::Borrowed(b"w"),
+        ..Default::default()
+    };
+    leader_topic
+        .produce(&[plain.clone(), chosen(7)], 1 << 20, Acks::Leader, 1)
+        .unwrap();
+    let copied = leader_topic.partitions()[0]
+        .read(0, usize::MAX)
+        .unwrap()
+        .batches
+        .bytes;
+
+    let broker = broker_with(64 << 20);
+    let topic = create(&broker, "t", 1);
+    let me = broker.node_id();
+    let partition = Arc::clone(&topic.partitions()[0]);
+    let follow = ReplicaSet {
+        leader: me + 1,
+        leader_epoch: partition.leader_epoch() + 1,
+        replicas: vec![me + 1, me],
+        isr: vec![me + 1, me],
+        partition_epoch: 1,
+    };
+    partition.apply_placement(&follow);
+    topic
+        .truncate_diverged(0, follow.leader_epoch, None)
+        .unwrap();
+    topic
+        .append_replicated(0, &copied, follow.leader_epoch, (0, 2), 1)
+        .unwrap();
+    assert_eq!(partition.log_end(), 2);
+    partition.apply_placement(&ReplicaSet {
+        leader: me,
+        leader_epoch: follow.leader_epoch + 1,
+        partition_epoch: 2,
+        ..follow
+    });
+    let retried = topic
+        .produce(&[chosen(7)], 1 << 20, Acks::Leader, 2)
+        .unwrap()
+        .positions[0];
+    assert!(
+        retried.duplicate,
+        "the retry after the failover is not stored twice"
+    );
+    assert_eq!(retried.offset, 1);
+    assert_eq!(partition.log_end(), 2);
 }

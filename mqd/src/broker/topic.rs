@@ -254,6 +254,9 @@ impl Topic {
                 index_in_batch: builder.record_count(),
             });
             builder.push(&input);
+            if record.id.producer_id().is_some() {
+                builder.mark_chosen_ids();
+            }
         }
 
         let batches: Vec<(usize, Vec<u8>)> = builders
@@ -343,7 +346,8 @@ impl Topic {
     }
 
     /// On a follower: appends batches copied from the partition's leader, and remembers the
-    /// idempotent producers' batches among them, so that this node knows them if it leads next.
+    /// idempotent producers' batches and the producer-chosen record ids among them, so that this
+    /// node knows them if it leads next.
     pub fn append_replicated(
         &self,
         partition: u32,
@@ -364,6 +368,17 @@ impl Topic {
             leader_log_start,
             leader_high_watermark,
         )?;
+        if !replicated.chosen_ids.is_empty() {
+            let mut ids = self.dedup.lock();
+            for (id, offset) in replicated.chosen_ids {
+                let position = RecordPosition {
+                    partition,
+                    offset,
+                    duplicate: false,
+                };
+                ids.remember(id, position, now_ms);
+            }
+        }
         if !replicated.headers.is_empty() {
             self.sequence_moved[partition as usize].notify_waiters();
             for header in replicated.headers {

@@ -13,6 +13,7 @@ pub struct BatchBuilder {
     base_timestamp: i64,
     max_timestamp: i64,
     producer: (i64, i16, i32),
+    attributes: u16,
 }
 
 impl Default for BatchBuilder {
@@ -32,7 +33,13 @@ impl BatchBuilder {
             base_timestamp: 0,
             max_timestamp: i64::MIN,
             producer: (-1, -1, -1),
+            attributes: 0,
         }
+    }
+
+    /// Marks the batch as holding records whose ids their producer chose ([`super::CHOSEN_IDS`]).
+    pub fn mark_chosen_ids(&mut self) {
+        self.attributes |= super::CHOSEN_IDS;
     }
 
     /// Marks the batch as sent by an idempotent producer: the broker appends a batch with the same
@@ -84,7 +91,7 @@ impl BatchBuilder {
             leader_epoch: 0,
             magic: MAGIC,
             crc: 0,
-            attributes: 0,
+            attributes: self.attributes,
             last_offset_delta: self.count.saturating_sub(1),
             base_timestamp: self.base_timestamp,
             max_timestamp: if self.count == 0 {

@@ -7,6 +7,9 @@ use super::BatchError;
 pub const MAGIC: u8 = 1;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 61;
+/// Attributes bit: records of this batch carry ids their producer chose (a JSON produce's `id`),
+/// which the topic's dedup window remembers, on followers too.
+pub const CHOSEN_IDS: u16 = 1 << 8;
 
 pub(crate) const BASE_OFFSET_AT: usize = 0;
 pub(crate) const BATCH_LEN_AT: usize = 8;

@@ -11,7 +11,7 @@
 //! | 12 | leader_epoch | u32 | set by the partition leader at append |
 //! | 16 | magic | u8 | [`MAGIC`] |
 //! | 17 | crc | u32 | CRC-32C of bytes `21..batch_len` |
-//! | 21 | attributes | u16 | reserved (compression, timestamp type), 0 today |
+//! | 21 | attributes | u16 | bit 8 ([`CHOSEN_IDS`]): records carry ids their producer chose; the rest reserved (compression, timestamp type), 0 today |
 //! | 23 | last_offset_delta | u32 | `record_count - 1` |
 //! | 27 | base_timestamp | i64 | ms since the Unix epoch, of the first record |
 //! | 35 | max_timestamp | i64 | largest record timestamp |
@@ -30,7 +30,9 @@ mod reader;
 mod record;
 
 pub use builder::BatchBuilder;
-pub use header::{patch_leader_fields, restamp_producer, BatchHeader, HEADER_LEN, MAGIC};
+pub use header::{
+    patch_leader_fields, restamp_producer, BatchHeader, CHOSEN_IDS, HEADER_LEN, MAGIC,
+};
 pub use reader::{visible_prefix, BatchIter, BatchView, RecordIter, VisiblePrefix};
 pub use record::{HeaderRef, RecordInput, RecordRef};
 
