@@ -20,7 +20,7 @@ use mq_wire::api::Acks;
 use mq_wire::batch::{BatchBuilder, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 pub use sender::MAX_IN_FLIGHT_PER_PARTITION;
-use sender::{send_batches, SenderContext};
+use sender::{send_batches, SenderContext, Shared};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -345,15 +345,17 @@ impl Producer {
                 .clamp(1, MAX_IN_FLIGHT_PER_PARTITION);
             let (tx, rx) = mpsc::channel(window);
             let task = tokio::spawn(send_batches(SenderContext {
-                client: self.client.clone(),
-                acks: self.config.acks,
-                topic: self.topic.clone(),
-                partition,
-                retries: self.config.retries,
+                shared: Shared {
+                    client: self.client.clone(),
+                    acks: self.config.acks,
+                    topic: self.topic.clone(),
+                    partition,
+                    retries: self.config.retries,
+                    outcomes: self.outcomes_tx.clone(),
+                    progress: Arc::clone(&self.progress),
+                },
                 window,
                 in_flight: Arc::clone(&self.in_flight),
-                outcomes: self.outcomes_tx.clone(),
-                progress: Arc::clone(&self.progress),
                 batches: rx,
             }));
             self.tasks.push(task);

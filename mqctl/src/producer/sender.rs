@@ -25,17 +25,12 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 /// Most requests one partition may have in flight (Kafka's idempotent producer allows five).
 pub const MAX_IN_FLIGHT_PER_PARTITION: usize = 5;
 
+/// One partition's sender: what its requests share, and what only the sender loop uses.
 pub struct SenderContext {
-    pub client: Client,
-    pub acks: Acks,
-    pub topic: String,
-    pub partition: u32,
-    pub retries: u32,
+    pub shared: Shared,
     /// Requests this partition may have in flight.
     pub window: usize,
     pub in_flight: Arc<Semaphore>,
-    pub outcomes: mpsc::UnboundedSender<Outcome>,
-    pub progress: Arc<ProducerProgress>,
     pub batches: mpsc::Receiver<Sealed>,
 }
 
@@ -76,23 +71,17 @@ impl Stamp {
 
 type InFlight = futures_util::future::BoxFuture<
     'static,
-    (
-        Sealed,
-        Result<(), ClientError>,
-        Option<OwnedSemaphorePermit>,
-    ),
+    (Sealed, Result<(), ClientError>, OwnedSemaphorePermit),
 >;
 
-pub async fn send_batches(mut context: SenderContext) {
-    let context_ref = Arc::new(Shared {
-        client: context.client.clone(),
-        acks: context.acks,
-        topic: context.topic.clone(),
-        partition: context.partition,
-        retries: context.retries,
-        outcomes: context.outcomes.clone(),
-        progress: Arc::clone(&context.progress),
-    });
+pub async fn send_batches(context: SenderContext) {
+    let SenderContext {
+        shared,
+        window: most,
+        in_flight,
+        mut batches,
+    } = context;
+    let context_ref = Arc::new(shared);
     let mut stamp = Stamp::default();
     let mut window: FuturesOrdered<InFlight> = FuturesOrdered::new();
     let mut input_open = true;
@@ -103,18 +92,18 @@ pub async fn send_batches(mut context: SenderContext) {
         // A permit (the producer's limit over all partitions) is waited for only with nothing in
         // flight here: a sender that waited while holding permits whose requests it does not
         // poll could starve every other sender, and itself.
-        while window.len() < context.window {
+        while window.len() < most {
             let batch = match held.take() {
                 Some(batch) => batch,
                 None if !input_open => break,
-                None if window.is_empty() => match context.batches.recv().await {
+                None if window.is_empty() => match batches.recv().await {
                     Some(batch) => batch,
                     None => {
                         input_open = false;
                         break;
                     }
                 },
-                None => match context.batches.try_recv() {
+                None => match batches.try_recv() {
                     Ok(batch) => batch,
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => {
@@ -127,12 +116,12 @@ pub async fn send_batches(mut context: SenderContext) {
                 continue;
             }
             let permit = if window.is_empty() {
-                match Arc::clone(&context.in_flight).acquire_owned().await {
+                match Arc::clone(&in_flight).acquire_owned().await {
                     Ok(permit) => permit,
                     Err(_) => return,
                 }
             } else {
-                match Arc::clone(&context.in_flight).try_acquire_owned() {
+                match Arc::clone(&in_flight).try_acquire_owned() {
                     Ok(permit) => permit,
                     Err(TryAcquireError::NoPermits) => {
                         held = Some(batch);
@@ -145,7 +134,7 @@ pub async fn send_batches(mut context: SenderContext) {
             let shared = Arc::clone(&context_ref);
             window.push_back(Box::pin(async move {
                 let sent = shared.send_once(&batch).await;
-                (batch, sent, Some(permit))
+                (batch, sent, permit)
             }));
         }
         let Some((batch, sent, permit)) = window.next().await else {
@@ -169,7 +158,7 @@ pub async fn send_batches(mut context: SenderContext) {
                     }
                 }
                 for (batch, error) in again {
-                    let Ok(_permit) = context.in_flight.acquire().await else {
+                    let Ok(_permit) = in_flight.acquire().await else {
                         return;
                     };
                     context_ref.recover(&mut stamp, batch, error).await;
@@ -179,15 +168,15 @@ pub async fn send_batches(mut context: SenderContext) {
     }
 }
 
-/// What the in-flight requests need from the context.
-struct Shared {
-    client: Client,
-    acks: Acks,
-    topic: String,
-    partition: u32,
-    retries: u32,
-    outcomes: mpsc::UnboundedSender<Outcome>,
-    progress: Arc<ProducerProgress>,
+/// What a partition's requests need, in flight and when resent.
+pub struct Shared {
+    pub client: Client,
+    pub acks: Acks,
+    pub topic: String,
+    pub partition: u32,
+    pub retries: u32,
+    pub outcomes: mpsc::UnboundedSender<Outcome>,
+    pub progress: Arc<ProducerProgress>,
 }
 
 impl Shared {
