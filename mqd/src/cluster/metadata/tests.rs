@@ -384,8 +384,9 @@ fn a_dead_node_is_not_taken_back_into_the_isr() {
     );
 }
 
-#[test]
-fn an_eligible_replica_leads_when_the_last_in_sync_one_restarts_empty() {
+/// Three nodes up (node 2's incarnation returned, to bring it back as the same process), the
+/// replicated topic `r` (`min_insync_replicas` 2), then node 3 down.
+fn replicated_with_node_3_down() -> (Metadata, Uuid) {
     let mut metadata = Metadata::default();
     let two = Uuid::new_v4();
     for id in 1..=3 {
@@ -399,6 +400,12 @@ fn an_eligible_replica_leads_when_the_last_in_sync_one_restarts_empty() {
     metadata
         .apply(&Command::NodeDown { id: 3, now_ms: 2 })
         .unwrap();
+    (metadata, two)
+}
+
+#[test]
+fn an_eligible_replica_leads_when_the_last_in_sync_one_restarts_empty() {
+    let (mut metadata, two) = replicated_with_node_3_down();
     let p = &metadata.topics["r"].partitions[0];
     assert_eq!(
         (p.isr.clone(), p.elr.clone()),
@@ -427,19 +434,7 @@ fn an_eligible_replica_leads_when_the_last_in_sync_one_restarts_empty() {
 
 #[test]
 fn an_eligible_replica_coming_back_takes_over_an_offline_partition() {
-    let mut metadata = Metadata::default();
-    let two = Uuid::new_v4();
-    for id in 1..=3 {
-        up(
-            &mut metadata,
-            id,
-            if id == 2 { two } else { Uuid::new_v4() },
-        );
-    }
-    replicated(&mut metadata, false);
-    metadata
-        .apply(&Command::NodeDown { id: 3, now_ms: 2 })
-        .unwrap();
+    let (mut metadata, two) = replicated_with_node_3_down();
     metadata
         .apply(&Command::NodeDown { id: 2, now_ms: 3 })
         .unwrap();
