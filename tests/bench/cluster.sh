@@ -12,11 +12,11 @@ MESSAGES=${MESSAGES:-5000000}
 # Two produce requests in flight per node: with the default (2 in all), one node of three idles.
 IN_FLIGHT=${IN_FLIGHT:-6}
 WORK=$(mktemp -d /tmp/mq-bench-cluster.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
 
-wait_http() { for _ in $(seq 100); do curl -sf "http://$1/health" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
+PORT_PREFIX=95
+NODE_MEMORY=4GiB
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 single() { # mode
   printf '[limits]\nmemory = "12GiB"\n' > "$WORK/single.toml"
@@ -25,27 +25,6 @@ single() { # mode
   "$BIN/mqctl" --server 127.0.0.1:7391 -o json bench "$1" --messages "$MESSAGES" --size 100 --partitions 9 --in-flight "$IN_FLIGHT" | tail -1
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
-
-start_cluster() {
-  rm -rf "$WORK/c"; mkdir -p "$WORK/c"
-  local nodes='{ id = 1, addr = "127.0.0.1:9501" }, { id = 2, addr = "127.0.0.1:9502" }, { id = 3, addr = "127.0.0.1:9503" }'
-  CLUSTER_PIDS=()
-  for i in 1 2 3; do
-    printf '[node]\nid = %s\nlisten = "127.0.0.1:950%s"\ndata_dir = "%s"\n[limits]\nmemory = "4GiB"\n[cluster]\nnodes = [ %s ]\n' \
-      "$i" "$i" "$WORK/c/node$i" "$nodes" > "$WORK/c/node$i.toml"
-    "$BIN/mqd" --config "$WORK/c/node$i.toml" >"$WORK/c/node$i.log" 2>&1 &
-    CLUSTER_PIDS+=("$!"); PIDS+=("$!")
-  done
-  for i in 1 2 3; do wait_http "127.0.0.1:950$i"; done
-  # A controller, and every node alive.
-  for _ in $(seq 100); do
-    local status; status=$(curl -sf http://127.0.0.1:9501/v1/cluster || true)
-    if echo "$status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s.get("controller") and all(n["state"]=="alive" for n in s["nodes"]) else 1)' 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "the cluster did not form" >&2; return 1
-}
-stop_cluster() { for p in "${CLUSTER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 
 cluster() { # mode
   start_cluster

@@ -14,31 +14,11 @@ ROUNDS=${2:-3}
 MESSAGES=${MESSAGES:-5000000}
 IN_FLIGHT=${IN_FLIGHT:-6}
 WORK=$(mktemp -d /tmp/mq-bench-replication.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
 
-wait_http() { for _ in $(seq 100); do curl -sf "http://$1/health" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-
-start_cluster() {
-  rm -rf "$WORK/c"; mkdir -p "$WORK/c"
-  local nodes='{ id = 1, addr = "127.0.0.1:9601" }, { id = 2, addr = "127.0.0.1:9602" }, { id = 3, addr = "127.0.0.1:9603" }'
-  CLUSTER_PIDS=()
-  for i in 1 2 3; do
-    printf '[node]\nid = %s\nlisten = "127.0.0.1:960%s"\ndata_dir = "%s"\n[limits]\nmemory = "6GiB"\n[cluster]\nnodes = [ %s ]\n' \
-      "$i" "$i" "$WORK/c/node$i" "$nodes" > "$WORK/c/node$i.toml"
-    "$BIN/mqd" --config "$WORK/c/node$i.toml" >"$WORK/c/node$i.log" 2>&1 &
-    CLUSTER_PIDS+=("$!"); PIDS+=("$!")
-  done
-  for i in 1 2 3; do wait_http "127.0.0.1:960$i"; done
-  for _ in $(seq 100); do
-    local status; status=$(curl -sf http://127.0.0.1:9601/v1/cluster || true)
-    if echo "$status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s.get("controller") and all(n["state"]=="alive" for n in s["nodes"]) else 1)' 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "the cluster did not form" >&2; return 1
-}
-stop_cluster() { for p in "${CLUSTER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+PORT_PREFIX=96
+NODE_MEMORY=6GiB
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 produce() { # replication factor
   start_cluster
