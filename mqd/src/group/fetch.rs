@@ -187,7 +187,7 @@ impl Groups {
             .cloned()
             .unwrap_or_default();
         let generation = group.generation;
-        let in_flight = group.commits_in_flight.clone();
+        let in_flight = &group.commits_in_flight;
         let member = group
             .members
             .get_mut(&request.member_id)
