@@ -91,7 +91,7 @@ impl GroupConsumer {
         max_wait_ms: u64,
         max_bytes: u64,
     ) -> Result<GroupConsumer, ClientError> {
-        let joined = client.join_group(group, &join).await?;
+        let joined = join_patiently(&client, group, &join).await?;
         let mut consumer = GroupConsumer {
             client,
             group: group.to_owned(),
@@ -343,7 +343,7 @@ impl GroupConsumer {
         self.last_heartbeat = Instant::now();
         match error.code() {
             Some(ErrorCode::UnknownMember) => {
-                let joined = self.client.join_group(&self.group, &self.join).await?;
+                let joined = join_patiently(&self.client, &self.group, &self.join).await?;
                 self.take(joined, true).await
             }
             Some(ErrorCode::StaleGeneration | ErrorCode::NotPartitionOwner) => {
@@ -415,6 +415,27 @@ async fn reset_position(
     };
     let answer = client.list_offsets(&tp.0, &query).await?;
     Ok(answer.partitions.first().map_or(0, |p| p.offset))
+}
+
+/// Joins `group`. A coordinator that is moving (or settling after a move) answers with a
+/// retriable error: ask again, for up to [`COORDINATOR_PATIENCE`], as Kafka's clients do with
+/// `COORDINATOR_NOT_AVAILABLE`.
+async fn join_patiently(
+    client: &Client,
+    group: &str,
+    join: &JoinGroupRequest,
+) -> Result<MemberAssignment, ClientError> {
+    let give_up = Instant::now() + COORDINATOR_PATIENCE;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match client.join_group(group, join).await {
+            Err(error) if retriable(&error) && Instant::now() + pause < give_up => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Errors that pass: a node down or unreachable, a coordinator or leader that moved.

@@ -49,10 +49,20 @@ fn call(
 }
 
 impl GroupMember {
-    /// Joins `group` reading `topics`, with a session timeout.
+    /// Joins `group` reading `topics`, with a session timeout; a coordinator that is moving or
+    /// settling after a move (`coordinator_unavailable`) is asked again for up to 30 s.
     pub fn join(base: &str, group: &str, topics: &[&str], session_ms: u64) -> GroupMember {
-        GroupMember::try_join(base, group, topics, session_ms, Duration::from_secs(60))
-            .expect("join")
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match GroupMember::try_join(base, group, topics, session_ms, Duration::from_secs(60)) {
+                Err(refused)
+                    if refused.code == "coordinator_unavailable" && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                joined => return joined.expect("join"),
+            }
+        }
     }
 
     /// Joins, or answers why not; every request of the member times out after `timeout`.

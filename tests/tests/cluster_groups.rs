@@ -1,10 +1,12 @@
 //! Consumer groups in a 3-node cluster, driven through `mqctl`: a group reads every record of a
 //! topic spread over the nodes through a node that leads only some of it, two members share the
 //! partitions, the coordinator's death moves the group to a survivor which resumes from the
-//! commits kept in the metadata, and a consumer whose committed offset fell below a restarted
-//! leader's new log start is reset past it instead of getting stuck.
+//! commits kept in the metadata, a consumer whose committed offset fell below a restarted
+//! leader's new log start is reset past it instead of getting stuck, and a coordinator paused
+//! while its group moved serves its old members nothing when it resumes.
 
 use mq_e2e::cluster::{json_lines, Cluster, Node, DEFAULT_TIMINGS};
+use mq_e2e::group::GroupMember;
 use mq_e2e::Answer;
 use mq_wire::api::TopicDescription;
 use serde_json::{json, Value};
@@ -647,5 +649,105 @@ fn a_restarted_leader_resets_a_consumer_past_the_new_log_start() {
         committed(&group).get(&partition),
         Some(&(offsets[9] + 1)),
         "committed after the restart: {group}"
+    );
+}
+
+/// The coordinator's node id, as `node` knows it (`None` while it answers an error).
+fn coordinator_as_seen_by(node: &Node, group: &str) -> Option<usize> {
+    let answer = node
+        .try_get(&format!("/v1/groups/{group}/coordinator"))
+        .ok()?;
+    (answer.status == 200)
+        .then(|| answer.body["node"].as_u64())
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+}
+
+/// Found by the fault harness: a coordinator paused past its session lost its group to another
+/// node, whose member read on and committed; resumed, it served its old member's next fetch from
+/// the position it remembered, below that commit, before it learnt the group had moved. Its
+/// coordinator lease has run out by then, so it refuses.
+#[test]
+fn a_coordinator_paused_while_its_group_moved_serves_its_old_member_nothing_when_it_resumes() {
+    use std::io::{Read, Write};
+    let cluster = Cluster::start(3);
+    // Three copies: the partition stays readable whichever node is paused.
+    let created = cluster.node(1).post(
+        "/v1/topics",
+        &json!({"name": "moves", "partitions": 1, "replication_factor": 3}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    let leader = cluster.node(1).describe_topic("moves").partitions[0].leader as usize;
+    cluster.node(leader).produce_values("moves", 0, &values);
+    let old = cluster.eventually(Duration::from_secs(10), "the group's coordinator", || {
+        coordinator_as_seen_by(cluster.node(1), "g")
+    });
+    let other = if old == 1 { 2 } else { 1 };
+
+    // The old member reads 10 records at the coordinator and commits nothing.
+    let stale = GroupMember::join(&cluster.node(old).url(""), "g", &["moves"], 60_000);
+    let first = stale.fetch(10, 1_000).expect("first fetch");
+    let read: Vec<u64> = first.records.iter().map(|r| r.record.offset).collect();
+    assert_eq!(read, (0..10).collect::<Vec<_>>(), "{first:?}");
+
+    cluster.pause(old);
+    cluster.eventually(DOWN_DEADLINE, "the group on another node", || {
+        coordinator_as_seen_by(cluster.node(other), "g").filter(|&n| n != old)
+    });
+    // A member at the new coordinator reads the whole partition and commits it.
+    let fresh = GroupMember::join(&cluster.node(other).url(""), "g", &["moves"], 60_000);
+    let mut next = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while next < 100 && Instant::now() < deadline {
+        match fresh.fetch(100, 500) {
+            Ok(fetched) => {
+                for record in &fetched.records {
+                    assert_eq!(record.record.offset, next, "the new member reads in order");
+                    next += 1;
+                }
+            }
+            Err(refused) => println!("the new member's fetch: {refused:?}"),
+        }
+    }
+    assert_eq!(next, 100, "the new member read the partition");
+    fresh
+        .commit(&BTreeMap::from([(("moves".to_owned(), 0), 100)]))
+        .expect("the new member commits");
+
+    // The old member's next fetch waits in the paused node's socket, then it resumes.
+    let body = json!({
+        "member_id": stale.member_id(), "generation": stale.generation(),
+        "max_records": 100, "max_wait_ms": 0,
+    })
+    .to_string();
+    let address = cluster
+        .node(old)
+        .url("")
+        .trim_start_matches("http://")
+        .to_owned();
+    let mut socket = std::net::TcpStream::connect(&address).expect("connect to the paused node");
+    write!(
+        socket,
+        "POST /v1/groups/g/fetch HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the fetch");
+    cluster.resume(old);
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("the answer");
+    let status = answer.split(' ').nth(1).unwrap_or_default().to_owned();
+    let head: String = answer.chars().take(600).collect();
+    println!("the resumed coordinator answered the old member's fetch: {head}");
+    assert!(
+        !answer.contains("\"offset\""),
+        "the old coordinator served records the new member had committed: {head}"
+    );
+    assert!(
+        status == "503" || status == "421" || status == "409",
+        "a refusal was expected: {answer}"
     );
 }

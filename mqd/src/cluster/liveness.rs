@@ -9,6 +9,10 @@
 //! so its partitions get new leaders within about a second. A node that is only slow or paused
 //! still accepts connections and keeps its full session.
 //!
+//! The controller answers each report with its Raft read index, after confirming with a majority
+//! that it still leads: that answer renews the node's coordinator lease
+//! ([`super::coordinator_lease`]).
+//!
 //! Sessions live only in the controller's memory, as Kafka's broker heartbeats do: a new
 //! controller gives every node a full session from the moment it takes over.
 
@@ -32,6 +36,13 @@ pub struct NodeReport {
     pub id: u64,
     pub addr: String,
     pub incarnation: Uuid,
+}
+
+/// The controller's answer to a report: its read index, confirmed with a majority after the
+/// report arrived. The reporting node's coordinator lease counts once it has applied it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    pub read_index: u64,
 }
 
 #[derive(Default)]
@@ -146,8 +157,9 @@ impl Cluster {
     }
 
     /// On the controller: a node reported in. Proposes `NodeUp` when the metadata does not yet
-    /// say it is alive as this very process.
-    pub async fn receive_report(&self, report: NodeReport) -> Result<(), ClusterError> {
+    /// say it is alive as this very process, then confirms its own leadership with a majority and
+    /// answers with its read index.
+    pub async fn receive_report(&self, report: NodeReport) -> Result<ReportAnswer, ClusterError> {
         if !self.is_controller() {
             return Err(ClusterError::NotController { node: self.node_id });
         }
@@ -175,7 +187,18 @@ impl Cluster {
             })
             .await?;
         }
-        Ok(())
+        // A controller that was paused or cut off may have been replaced, and the slots it knows
+        // moved since: only a confirmed leader's read index may renew a lease.
+        let confirm = tokio::time::timeout(self.lease.duration(), self.raft.ensure_linearizable());
+        match confirm.await {
+            Ok(Ok(read)) => Ok(ReportAnswer {
+                read_index: read.map_or(0, |log_id| log_id.index),
+            }),
+            Ok(Err(error)) => Err(ClusterError::ControllerUnavailable(error.to_string())),
+            Err(_) => Err(ClusterError::ControllerUnavailable(
+                "no majority confirmed this controller within a lease".to_owned(),
+            )),
+        }
     }
 
     /// Reports to the controller, and on the controller expires silent nodes, every
@@ -199,24 +222,33 @@ impl Cluster {
         }
     }
 
+    /// Reports to the controller; its answer renews the coordinator lease, counted from now.
     async fn send_report(&self) -> Result<(), ClusterError> {
         let report = self.report();
-        match self.controller() {
-            None => Err(ClusterError::ControllerUnavailable("none elected".into())),
-            Some(id) if id == self.node_id => self.receive_report(report).await,
+        let sent = Instant::now();
+        let answer = match self.controller() {
+            None => return Err(ClusterError::ControllerUnavailable("none elected".into())),
+            Some(id) if id == self.node_id => self.receive_report(report).await?,
             Some(id) => {
                 let addr = self.address_of(id).unwrap_or_default();
+                let unavailable =
+                    |e: reqwest::Error| ClusterError::ControllerUnavailable(e.to_string());
                 self.http
                     .post(format!("http://{addr}{HEARTBEAT_PATH}"))
-                    .timeout(self.settings.heartbeat_interval.0 * 4)
+                    .timeout(self.lease.duration())
                     .json(&report)
                     .send()
                     .await
                     .and_then(|answer| answer.error_for_status())
-                    .map(drop)
-                    .map_err(|e| ClusterError::ControllerUnavailable(e.to_string()))
+                    .map_err(unavailable)?
+                    .json::<ReportAnswer>()
+                    .await
+                    .map_err(unavailable)?
             }
-        }
+        };
+        self.lease
+            .grant(sent, answer.read_index, self.metadata().index);
+        Ok(())
     }
 
     /// Whether `node`'s address refuses a TCP connection: nothing listens there any more.

@@ -7,6 +7,7 @@
 //! | `raft/` | openraft: state machine, persistent vote and log, RPCs between nodes |
 //! | `placement.rs` | where a new topic's partitions go: live nodes only, leaders spread evenly |
 //! | `liveness.rs` | node heartbeats to the controller; the controller marks silent nodes down |
+//! | `coordinator_lease.rs` | how long this node may serve its coordinator slots without asking: renewed by the controller's answers to its heartbeats |
 //! | `reconcile.rs` | makes this node's broker match the metadata (topics, epochs, offset starts) |
 //! | `offset_ceilings.rs` | durable offset ceilings: a restarted node never reuses an offset |
 //! | `forward.rs` | sends a request on to the node that serves it |
@@ -16,6 +17,7 @@
 //! it; every node applies the same log. Records stay on the node leading their partition, in memory;
 //! a group's live membership stays on its coordinator, its committed offsets in the metadata.
 
+pub mod coordinator_lease;
 pub mod election;
 pub mod forward;
 pub mod liveness;
@@ -45,6 +47,10 @@ pub const APPLIED_PATH: &str = "/internal/v1/raft/applied";
 
 /// How long a proposal may look for a controller before giving up.
 const PROPOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A coordinator lease lasts this many heartbeat intervals: a node that reports every interval
+/// renews it long before it runs out, unless three reports in a row go unanswered.
+const LEASE_HEARTBEATS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -91,6 +97,8 @@ pub struct Cluster {
     incarnation: Uuid,
     sessions: liveness::Sessions,
     pub ceilings: Arc<OffsetCeilings>,
+    /// How long this node may still serve the groups of the slots it holds.
+    pub lease: Arc<coordinator_lease::CoordinatorLease>,
     /// Set once the broker exists: what keeps it in line with the metadata.
     reconciler: std::sync::OnceLock<parking_lot::Mutex<reconcile::Reconciler>>,
 }
@@ -172,6 +180,9 @@ impl Cluster {
             incarnation: Uuid::new_v4(),
             sessions: liveness::Sessions::default(),
             ceilings,
+            lease: Arc::new(coordinator_lease::CoordinatorLease::new(
+                settings.heartbeat_interval.0 * LEASE_HEARTBEATS,
+            )),
             reconciler: std::sync::OnceLock::new(),
         }))
     }

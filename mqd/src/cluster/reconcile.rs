@@ -8,6 +8,7 @@
 //! metadata may still say this node leads partitions whose records died with its previous process,
 //! and it must not serve them before the controller has moved them.
 
+use super::coordinator_lease::CoordinatorLease;
 use super::metadata::PartitionRecord;
 use super::offset_ceilings::OffsetCeilings;
 use super::raft::state_machine::Applied;
@@ -24,6 +25,7 @@ pub struct Reconciler {
     node_id: u64,
     incarnation: Uuid,
     ceilings: Arc<OffsetCeilings>,
+    lease: Arc<CoordinatorLease>,
     broker: Arc<Broker>,
     groups: Arc<Groups>,
     metrics: Arc<Metrics>,
@@ -47,6 +49,7 @@ impl Reconciler {
             cluster.node_id(),
             cluster.incarnation(),
             Arc::clone(&cluster.ceilings),
+            Arc::clone(&cluster.lease),
             broker,
             groups,
             metrics,
@@ -57,6 +60,7 @@ impl Reconciler {
         node_id: u64,
         incarnation: Uuid,
         ceilings: Arc<OffsetCeilings>,
+        lease: Arc<CoordinatorLease>,
         broker: Arc<Broker>,
         groups: Arc<Groups>,
         metrics: Arc<Metrics>,
@@ -65,12 +69,35 @@ impl Reconciler {
             node_id,
             incarnation,
             ceilings,
+            lease,
             broker,
             groups,
             metrics,
             installed: HashMap::new(),
             reconciled_index: 0,
             slots: Vec::new(),
+        }
+    }
+
+    /// Tells the coordinator lease which slots came here (or came back at a new epoch) and which
+    /// left: a slot gained is served only a lease after. On the first reconciliation after a
+    /// start every slot held counts as just gained.
+    fn note_slot_moves(
+        &self,
+        previous: &[crate::cluster::metadata::CoordinatorSlot],
+        now: &[crate::cluster::metadata::CoordinatorSlot],
+    ) {
+        let at = std::time::Instant::now();
+        for (index, slot) in now.iter().enumerate() {
+            let index = index as u32;
+            let before = previous.get(index as usize);
+            if slot.node == self.node_id {
+                if before != Some(slot) {
+                    self.lease.slot_gained(index, at);
+                }
+            } else if before.is_some_and(|b| b.node == self.node_id) {
+                self.lease.slot_lost(index);
+            }
         }
     }
 
@@ -91,6 +118,7 @@ impl Reconciler {
         self.reconciled_index = applied.index;
         let me = self.node_id;
         let previous = std::mem::replace(&mut self.slots, applied.metadata.slots.clone());
+        self.note_slot_moves(&previous, &applied.metadata.slots);
         self.groups.retain_coordinated(|group| {
             applied.metadata.slot(group).is_some_and(|(index, slot)| {
                 slot.node == me && previous.get(index as usize).is_none_or(|old| *old == slot)
@@ -230,6 +258,7 @@ mod tests {
     use std::time::Duration;
 
     const INCARNATION: Uuid = Uuid::from_u128(7);
+    const LEASE: Duration = Duration::from_millis(400);
 
     fn reconciler(dir: &std::path::Path) -> (Reconciler, Arc<Broker>) {
         let broker = Arc::new(Broker::new(Arc::new(Config::default())));
@@ -244,6 +273,7 @@ mod tests {
             1,
             INCARNATION,
             ceilings,
+            Arc::new(CoordinatorLease::new(LEASE)),
             Arc::clone(&broker),
             groups,
             metrics,
@@ -290,6 +320,67 @@ mod tests {
             broker.topic("t").is_ok(),
             "a caller holding the state before the create must not drop the topic"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_slot_that_comes_here_is_served_only_a_lease_after_and_one_that_leaves_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("mq-reconcile-slots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut reconciler, _broker) = reconciler(&dir);
+        let lease = Arc::clone(&reconciler.lease);
+        let node_up = |id: u64, incarnation: Uuid| Command::NodeUp {
+            id,
+            addr: format!("127.0.0.1:{id}"),
+            incarnation,
+            now_ms: 0,
+        };
+        let mut metadata = Metadata::default();
+        metadata.apply(&node_up(1, INCARNATION)).unwrap();
+        reconciler.reconcile(&Applied {
+            index: 1,
+            metadata: metadata.clone(),
+        });
+        let start = std::time::Instant::now();
+        lease.grant(start, 1, 1);
+        assert!(
+            lease.check(0, start, 1).is_err(),
+            "every slot held at the first reconciliation counts as just gained"
+        );
+        let later = start + LEASE + Duration::from_millis(1);
+        lease.grant(later, 1, 1);
+        assert_eq!(lease.check(0, later, 1), Ok(()));
+
+        metadata.apply(&node_up(2, Uuid::from_u128(8))).unwrap();
+        reconciler.reconcile(&Applied {
+            index: 2,
+            metadata: metadata.clone(),
+        });
+        let (kept, gone): (Vec<u32>, Vec<u32>) = (0..crate::cluster::metadata::GROUP_SLOTS)
+            .partition(|&i| metadata.slots[i as usize].node == 1);
+        assert!(!kept.is_empty() && !gone.is_empty(), "node 2 took a share");
+        assert_eq!(
+            lease.check(kept[0], later, 2),
+            Ok(()),
+            "a slot kept stays served"
+        );
+        assert!(
+            lease.check(gone[0], later, 2).is_err(),
+            "a slot that left is not"
+        );
+
+        // Node 2 dies: its slots come back here at a new epoch, and wait a lease.
+        metadata
+            .apply(&Command::NodeDown { id: 2, now_ms: 0 })
+            .unwrap();
+        reconciler.reconcile(&Applied { index: 3, metadata });
+        let back = std::time::Instant::now();
+        lease.grant(back, 3, 3);
+        assert!(matches!(
+            lease.check(gone[0], back, 3),
+            Err(crate::cluster::coordinator_lease::LeaseLapse::SlotSettling { .. })
+        ));
+        assert_eq!(lease.check(gone[0], back + LEASE, 3), Ok(()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -231,8 +231,18 @@ impl ReplicatedOffsets for Cluster {
 }
 
 impl ClusterGroups for Cluster {
-    fn coordinates(&self, group: &str) -> bool {
-        self.claim(group).is_ok()
+    fn check_coordinates(&self, group: &str) -> Result<(), GroupError> {
+        let applied = self.metadata();
+        match applied.metadata.slot(group) {
+            Some((index, slot)) if slot.node == self.node_id => self
+                .lease
+                .check(index, std::time::Instant::now(), applied.index)
+                .map_err(|lapse| GroupError::CoordinatorUnavailable {
+                    group: group.to_owned(),
+                    reason: lapse.to_string(),
+                }),
+            _ => Err(GroupError::NotCoordinator(group.to_owned())),
+        }
     }
 
     fn coordinator_epoch(&self, group: &str) -> u64 {

@@ -21,8 +21,16 @@ pub trait ReplicatedOffsets: Send + Sync {
 
 /// Everything else a coordinator in a cluster does through the cluster.
 pub trait ClusterGroups: ReplicatedOffsets {
-    /// Whether this node holds the group's coordinator slot now.
-    fn coordinates(&self, group: &str) -> bool;
+    /// Whether this node may serve the group now: it holds the group's coordinator slot, under a
+    /// coordinator lease that is still running (see `cluster::coordinator_lease`), and the slot
+    /// came to it at least a lease ago. `not_coordinator` when the slot is elsewhere,
+    /// `coordinator_unavailable` (retriable) when the lease forbids it for now.
+    fn check_coordinates(&self, group: &str) -> Result<(), GroupError>;
+
+    /// [`ClusterGroups::check_coordinates`] as a yes or no.
+    fn coordinates(&self, group: &str) -> bool {
+        self.check_coordinates(group).is_ok()
+    }
 
     /// Where a group taken over here starts numbering its generations: above every generation
     /// an earlier coordinator of the group gave out, and never the same as another coordinator's

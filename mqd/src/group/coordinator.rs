@@ -113,6 +113,7 @@ impl Groups {
         group_name: &str,
         request: &HeartbeatRequest,
     ) -> Result<MemberAssignment, GroupError> {
+        self.check_coordinated_here(group_name)?;
         let mut groups = self.groups.lock();
         let unknown = || GroupError::UnknownMember {
             group: group_name.to_owned(),

@@ -38,7 +38,7 @@ pub enum GroupError {
         "this node no longer coordinates group `{0}`; the request goes to its new coordinator"
     )]
     NotCoordinator(String),
-    #[error("the offsets of group `{group}` could not be made durable: {reason}")]
+    #[error("the coordinator of group `{group}` cannot serve it right now: {reason}; retry")]
     CoordinatorUnavailable { group: String, reason: String },
     #[error(transparent)]
     Broker(#[from] BrokerError),

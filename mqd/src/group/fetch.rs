@@ -172,6 +172,9 @@ impl Groups {
         group_name: &str,
         request: &GroupFetchRequest,
     ) -> Result<FetchPlan, GroupError> {
+        // Asked at every round of a long poll: a coordinator paused mid-poll may have lost the
+        // group meanwhile, and its positions are then behind what the new one committed.
+        self.check_coordinated_here(group_name)?;
         let mut groups = self.groups.lock();
         let group = groups
             .get_mut(group_name)

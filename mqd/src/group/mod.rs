@@ -110,9 +110,18 @@ impl Groups {
 
     /// Whether this node coordinates `group` (always, for a node alone).
     pub fn coordinated_here(&self, group: &str) -> bool {
-        self.cluster
-            .get()
-            .is_none_or(|cluster| cluster.coordinates(group))
+        self.check_coordinated_here(group).is_ok()
+    }
+
+    /// Whether this node may serve `group` now (always, for a node alone); in a cluster, why not
+    /// (`not_coordinator`, or `coordinator_unavailable` while its lease forbids it). Every
+    /// request that reads or changes a group's live state asks first: the state of a coordinator
+    /// that lost its slot without knowing it must not be served.
+    pub fn check_coordinated_here(&self, group: &str) -> Result<(), GroupError> {
+        match self.cluster.get() {
+            Some(cluster) => cluster.check_coordinates(group),
+            None => Ok(()),
+        }
     }
 
     /// Drops the live state (members, assignments) of groups this node no longer coordinates:

@@ -346,8 +346,8 @@ impl cluster_hooks::ReplicatedOffsets for GatedCluster {
 }
 
 impl cluster_hooks::ClusterGroups for GatedCluster {
-    fn coordinates(&self, _group: &str) -> bool {
-        true
+    fn check_coordinates(&self, _group: &str) -> Result<(), GroupError> {
+        Ok(())
     }
     fn generation_floor(&self, _group: &str) -> u64 {
         0

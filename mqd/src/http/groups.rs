@@ -54,15 +54,7 @@ pub async fn join(
                 ),
             ));
         }
-        if !state.groups.coordinated_here(&group) {
-            return Err(ApiError::new(
-                mq_wire::ErrorCode::NotCoordinator,
-                format!(
-                    "node {} no longer coordinates group `{group}`",
-                    cluster.node_id()
-                ),
-            ));
-        }
+        state.groups.check_coordinated_here(&group)?;
     }
     Ok(Json(state.groups.join(&state.broker, &group, &request)?))
 }

@@ -4,7 +4,7 @@
 //! node alone answers `404 not_found` to all of it.
 
 use super::{ApiError, AppState};
-use crate::cluster::liveness::{NodeReport, HEARTBEAT_PATH};
+use crate::cluster::liveness::{NodeReport, ReportAnswer, HEARTBEAT_PATH};
 use crate::cluster::metadata::Command;
 use crate::cluster::raft::network::{APPEND_PATH, SNAPSHOT_PATH, VOTE_PATH};
 use crate::cluster::raft::TypeConfig;
@@ -120,9 +120,8 @@ async fn applied(State(state): State<AppState>) -> Result<Json<AppliedAnswer>, A
 async fn heartbeat(
     State(state): State<AppState>,
     Json(report): Json<NodeReport>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    cluster_of(&state)?.receive_report(report).await?;
-    Ok(Json(serde_json::json!({})))
+) -> Result<Json<ReportAnswer>, ApiError> {
+    Ok(Json(cluster_of(&state)?.receive_report(report).await?))
 }
 
 #[derive(Debug, Deserialize)]
