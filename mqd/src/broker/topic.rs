@@ -449,27 +449,35 @@ impl Topic {
         while at < body.len() {
             let invalid = |source| BrokerError::InvalidBatch { at, source };
             let (batch, _) = BatchView::parse(&body[at..]).map_err(invalid)?;
-            batch.validate().map_err(invalid)?;
+            // One pass over the records: the batch's own checks and the size limit.
+            let mut too_large = None;
+            batch
+                .validate_visiting(|index, record| {
+                    if too_large.is_some() {
+                        return;
+                    }
+                    let size = record.payload_len()
+                        + record
+                            .headers()
+                            .map(|h| h.key.len() + h.value.len())
+                            .sum::<usize>();
+                    if size as u64 > limits.max_record_bytes {
+                        too_large = Some((index as usize, size));
+                    }
+                })
+                .map_err(invalid)?;
             if batch.header.record_count == 0 {
                 return Err(invalid(BatchError::CountMismatch {
                     declared: 0,
                     found: 0,
                 }));
             }
-            for (index, record) in batch.records().enumerate() {
-                let record = record.map_err(invalid)?;
-                let size = record.payload_len()
-                    + record
-                        .headers()
-                        .map(|h| h.key.len() + h.value.len())
-                        .sum::<usize>();
-                if size as u64 > limits.max_record_bytes {
-                    return Err(BrokerError::RecordTooLarge {
-                        index: records + index,
-                        size,
-                        max: limits.max_record_bytes,
-                    });
-                }
+            if let Some((index, size)) = too_large {
+                return Err(BrokerError::RecordTooLarge {
+                    index: records + index,
+                    size,
+                    max: limits.max_record_bytes,
+                });
             }
             records += batch.header.record_count as usize;
             spans.push((at, batch.header));

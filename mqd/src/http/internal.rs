@@ -41,9 +41,20 @@ async fn replica_fetch(
     Json(fetch): Json<replica::ReplicaFetch>,
 ) -> Result<axum::response::Response, ApiError> {
     cluster_of(&state)?;
-    let body = crate::replication::leader::serve_fetch(&state.broker, fetch).await;
+    let chunks = crate::replication::leader::serve_fetch(&state.broker, fetch).await;
+    // The batches go out as they were read, chunk after chunk, with their total length.
+    let length: usize = chunks.iter().map(bytes::Bytes::len).sum();
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(
+        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
     Ok(axum::response::IntoResponse::into_response((
-        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_owned(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, length.to_string()),
+        ],
         body,
     )))
 }

@@ -47,7 +47,36 @@ fn followed(broker: &Broker, leader: u64) -> Vec<(Arc<Topic>, Arc<Partition>)> {
     out
 }
 
+/// Where one leader answers fetches and epoch questions, parsed once.
+struct LeaderUrls {
+    fetch: reqwest::Url,
+    epoch: reqwest::Url,
+}
+
+impl LeaderUrls {
+    fn of(cluster: &Cluster, leader: u64) -> Result<Self, String> {
+        let addr = cluster
+            .address_of(leader)
+            .ok_or_else(|| format!("node {leader} is not in cluster.nodes"))?;
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("http://{addr}{path}"))
+                .map_err(|e| format!("node {leader}'s address {addr}: {e}"))
+        };
+        Ok(LeaderUrls {
+            fetch: parse(FETCH_PATH)?,
+            epoch: parse(EPOCH_PATH)?,
+        })
+    }
+}
+
 async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, stop: ShutdownSignal) {
+    let urls = match LeaderUrls::of(&cluster, leader) {
+        Ok(urls) => urls,
+        Err(error) => {
+            tracing::error!(leader, %error, "cannot copy from this node");
+            return;
+        }
+    };
     let stop = stop.wait();
     tokio::pin!(stop);
     let mut changes = broker.watch_placement();
@@ -61,7 +90,7 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
                 return Ok(());
             }
             tokio::select! {
-                outcome = copy_round(&cluster, &broker, leader, &partitions) => outcome,
+                outcome = copy_round(&cluster, &urls, &partitions) => outcome,
                 _ = changes.changed() => Ok(()),
             }
         };
@@ -82,14 +111,9 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
 /// One round: settle divergence, then one fetch.
 async fn copy_round(
     cluster: &Cluster,
-    broker: &Broker,
-    leader: u64,
+    urls: &LeaderUrls,
     partitions: &[(Arc<Topic>, Arc<Partition>)],
 ) -> Result<(), String> {
-    let addr = cluster
-        .address_of(leader)
-        .ok_or_else(|| format!("node {leader} is not in cluster.nodes"))?
-        .to_owned();
     let mut asks = Vec::new();
     for (topic, partition) in partitions {
         match partition.divergence_check() {
@@ -112,7 +136,7 @@ async fn copy_round(
         let asked_epochs: Vec<u32> = asks.iter().map(|a| a.leader_epoch).collect();
         let answer: EpochAnswer = cluster
             .http()
-            .post(format!("http://{addr}{EPOCH_PATH}"))
+            .post(urls.epoch.clone())
             .timeout(Duration::from_secs(2))
             .json(&EpochQuery { partitions: asks })
             .send()
@@ -159,7 +183,7 @@ async fn copy_round(
     };
     let body = cluster
         .http()
-        .post(format!("http://{addr}{FETCH_PATH}"))
+        .post(urls.fetch.clone())
         .timeout(MAX_WAIT + Duration::from_secs(5))
         .json(&fetch)
         .send()
@@ -210,7 +234,6 @@ async fn copy_round(
             Some(_) => retry_soon = true,
         }
     }
-    let _ = broker;
     if retry_soon {
         return Err("the leader refused some partitions".to_owned());
     }

@@ -85,7 +85,7 @@ fn read_all(broker: &Broker, fetch: &ReplicaFetch) -> (Vec<FetchedPartition>, Ve
 
 /// Answers a follower's fetch: at once when a partition has records for it (or an error), else
 /// when an append arrives, or after its `max_wait_ms` with nothing.
-pub async fn serve_fetch(broker: &Broker, fetch: ReplicaFetch) -> Vec<u8> {
+pub async fn serve_fetch(broker: &Broker, fetch: ReplicaFetch) -> Vec<bytes::Bytes> {
     let wait = Duration::from_millis(fetch.max_wait_ms).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let mut appends = broker.watch_appends();
@@ -93,11 +93,11 @@ pub async fn serve_fetch(broker: &Broker, fetch: ReplicaFetch) -> Vec<u8> {
         appends.borrow_and_update();
         let (parts, batches, ready) = read_all(broker, &fetch);
         if ready || Instant::now() >= deadline {
-            return super::protocol::encode_answer(&parts, &batches);
+            return super::protocol::encode_answer(&parts, batches);
         }
         tokio::select! {
             changed = appends.changed() => if changed.is_err() {
-                return super::protocol::encode_answer(&parts, &batches);
+                return super::protocol::encode_answer(&parts, batches);
             },
             _ = tokio::time::sleep_until(deadline) => {}
         }

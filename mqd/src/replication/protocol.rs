@@ -60,17 +60,22 @@ pub struct FetchedPartition {
     pub bytes: u32,
 }
 
-/// Encodes a fetch answer: the partitions' outcomes, then their batches in the same order.
-pub fn encode_answer(parts: &[FetchedPartition], batches: &[Vec<u8>]) -> Vec<u8> {
+/// Encodes a fetch answer: the partitions' outcomes, then their batches in the same order. The
+/// batches are not copied: the answer is the list of chunks to send one after the other.
+pub fn encode_answer(parts: &[FetchedPartition], batches: Vec<Vec<u8>>) -> Vec<bytes::Bytes> {
     let json = serde_json::to_vec(parts).expect("serializable");
-    let total: usize = batches.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(4 + json.len() + total);
-    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    out.extend_from_slice(&json);
-    for bytes in batches {
-        out.extend_from_slice(bytes);
-    }
-    out
+    let mut head = Vec::with_capacity(4 + json.len());
+    head.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    head.extend_from_slice(&json);
+    let mut chunks = Vec::with_capacity(1 + batches.len());
+    chunks.push(bytes::Bytes::from(head));
+    chunks.extend(
+        batches
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .map(bytes::Bytes::from),
+    );
+    chunks
 }
 
 /// Reads a fetch answer back: each partition's outcome with its batches.
@@ -146,8 +151,9 @@ mod tests {
         };
         let body = encode_answer(
             &[part(0, 3), part(1, 0), part(2, 2)],
-            &[vec![1, 2, 3], vec![], vec![4, 5]],
-        );
+            vec![vec![1, 2, 3], vec![], vec![4, 5]],
+        )
+        .concat();
         let read = decode_answer(&body).unwrap();
         assert_eq!(read.len(), 3);
         assert_eq!(read[0].1, &[1, 2, 3]);

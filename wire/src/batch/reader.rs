@@ -43,6 +43,17 @@ impl<'a> BatchView<'a> {
     /// Checks everything a producer could get wrong: the CRC, every record's encoding, the record
     /// count, offset deltas in order from 0, and `last_offset_delta`.
     pub fn validate(&self) -> Result<(), BatchError> {
+        self.validate_visiting(|_, _| {})
+    }
+
+    /// [`BatchView::validate`], handing each record to `visit` (with its index) as it is checked,
+    /// so that a caller with checks of its own reads the records once. A record visited may
+    /// still be followed by an invalid one: what `visit` learnt counts only when this returns
+    /// `Ok`.
+    pub fn validate_visiting(
+        &self,
+        mut visit: impl FnMut(u32, &RecordRef<'a>),
+    ) -> Result<(), BatchError> {
         let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
         if computed != self.header.crc {
             return Err(BatchError::BadCrc {
@@ -61,6 +72,7 @@ impl<'a> BatchView<'a> {
                     reason: "offset deltas must run 0, 1, 2, …",
                 });
             }
+            visit(found, &record);
             found += 1;
         }
         if found != self.header.record_count
