@@ -10,9 +10,11 @@
 //!   runs for [`CoordinatorLease::duration`] from the moment the report was *sent*, and counts
 //!   only once this node has applied that index: every slot move committed before the answer is
 //!   then known here.
-//! - **Honoured by a new holder.** A node that gains a slot waits one lease duration (from the
-//!   moment it applied the move) before it serves that slot's groups: any lease the previous
-//!   holder got before the move has run out by then, and any it got after shows it the move.
+//! - **Honoured by a new holder.** A node that gains a slot (or gets it back at a new epoch)
+//!   waits one lease duration and a quarter (from the moment it applied the move) before it
+//!   serves that slot's groups: any lease the previous holder got before the move has run out by
+//!   then, and any it got after shows it the move. Until this node's reconciliation has recorded
+//!   the slot at its current epoch (and dropped the groups of older epochs), it does not serve it.
 //!
 //! So at no moment do two nodes serve one group. The clocks compared are durations measured on
 //! each node from events in a known order (report sent, then move committed, then move applied),
@@ -60,14 +62,28 @@ pub struct CoordinatorLease {
     inner: Mutex<Inner>,
 }
 
+impl Inner {
+    /// Makes a pending grant current once its index is applied.
+    fn promote(&mut self, applied: u64) {
+        if let Some(pending) = self.pending {
+            if pending.index <= applied {
+                self.pending = None;
+                if self.current.is_none_or(|c| c.sent < pending.sent) {
+                    self.current = Some(pending);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     /// The newest grant whose index is applied here.
     current: Option<Grant>,
     /// A newer grant whose index is not applied yet.
     pending: Option<Grant>,
-    /// When each slot this node holds came to it (as applied here).
-    gained: HashMap<u32, Instant>,
+    /// When each slot this node holds came to it (as applied here), and at which slot epoch.
+    gained: HashMap<u32, (u64, Instant)>,
 }
 
 impl CoordinatorLease {
@@ -82,10 +98,18 @@ impl CoordinatorLease {
         self.duration
     }
 
+    /// How long a slot just gained waits: a lease, and a quarter more for clocks that tick at
+    /// slightly different rates on different machines.
+    fn settle(&self) -> Duration {
+        self.duration + self.duration / 4
+    }
+
     /// The controller answered a report sent at `sent` with its read index `index`.
     pub fn grant(&self, sent: Instant, index: u64, applied: u64) {
         let grant = Grant { sent, index };
         let mut inner = self.inner.lock();
+        // A pending grant applied since counts before a newer one may take its place.
+        inner.promote(applied);
         if index <= applied {
             if inner.current.is_none_or(|c| c.sent < sent) {
                 inner.current = Some(grant);
@@ -98,9 +122,10 @@ impl CoordinatorLease {
         }
     }
 
-    /// Slot `slot` came to this node at `at` (when the move was applied here).
-    pub fn slot_gained(&self, slot: u32, at: Instant) {
-        self.inner.lock().gained.insert(slot, at);
+    /// Slot `slot` came to this node at slot epoch `epoch`, at `at` (when the move was applied
+    /// here).
+    pub fn slot_gained(&self, slot: u32, epoch: u64, at: Instant) {
+        self.inner.lock().gained.insert(slot, (epoch, at));
     }
 
     /// Slot `slot` left this node.
@@ -108,28 +133,33 @@ impl CoordinatorLease {
         self.inner.lock().gained.remove(&slot);
     }
 
-    /// Whether this node may serve the groups of `slot` at `now`, having applied `applied`.
-    pub fn check(&self, slot: u32, now: Instant, applied: u64) -> Result<(), LeaseLapse> {
+    /// Whether this node may serve the groups of `slot`, which the metadata it has applied up to
+    /// `applied` gives it at slot epoch `epoch`, at `now`.
+    pub fn check(
+        &self,
+        slot: u32,
+        epoch: u64,
+        now: Instant,
+        applied: u64,
+    ) -> Result<(), LeaseLapse> {
         let mut inner = self.inner.lock();
-        if let Some(pending) = inner.pending {
-            if pending.index <= applied {
-                inner.pending = None;
-                if inner.current.is_none_or(|c| c.sent < pending.sent) {
-                    inner.current = Some(pending);
-                }
-            }
-        }
+        inner.promote(applied);
         let confirmed = inner.current.is_some_and(|c| now < c.sent + self.duration);
         if !confirmed {
             return Err(LeaseLapse::Expired);
         }
-        let Some(&gained) = inner.gained.get(&slot) else {
-            // Never recorded as gained: not held as far as this node's reconciliation knows.
-            return Err(LeaseLapse::SlotSettling {
-                ready_in: self.duration,
-            });
+        let gained = match inner.gained.get(&slot) {
+            Some(&(gained_epoch, at)) if gained_epoch == epoch => at,
+            // Not yet recorded at this epoch: the slot moved (perhaps away and back) and this
+            // node's reconciliation has not caught up, so groups of an older epoch may still be
+            // in memory here.
+            _ => {
+                return Err(LeaseLapse::SlotSettling {
+                    ready_in: self.settle(),
+                })
+            }
         };
-        let ready = gained + self.duration;
+        let ready = gained + self.settle();
         if now < ready {
             return Err(LeaseLapse::SlotSettling {
                 ready_in: ready - now,
@@ -143,6 +173,7 @@ impl CoordinatorLease {
 mod tests {
     use super::*;
 
+    /// A lease of 400 ms: a slot gained settles in 500 ms.
     const LEASE: Duration = Duration::from_millis(400);
 
     fn ms(n: u64) -> Duration {
@@ -153,17 +184,17 @@ mod tests {
     fn a_grant_counts_from_when_the_report_was_sent_until_the_lease_runs_out() {
         let lease = CoordinatorLease::new(LEASE);
         let t0 = Instant::now();
-        lease.slot_gained(3, t0);
+        lease.slot_gained(3, 1, t0);
         assert_eq!(
-            lease.check(3, t0 + ms(500), 10),
+            lease.check(3, 1, t0 + ms(500), 10),
             Err(LeaseLapse::Expired),
             "no grant yet"
         );
         lease.grant(t0 + ms(450), 10, 10);
-        assert_eq!(lease.check(3, t0 + ms(500), 10), Ok(()));
-        assert_eq!(lease.check(3, t0 + ms(849), 10), Ok(()));
+        assert_eq!(lease.check(3, 1, t0 + ms(500), 10), Ok(()));
+        assert_eq!(lease.check(3, 1, t0 + ms(849), 10), Ok(()));
         assert_eq!(
-            lease.check(3, t0 + ms(850), 10),
+            lease.check(3, 1, t0 + ms(850), 10),
             Err(LeaseLapse::Expired),
             "a paused node finds its lease gone when it resumes"
         );
@@ -173,44 +204,62 @@ mod tests {
     fn a_grant_counts_only_once_its_index_is_applied_here() {
         let lease = CoordinatorLease::new(LEASE);
         let t0 = Instant::now();
-        lease.slot_gained(1, t0);
+        lease.slot_gained(1, 1, t0);
         lease.grant(t0 + ms(500), 42, 40);
         assert_eq!(
-            lease.check(1, t0 + ms(510), 41),
+            lease.check(1, 1, t0 + ms(510), 41),
             Err(LeaseLapse::Expired),
             "the answer may name a slot move this node has not applied"
         );
-        assert_eq!(lease.check(1, t0 + ms(520), 42), Ok(()));
+        assert_eq!(lease.check(1, 1, t0 + ms(520), 42), Ok(()));
     }
 
     #[test]
     fn an_older_grant_still_counts_while_a_newer_one_waits_for_its_index() {
         let lease = CoordinatorLease::new(LEASE);
         let t0 = Instant::now();
-        lease.slot_gained(1, t0);
+        lease.slot_gained(1, 1, t0);
         lease.grant(t0 + ms(500), 5, 5);
         lease.grant(t0 + ms(600), 9, 5);
-        assert_eq!(lease.check(1, t0 + ms(850), 5), Ok(()));
-        assert_eq!(lease.check(1, t0 + ms(950), 5), Err(LeaseLapse::Expired));
-        assert_eq!(lease.check(1, t0 + ms(950), 9), Ok(()));
+        assert_eq!(lease.check(1, 1, t0 + ms(850), 5), Ok(()));
+        assert_eq!(lease.check(1, 1, t0 + ms(950), 5), Err(LeaseLapse::Expired));
+        assert_eq!(lease.check(1, 1, t0 + ms(950), 9), Ok(()));
     }
 
     #[test]
-    fn a_slot_just_gained_waits_a_lease_duration_and_one_never_gained_is_refused() {
+    fn a_pending_grant_applied_since_is_kept_when_a_newer_one_arrives() {
         let lease = CoordinatorLease::new(LEASE);
         let t0 = Instant::now();
-        lease.slot_gained(7, t0 + ms(1000));
-        lease.grant(t0 + ms(1050), 1, 1);
+        lease.slot_gained(1, 1, t0);
+        lease.grant(t0 + ms(500), 9, 5);
+        // Index 9 is applied by now, 12 not yet: the grant sent at 500 must count.
+        lease.grant(t0 + ms(600), 12, 9);
+        assert_eq!(lease.check(1, 1, t0 + ms(880), 9), Ok(()));
+    }
+
+    #[test]
+    fn a_slot_gained_waits_a_lease_and_a_quarter_and_only_at_the_epoch_recorded() {
+        let lease = CoordinatorLease::new(LEASE);
+        let t0 = Instant::now();
+        lease.slot_gained(7, 2, t0 + ms(1000));
+        lease.grant(t0 + ms(1300), 1, 1);
         assert!(matches!(
-            lease.check(7, t0 + ms(1100), 1),
-            Err(LeaseLapse::SlotSettling { ready_in }) if ready_in == ms(300)
+            lease.check(7, 2, t0 + ms(1100), 1),
+            Err(LeaseLapse::SlotSettling { ready_in }) if ready_in == ms(400)
         ));
-        assert_eq!(lease.check(7, t0 + ms(1400), 1), Ok(()));
+        assert_eq!(lease.check(7, 2, t0 + ms(1500), 1), Ok(()));
+        assert!(
+            matches!(
+                lease.check(7, 3, t0 + ms(1500), 1),
+                Err(LeaseLapse::SlotSettling { .. })
+            ),
+            "back at a newer epoch than this node's reconciliation recorded: not served"
+        );
         assert!(matches!(
-            lease.check(8, t0 + ms(1400), 1),
+            lease.check(8, 2, t0 + ms(1500), 1),
             Err(LeaseLapse::SlotSettling { .. })
         ));
         lease.slot_lost(7);
-        assert!(lease.check(7, t0 + ms(1400), 1).is_err());
+        assert!(lease.check(7, 2, t0 + ms(1500), 1).is_err());
     }
 }

@@ -204,6 +204,27 @@ impl Cluster {
     /// Reports to the controller, and on the controller expires silent nodes, every
     /// `heartbeat_interval` until shutdown.
     pub async fn run_liveness(self: Arc<Self>, stop: ShutdownSignal) {
+        // Two loops: an expiry pass that probes silent nodes or waits on a proposal for seconds
+        // must not hold back this node's own report, whose answer keeps its coordinator lease.
+        let reports = self.every_heartbeat(stop.clone(), || async {
+            if let Err(error) = self.send_report().await {
+                tracing::debug!(%error, "report to the controller failed");
+            }
+        });
+        let expiry = self.every_heartbeat(stop, || async {
+            if self.is_controller() {
+                self.expire_sessions().await;
+            }
+        });
+        tokio::join!(reports, expiry);
+    }
+
+    /// Runs `step` every `heartbeat_interval` (a late one is not made up) until shutdown.
+    async fn every_heartbeat<F, Fut>(&self, stop: ShutdownSignal, mut step: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let mut ticks = tokio::time::interval(self.settings.heartbeat_interval.0);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = stop.wait();
@@ -213,11 +234,9 @@ impl Cluster {
                 _ = ticks.tick() => {}
                 _ = &mut stop => return,
             }
-            if let Err(error) = self.send_report().await {
-                tracing::debug!(%error, "report to the controller failed");
-            }
-            if self.is_controller() {
-                self.expire_sessions().await;
+            tokio::select! {
+                _ = step() => {}
+                _ = &mut stop => return,
             }
         }
     }

@@ -93,7 +93,7 @@ impl Reconciler {
             let before = previous.get(index as usize);
             if slot.node == self.node_id {
                 if before != Some(slot) {
-                    self.lease.slot_gained(index, at);
+                    self.lease.slot_gained(index, slot.epoch, at);
                 }
             } else if before.is_some_and(|b| b.node == self.node_id) {
                 self.lease.slot_lost(index);
@@ -335,21 +335,24 @@ mod tests {
             incarnation,
             now_ms: 0,
         };
+        // A lease and a quarter.
+        let settle = LEASE + LEASE / 4;
         let mut metadata = Metadata::default();
         metadata.apply(&node_up(1, INCARNATION)).unwrap();
         reconciler.reconcile(&Applied {
             index: 1,
             metadata: metadata.clone(),
         });
+        let epoch = |m: &Metadata, slot: u32| m.slots[slot as usize].epoch;
         let start = std::time::Instant::now();
         lease.grant(start, 1, 1);
         assert!(
-            lease.check(0, start, 1).is_err(),
+            lease.check(0, epoch(&metadata, 0), start, 1).is_err(),
             "every slot held at the first reconciliation counts as just gained"
         );
-        let later = start + LEASE + Duration::from_millis(1);
+        let later = start + settle;
         lease.grant(later, 1, 1);
-        assert_eq!(lease.check(0, later, 1), Ok(()));
+        assert_eq!(lease.check(0, epoch(&metadata, 0), later, 1), Ok(()));
 
         metadata.apply(&node_up(2, Uuid::from_u128(8))).unwrap();
         reconciler.reconcile(&Applied {
@@ -360,27 +363,31 @@ mod tests {
             .partition(|&i| metadata.slots[i as usize].node == 1);
         assert!(!kept.is_empty() && !gone.is_empty(), "node 2 took a share");
         assert_eq!(
-            lease.check(kept[0], later, 2),
+            lease.check(kept[0], epoch(&metadata, kept[0]), later, 2),
             Ok(()),
             "a slot kept stays served"
         );
+        let left_at = epoch(&metadata, gone[0]);
         assert!(
-            lease.check(gone[0], later, 2).is_err(),
+            lease.check(gone[0], left_at, later, 2).is_err(),
             "a slot that left is not"
         );
 
-        // Node 2 dies: its slots come back here at a new epoch, and wait a lease.
+        // Node 2 dies: its slots come back here at a new epoch, and wait to settle.
         metadata
             .apply(&Command::NodeDown { id: 2, now_ms: 0 })
             .unwrap();
+        let back_at = epoch(&metadata, gone[0]);
+        assert!(back_at > left_at);
         reconciler.reconcile(&Applied { index: 3, metadata });
         let back = std::time::Instant::now();
         lease.grant(back, 3, 3);
         assert!(matches!(
-            lease.check(gone[0], back, 3),
+            lease.check(gone[0], back_at, back, 3),
             Err(crate::cluster::coordinator_lease::LeaseLapse::SlotSettling { .. })
         ));
-        assert_eq!(lease.check(gone[0], back + LEASE, 3), Ok(()));
+        lease.grant(back + settle, 3, 3);
+        assert_eq!(lease.check(gone[0], back_at, back + settle, 3), Ok(()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -236,7 +236,7 @@ impl ClusterGroups for Cluster {
         match applied.metadata.slot(group) {
             Some((index, slot)) if slot.node == self.node_id => self
                 .lease
-                .check(index, std::time::Instant::now(), applied.index)
+                .check(index, slot.epoch, std::time::Instant::now(), applied.index)
                 .map_err(|lapse| GroupError::CoordinatorUnavailable {
                     group: group.to_owned(),
                     reason: lapse.to_string(),

@@ -97,6 +97,10 @@ impl Groups {
 
             let (mut response, advanced, raced) =
                 read_plan(&plan, &limits, broker, cluster.as_deref()).await?;
+            // The reads may have waited on other nodes: what they brought goes out only if this
+            // node may still serve the group (else the new coordinator's members may have
+            // committed past it meanwhile), and the positions stay where they were.
+            self.check_coordinated_here(group_name)?;
             self.advance_positions(group_name, &request.member_id, advanced);
             response.generation = plan.generation;
             response.rebalance = plan.rebalance;

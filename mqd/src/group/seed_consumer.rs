@@ -182,7 +182,11 @@ impl super::Groups {
         topic: &Topic,
         consumer: &str,
     ) -> Result<SeedRecord, super::GroupError> {
+        // A coordinator that lost the consumer's slot without knowing it may read a committed
+        // offset the new one has moved past.
+        self.check_coordinated_here(consumer)?;
         let remote = self.seed_remote_reads(broker, topic, consumer).await?;
+        self.check_coordinated_here(consumer)?;
         Ok(self.seed.consume(&self.offsets, topic, consumer, &remote)?)
     }
 
