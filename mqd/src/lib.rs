@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod group;
 pub mod http;
+pub mod kafka;
 pub mod log;
 pub mod logging;
 pub mod metrics;

@@ -116,6 +116,19 @@ pub async fn serve(
         }
         None => None,
     };
+    let kafka = match &config.kafka {
+        Some(settings) => {
+            let (listener, _) =
+                crate::kafka::bind(settings)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        addr: settings.listen,
+                        source,
+                    })?;
+            Some((listener, settings.clone()))
+        }
+        None => None,
+    };
     let state = AppState {
         metrics: Arc::clone(&metrics),
         advertised: format!("http://{local}"),
@@ -124,6 +137,14 @@ pub async fn serve(
         shutdown: signal.clone(),
         cluster: cluster.clone(),
     };
+    if let Some((listener, settings)) = kafka {
+        tokio::spawn(crate::kafka::serve(
+            listener,
+            settings,
+            state.clone(),
+            signal.clone(),
+        ));
+    }
     tokio::spawn(every(retention_interval, signal.clone(), {
         let broker = Arc::clone(&broker);
         move || {

@@ -172,6 +172,20 @@ impl Mqd {
         self.log.lock().unwrap().clone()
     }
 
+    /// `host:port` of the node's Kafka listener (a config with `[kafka]`), from its log line.
+    pub fn kafka_address(&self) -> String {
+        const LINE: &str = "kafka listening on ";
+        eventually(START_DEADLINE, "the Kafka listener to start", || {
+            let log = self.log();
+            let at = log.find(LINE)? + LINE.len();
+            let address: String = log[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.'))
+                .collect();
+            Some(address)
+        })
+    }
+
     pub fn get(&self, path: &str) -> Answer {
         answer(self.http.get(self.url(path)).send())
     }

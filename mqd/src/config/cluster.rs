@@ -43,12 +43,15 @@ fn default_replication_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(10))
 }
 
-/// One `{ id, addr }` of `cluster.nodes`: the address other nodes and clients reach it at.
+/// One `{ id, addr, kafka }` of `cluster.nodes`: the address other nodes and clients reach it at,
+/// and, when it runs a Kafka listener, the `host:port` Kafka clients reach that at.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterNode {
     pub id: u64,
     pub addr: String,
+    #[serde(default)]
+    pub kafka: Option<String>,
 }
 
 fn default_heartbeat_interval() -> HumanDuration {
@@ -84,6 +87,15 @@ impl ClusterConfig {
                     format!(
                         "node {}: `{}` is not a host:port address",
                         node.id, node.addr
+                    ),
+                ));
+            }
+            if let Some(kafka) = node.kafka.as_deref().filter(|a| !valid_addr(a)) {
+                return Err((
+                    "cluster.nodes",
+                    format!(
+                        "node {}: kafka `{kafka}` is not a host:port address",
+                        node.id
                     ),
                 ));
             }

@@ -47,6 +47,21 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Absent: a cluster of one (this node alone).
     pub cluster: Option<ClusterConfig>,
+    /// Absent: no Kafka listener.
+    pub kafka: Option<KafkaConfig>,
+}
+
+/// `[kafka]`: a listener that speaks Kafka's wire protocol beside the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Where the Kafka listener binds (port 0: any free port).
+    pub listen: SocketAddr,
+    /// The `host:port` Kafka clients are told to reach this node at (Kafka's
+    /// `advertised.listeners`); the bound address when absent. In a cluster, each node's
+    /// `kafka` entry in `cluster.nodes` says it for the other nodes.
+    #[serde(default)]
+    pub advertised: Option<String>,
 }
 
 /// `[node]`: who this node is and where it listens.

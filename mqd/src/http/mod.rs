@@ -27,14 +27,14 @@ pub mod listener;
 mod observe;
 mod offsets;
 pub mod openapi;
-mod records;
+pub(crate) mod records;
 mod routing;
 mod seed;
 mod spread;
 #[cfg(test)]
 mod testing;
 pub mod timeouts;
-mod topics;
+pub(crate) mod topics;
 
 pub use error::ApiError;
 

@@ -173,7 +173,7 @@ fn batch_acks(query: &BatchProduceQuery, headers: &HeaderMap) -> Result<Acks, Ap
 
 /// Answers an `acks=all` produce only once its records are committed: below the high watermark of
 /// each partition it touched, with `min_insync_replicas` in sync.
-pub(super) async fn acknowledge(
+pub(crate) async fn acknowledge(
     state: &AppState,
     topic: &crate::broker::Topic,
     commits: &[crate::broker::Commit],

@@ -48,7 +48,7 @@ pub async fn create(
 
 /// On the controller: checks the request, places the partitions on live nodes and commits the
 /// topic to the metadata; every node then puts it in place.
-pub(super) async fn create_in_cluster(
+pub(crate) async fn create_in_cluster(
     state: &AppState,
     cluster: &Cluster,
     request: CreateTopicRequest,
@@ -129,20 +129,26 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<DeleteTopicResponse>, ApiError> {
-    if let Some(cluster) = &state.cluster {
-        cluster
-            .propose(Command::DeleteTopic { name: name.clone() })
-            .await?;
-        return Ok(Json(DeleteTopicResponse {
-            name,
-            deleted: true,
-        }));
-    }
-    state.broker.delete_topic(&name)?;
-    state.groups.forget_topic(&name);
-    state.metrics.forget_topic(&name);
+    delete_topic(&state, &name).await?;
     Ok(Json(DeleteTopicResponse {
         name,
         deleted: true,
     }))
+}
+
+/// Deletes a topic: alone, here, with its groups' offsets and metrics; in a cluster, through the
+/// controller. The Kafka listener's DeleteTopics calls this too.
+pub(crate) async fn delete_topic(state: &AppState, name: &str) -> Result<(), ApiError> {
+    if let Some(cluster) = &state.cluster {
+        cluster
+            .propose(Command::DeleteTopic {
+                name: name.to_owned(),
+            })
+            .await?;
+        return Ok(());
+    }
+    state.broker.delete_topic(name)?;
+    state.groups.forget_topic(name);
+    state.metrics.forget_topic(name);
+    Ok(())
 }

@@ -1,0 +1,160 @@
+//! Produce: each partition's Kafka batches become log batches and go through the same append as
+//! an HTTP binary produce (validation, the idempotent producer window, the memory limit, the
+//! reorder wait), then `acks=all` waits for the in-sync replicas as HTTP does.
+
+use super::error_codes::kafka_error;
+use super::records::to_log_batches;
+use super::KafkaState;
+use crate::broker::{BatchLimits, Commit, Topic};
+use crate::http::ApiError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use mq_wire::api::Acks;
+use std::sync::Arc;
+
+pub(super) async fn produce(
+    state: &KafkaState,
+    request: ProduceRequest,
+    _version: i16,
+) -> ProduceResponse {
+    let acks = match request.acks {
+        -1 => Some(Acks::All),
+        1 => Some(Acks::Leader),
+        0 => Some(Acks::None),
+        _ => None,
+    };
+    let refuse_all = if request.transactional_id.is_some() {
+        Some((
+            ResponseError::TransactionalIdAuthorizationFailed,
+            "transactions are not supported",
+        ))
+    } else if acks.is_none() {
+        Some((
+            ResponseError::InvalidRequiredAcks,
+            "acks must be -1, 0 or 1",
+        ))
+    } else {
+        None
+    };
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic_data in request.topic_data {
+        let topic = state.app.broker.topic(topic_data.name.as_str());
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        let mut waits = Vec::new();
+        for data in topic_data.partition_data {
+            let index = data.index;
+            let outcome = match (&topic, refuse_all, acks) {
+                (_, Some((error, message)), _) => Err((error.code(), message.to_owned())),
+                (Err(error), _, _) => Err((kafka_error(error.code()).code(), error.to_string())),
+                (Ok(topic), None, Some(acks)) => {
+                    append(state, topic, index, data.records, acks).await
+                }
+                (Ok(_), None, None) => unreachable!("acks is checked above"),
+            };
+            partitions.push(match outcome {
+                Ok((base_offset, commits)) => {
+                    if let Ok(topic) = &topic {
+                        waits.push((partitions.len(), Arc::clone(topic), commits));
+                    }
+                    PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_base_offset(base_offset)
+                        .with_log_start_offset(log_start(&topic, index))
+                }
+                Err((code, message)) => failed(index, code, message),
+            });
+        }
+        if acks == Some(Acks::All) {
+            let outcomes =
+                futures_util::future::join_all(waits.iter().map(|(_, topic, commits)| {
+                    crate::http::records::acknowledge(&state.app, topic, commits, Acks::All)
+                }))
+                .await;
+            for ((at, _, _), outcome) in waits.iter().zip(outcomes) {
+                if let Err(error) = outcome {
+                    let index = partitions[*at].index;
+                    partitions[*at] = failed(index, kafka_error(error.code).code(), error.message);
+                }
+            }
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_partition_responses(partitions),
+        );
+    }
+    ProduceResponse::default().with_responses(responses)
+}
+
+fn failed(index: i32, code: i16, message: String) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(Some(StrBytes::from_string(message)))
+}
+
+fn log_start(topic: &Result<Arc<Topic>, crate::broker::BrokerError>, index: i32) -> i64 {
+    topic
+        .as_ref()
+        .ok()
+        .and_then(|t| t.partition(index as u32).ok())
+        .map_or(-1, |p| p.log_start() as i64)
+}
+
+/// Appends one partition's record set; returns its first offset and what `acks=all` waits for.
+async fn append(
+    state: &KafkaState,
+    topic: &Topic,
+    index: i32,
+    records: Option<bytes::Bytes>,
+    acks: Acks,
+) -> Result<(i64, Vec<Commit>), (i16, String)> {
+    let Ok(partition) = u32::try_from(index) else {
+        return Err((
+            ResponseError::UnknownTopicOrPartition.code(),
+            format!("partition {index} does not exist"),
+        ));
+    };
+    let Some(records) = records.filter(|r| !r.is_empty()) else {
+        return Err((
+            ResponseError::CorruptMessage.code(),
+            "no records".to_owned(),
+        ));
+    };
+    let mut batches = to_log_batches(records)
+        .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
+    let config = state.app.broker.config();
+    let limits = BatchLimits {
+        max_record_bytes: config.limits.max_record_bytes.0,
+        max_batch_records: config.limits.max_batch_records,
+    };
+    let produced = topic
+        .append_batches_in_order(
+            partition,
+            &mut batches.bytes,
+            &limits,
+            acks,
+            config.topics.producer_reorder_wait.0,
+        )
+        .await
+        .map_err(|error| {
+            let error = ApiError::from(error);
+            (kafka_error(error.code).code(), error.message)
+        })?;
+    let appended = produced.positions.iter().any(|p| !p.duplicate);
+    if appended {
+        state
+            .app
+            .metrics
+            .produced(topic.name(), batches.records, batches.payload_bytes);
+    }
+    let base_offset = produced
+        .positions
+        .first()
+        .map_or(-1, |p| p.base_offset as i64);
+    Ok((base_offset, produced.commits))
+}

@@ -1,0 +1,385 @@
+//! The Kafka listener driven by a real Kafka client (librdkafka, through the `rdkafka` crate):
+//! metadata, topic creation, an idempotent `acks=all` producer and a consumer reading back
+//! exactly what was sent, headers and large values, compressed batches, and records crossing
+//! between Kafka clients and the HTTP API.
+
+use mq_e2e::{eventually, Mqd};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const KAFKA_CONFIG: &str = "[kafka]\nlisten = \"127.0.0.1:0\"\n";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn start() -> (Mqd, String) {
+    start_with("")
+}
+
+fn start_with(more_config: &str) -> (Mqd, String) {
+    let mqd = Mqd::start_with_config(&format!("{KAFKA_CONFIG}{more_config}"));
+    let address = mqd.kafka_address();
+    (mqd, address)
+}
+
+/// No request of the test was refused by closing its connection (an API or version the client
+/// used that the listener does not serve, a frame it could not read).
+fn assert_every_request_answered(mqd: &Mqd) {
+    let log = mqd.log();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("kafka connection closed"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4")
+        .set("log_level", "4");
+    config
+}
+
+fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
+    let mut config = client_config(bootstrap);
+    config
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+    for (key, value) in extra {
+        config.set(*key, *value);
+    }
+    config.create().expect("a producer")
+}
+
+fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(bootstrap).create().expect("an admin client");
+    let created = runtime()
+        .block_on(admin.create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
+        .expect("CreateTopics answered");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+}
+
+/// Every record of every partition from the start, read with `assign` (no group) until `count`
+/// came back.
+fn read_all(bootstrap: &str, topic: &str, partitions: i32, count: usize) -> Vec<Owned> {
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", "readers")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .create()
+        .expect("a consumer");
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut got = Vec::with_capacity(count);
+    let started = std::time::Instant::now();
+    while got.len() < count {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "read {} of {count} records",
+            got.len()
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("a record, not an error");
+            got.push(Owned {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().map(<[u8]>::to_vec),
+                headers: message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                timestamp: message.timestamp().to_millis(),
+            });
+        }
+    }
+    got
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owned {
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    timestamp: Option<i64>,
+}
+
+#[test]
+fn metadata_names_this_broker_and_a_created_topics_partitions() {
+    let (_mqd, bootstrap) = start();
+    create_topic(&bootstrap, "orders", 3);
+    let consumer: BaseConsumer = client_config(&bootstrap).create().unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some("orders"), Duration::from_secs(10))
+        .expect("Metadata answered");
+    let (host, port) = bootstrap.rsplit_once(':').unwrap();
+    assert_eq!(metadata.brokers().len(), 1);
+    assert_eq!(metadata.brokers()[0].host(), host);
+    assert_eq!(metadata.brokers()[0].port().to_string(), port);
+    let topic = &metadata.topics()[0];
+    assert_eq!(topic.name(), "orders");
+    assert!(topic.error().is_none(), "{:?}", topic.error());
+    assert_eq!(topic.partitions().len(), 3);
+    for partition in topic.partitions() {
+        assert_eq!(partition.leader(), metadata.brokers()[0].id());
+    }
+    // A second create of the same name is Kafka's TOPIC_ALREADY_EXISTS.
+    let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    let again = runtime()
+        .block_on(admin.create_topics(
+            &[NewTopic::new("orders", 3, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            &again[0],
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+        ),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn ten_thousand_keyed_records_from_an_idempotent_producer_come_back_exactly() {
+    let (mqd, bootstrap) = start();
+    create_topic(&bootstrap, "keyed", 3);
+    let producer = producer(&bootstrap, &[]);
+    let sent: Vec<(String, String)> = (0..10_000)
+        .map(|i| (format!("key-{}", i % 37), format!("value-{i}")))
+        .collect();
+    runtime().block_on(async {
+        let deliveries: Vec<_> = sent
+            .iter()
+            .map(|(key, value)| {
+                producer
+                    .send_result(FutureRecord::to("keyed").key(key).payload(value))
+                    .map_err(|(e, _)| e)
+                    .expect("queued")
+            })
+            .collect();
+        for delivery in deliveries {
+            let delivered = delivery.await.expect("delivered");
+            delivered.map_err(|(e, _)| e).expect("acknowledged");
+        }
+    });
+    let got = read_all(&bootstrap, "keyed", 3, sent.len());
+    assert_eq!(got.len(), sent.len(), "nothing more, nothing less");
+    // Offsets are dense from 0 in every partition.
+    let mut by_partition: HashMap<i32, Vec<&Owned>> = HashMap::new();
+    for record in &got {
+        by_partition
+            .entry(record.partition)
+            .or_default()
+            .push(record);
+    }
+    for (partition, records) in &by_partition {
+        for (expected, record) in records.iter().enumerate() {
+            assert_eq!(record.offset, expected as i64, "partition {partition}");
+        }
+    }
+    // Each key stays in one partition, in the order it was sent.
+    let mut partition_of: HashMap<&[u8], i32> = HashMap::new();
+    let mut read_per_key: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+    for record in &got {
+        let key = record.key.as_deref().expect("a key");
+        let first = *partition_of.entry(key).or_insert(record.partition);
+        assert_eq!(
+            first,
+            record.partition,
+            "key {:?}",
+            String::from_utf8_lossy(key)
+        );
+        read_per_key
+            .entry(key.to_vec())
+            .or_default()
+            .push(record.value.clone().expect("a value"));
+    }
+    let mut sent_per_key: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+    for (key, value) in &sent {
+        sent_per_key
+            .entry(key.as_bytes().to_vec())
+            .or_default()
+            .push(value.as_bytes().to_vec());
+    }
+    assert_eq!(read_per_key, sent_per_key);
+    assert_every_request_answered(&mqd);
+}
+
+#[test]
+fn headers_a_null_key_timestamps_and_a_1_mib_value_round_trip() {
+    // A 1 MiB value with its key and headers is over the default 1 MiB record limit, as it is
+    // over Kafka's default `max.message.bytes`.
+    let (_mqd, bootstrap) = start_with("[limits]\nmax_record_bytes = \"2MiB\"\n");
+    create_topic(&bootstrap, "shapes", 1);
+    let producer = producer(&bootstrap, &[("message.max.bytes", "2000000")]);
+    let big = vec![0x5au8; 1 << 20];
+    runtime().block_on(async {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "trace",
+                value: Some("abc"),
+            })
+            .insert(Header {
+                key: "empty",
+                value: Some(""),
+            });
+        producer
+            .send(
+                FutureRecord::<(), _>::to("shapes")
+                    .payload("no key")
+                    .headers(headers)
+                    .timestamp(1_700_000_000_123),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the first record");
+        producer
+            .send(
+                FutureRecord::to("shapes").key("big").payload(&big),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the 1 MiB record");
+    });
+    let got = read_all(&bootstrap, "shapes", 1, 2);
+    assert_eq!(got[0].key, None);
+    assert_eq!(got[0].value.as_deref(), Some(&b"no key"[..]));
+    assert_eq!(got[0].timestamp, Some(1_700_000_000_123));
+    assert_eq!(
+        got[0].headers,
+        vec![
+            ("trace".to_owned(), Some(b"abc".to_vec())),
+            ("empty".to_owned(), Some(Vec::new())),
+        ]
+    );
+    assert_eq!(got[1].key.as_deref(), Some(&b"big"[..]));
+    assert_eq!(got[1].value.as_deref(), Some(&big[..]));
+}
+
+#[test]
+fn lz4_and_zstd_batches_round_trip() {
+    let (_mqd, bootstrap) = start();
+    for codec in ["lz4", "zstd", "gzip", "snappy"] {
+        let topic = format!("packed-{codec}");
+        create_topic(&bootstrap, &topic, 1);
+        let producer = producer(&bootstrap, &[("compression.codec", codec)]);
+        let values: Vec<String> = (0..500)
+            .map(|i| format!("{codec} record {i} {}", "x".repeat(i % 50)))
+            .collect();
+        runtime().block_on(async {
+            let deliveries: Vec<_> = values
+                .iter()
+                .map(|v| {
+                    producer
+                        .send_result(FutureRecord::<(), _>::to(&topic).payload(v))
+                        .map_err(|(e, _)| e)
+                        .expect("queued")
+                })
+                .collect();
+            for delivery in deliveries {
+                delivery
+                    .await
+                    .unwrap()
+                    .map_err(|(e, _)| e)
+                    .expect("acknowledged");
+            }
+        });
+        let got = read_all(&bootstrap, &topic, 1, values.len());
+        let got: Vec<String> = got
+            .into_iter()
+            .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
+            .collect();
+        assert_eq!(got, values, "{codec}");
+    }
+}
+
+#[test]
+fn records_cross_between_kafka_clients_and_the_http_api() {
+    let (mqd, bootstrap) = start();
+    mqd.create_topic("bridge", 1);
+    // HTTP in, Kafka out.
+    let produced = mqd.post(
+        "/v1/topics/bridge/records",
+        &json!({"records": [
+            {"key": "k1", "value": "from http", "headers": [{"key": "h", "value": "1"}]},
+            {"value": "second"}
+        ]}),
+    );
+    assert_eq!(produced.status, 200, "{:?}", produced.body);
+    let got = read_all(&bootstrap, "bridge", 1, 2);
+    assert_eq!(got[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"from http"[..]));
+    assert_eq!(got[0].headers, vec![("h".to_owned(), Some(b"1".to_vec()))]);
+    assert_eq!(got[1].key, None);
+    // Kafka in, HTTP out.
+    let producer = producer(&bootstrap, &[]);
+    runtime().block_on(async {
+        producer
+            .send(
+                FutureRecord::to("bridge").key("k2").payload("from kafka"),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("acknowledged");
+    });
+    let fetched = eventually(DEADLINE, "the Kafka record over HTTP", || {
+        let answer = mqd.get("/v1/topics/bridge/partitions/0/records?offset=2");
+        let records = answer.body["records"].as_array()?.clone();
+        (!records.is_empty()).then_some(records)
+    });
+    assert_eq!(fetched[0]["key"], "k2");
+    assert_eq!(fetched[0]["value"], "from kafka");
+    assert_eq!(fetched[0]["offset"], 2);
+    producer.flush(Duration::from_secs(5)).unwrap();
+    assert_every_request_answered(&mqd);
+}
+
+#[test]
+fn an_unknown_topic_is_kafkas_unknown_topic_or_partition() {
+    let (_mqd, bootstrap) = start();
+    let consumer: BaseConsumer = client_config(&bootstrap).create().unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some("nowhere"), Duration::from_secs(10))
+        .expect("Metadata answered");
+    assert_eq!(
+        metadata.topics()[0].error(),
+        Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+    );
+}
