@@ -34,7 +34,7 @@ fn assert_every_request_answered(mqd: &Mqd) {
     let log = mqd.log();
     let refused: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("kafka connection closed"))
+        .filter(|l| l.contains("WARN") && l.contains("kafka connection closed"))
         .collect();
     assert!(refused.is_empty(), "{refused:#?}");
 }
@@ -382,4 +382,148 @@ fn an_unknown_topic_is_kafkas_unknown_topic_or_partition() {
         metadata.topics()[0].error(),
         Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
     );
+}
+
+/// A Kafka group member that records what it read and what it committed.
+struct Member {
+    consumer: BaseConsumer,
+    read: Vec<(i32, i64)>,
+}
+
+impl Member {
+    fn new(bootstrap: &str, group: &str, topic: &str) -> Member {
+        let consumer: BaseConsumer = client_config(bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "100")
+            .set("fetch.wait.max.ms", "50")
+            .create()
+            .expect("a consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        Member {
+            consumer,
+            read: Vec::new(),
+        }
+    }
+
+    /// Polls once; a record read is committed at once (its offset + 1), and recorded in
+    /// `committed` when the commit was accepted. A record read again after its commit was
+    /// accepted is a violation.
+    fn poll(&mut self, committed: &mut std::collections::HashSet<(i32, i64)>) {
+        let Some(message) = self.consumer.poll(Duration::from_millis(2)) else {
+            return;
+        };
+        let message = message.expect("a record, not an error");
+        let at = (message.partition(), message.offset());
+        assert!(
+            !committed.contains(&at),
+            "partition {} offset {} was read again after its commit was accepted",
+            at.0,
+            at.1
+        );
+        self.read.push(at);
+        if self
+            .consumer
+            .commit_message(&message, rdkafka::consumer::CommitMode::Sync)
+            .is_ok()
+        {
+            committed.insert(at);
+        }
+    }
+
+    fn assigned(&self) -> usize {
+        self.consumer.assignment().map_or(0, |a| a.count())
+    }
+}
+
+/// Keyed by the value, so that they spread over the partitions.
+fn produce_values(bootstrap: &str, topic: &str, values: impl Iterator<Item = String>) {
+    let producer = producer(bootstrap, &[]);
+    runtime().block_on(async {
+        let deliveries: Vec<_> = values
+            .map(|v| {
+                producer
+                    .send_result(FutureRecord::to(topic).key(&v).payload(&v))
+                    .map_err(|(e, _)| e)
+                    .expect("queued")
+            })
+            .collect();
+        for delivery in deliveries {
+            delivery
+                .await
+                .unwrap()
+                .map_err(|(e, _)| e)
+                .expect("acknowledged");
+        }
+    });
+}
+
+#[test]
+fn a_kafka_group_splits_partitions_hands_them_over_and_resumes_from_its_commits() {
+    let (mqd, bootstrap) = start();
+    create_topic(&bootstrap, "work", 4);
+    produce_values(&bootstrap, "work", (0..400).map(|i| format!("first {i}")));
+    let mut committed = std::collections::HashSet::new();
+    let mut a = Member::new(&bootstrap, "workers", "work");
+    let mut b = Member::new(&bootstrap, "workers", "work");
+    // Both members share the partitions at some point while they read the first 400.
+    let mut both_assigned = false;
+    let started = std::time::Instant::now();
+    while a.read.len() + b.read.len() < 400 || !both_assigned {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "read {} + {}, assigned {} + {}",
+            a.read.len(),
+            b.read.len(),
+            a.assigned(),
+            b.assigned()
+        );
+        a.poll(&mut committed);
+        b.poll(&mut committed);
+        both_assigned |= a.assigned() == 2 && b.assigned() == 2;
+    }
+    assert!(
+        !a.read.is_empty() && !b.read.is_empty(),
+        "both members read"
+    );
+    // B leaves; A takes every partition over and reads what comes next.
+    b.consumer.unsubscribe();
+    drop(b);
+    produce_values(&bootstrap, "work", (0..200).map(|i| format!("second {i}")));
+    let before = a.read.len();
+    let started = std::time::Instant::now();
+    while committed.len() < 600 {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "committed {}",
+            committed.len()
+        );
+        a.poll(&mut committed);
+    }
+    assert!(a.read.len() > before);
+    assert_eq!(a.assigned(), 4);
+    // Every record was committed exactly once; the group's lag over HTTP is 0.
+    let described = mqd.get("/v1/groups/workers");
+    assert_eq!(described.status, 200, "{:?}", described.body);
+    let lag: u64 = described.body["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["lag"].as_u64().unwrap())
+        .sum();
+    assert_eq!(lag, 0, "{:?}", described.body);
+    a.consumer.unsubscribe();
+    drop(a);
+    // A new member resumes from the commits: it reads only what was produced after.
+    produce_values(&bootstrap, "work", (0..50).map(|i| format!("third {i}")));
+    let mut c = Member::new(&bootstrap, "workers", "work");
+    let started = std::time::Instant::now();
+    while c.read.len() < 50 {
+        assert!(started.elapsed() < DEADLINE, "read {}", c.read.len());
+        c.poll(&mut committed);
+    }
+    assert_eq!(committed.len(), 650);
+    assert_every_request_answered(&mqd);
 }

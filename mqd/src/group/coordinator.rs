@@ -85,6 +85,7 @@ impl Groups {
                 owned: BTreeSet::new(),
                 positions: HashMap::new(),
                 fetch_rotation: 0,
+                synced: BTreeSet::new(),
             },
         );
         tracing::info!(group = %group_name, member = %id, "member joined");

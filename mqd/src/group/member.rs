@@ -25,6 +25,9 @@ pub(super) struct Member {
     pub positions: HashMap<TopicPartition, u64>,
     /// Rotates the partition a group fetch starts with, for fairness.
     pub fetch_rotation: usize,
+    /// A Kafka member (classic protocol): the partitions its last SyncGroup handed it, which
+    /// are all it reads until it rejoins.
+    pub synced: BTreeSet<TopicPartition>,
 }
 
 impl Member {

@@ -6,6 +6,7 @@
 //! | `assignor.rs` | range and round-robin, made sticky |
 //! | `member.rs` | one member: subscription, ownership, positions, what it was last told |
 //! | `coordinator.rs` | join, heartbeat, leave, session expiry |
+//! | `classic.rs` | Kafka's classic protocol (rejoin, sync, heartbeat) on the same coordinator |
 //! | `fetch.rs` | group fetch across all of a member's partitions, long-polling |
 //! | `admin.rs` | commit (fenced), describe with lag, list, delete, reset offsets |
 //! | `offsets.rs` | committed offsets per (group, topic, partition) |
@@ -18,6 +19,7 @@
 
 mod admin;
 mod assignor;
+mod classic;
 pub mod cluster_hooks;
 mod consumer_group;
 mod coordinator;
@@ -27,6 +29,7 @@ mod member;
 mod offsets;
 mod seed_consumer;
 
+pub use classic::Liveness;
 pub use error::GroupError;
 pub use fetch::{FetchLimits, GroupFetched};
 pub use offsets::{Committed, CommittedOffsets};

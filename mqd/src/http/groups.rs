@@ -42,9 +42,15 @@ pub async fn join(
     ApiPath(group): ApiPath<String>,
     ApiJson(request): ApiJson<JoinGroupRequest>,
 ) -> Result<Json<MemberAssignment>, ApiError> {
+    ready_to_join(&state, &group).await?;
+    Ok(Json(state.groups.join(&state.broker, &group, &request)?))
+}
+
+/// Before a new member joins: in a cluster, this node catches up with the metadata (offsets
+/// committed through the old coordinator are there) and must still coordinate the group. A node
+/// that cannot (paused, cut off) takes no member. The Kafka listener's JoinGroup asks this too.
+pub(crate) async fn ready_to_join(state: &AppState, group: &str) -> Result<(), ApiError> {
     if let Some(cluster) = &state.cluster {
-        // Offsets committed through the old coordinator are in the metadata; read them as of now.
-        // A node that cannot (paused, cut off) may no longer coordinate: it takes no member.
         if let Err(error) = cluster.catch_up().await {
             return Err(ApiError::new(
                 mq_wire::ErrorCode::CoordinatorUnavailable,
@@ -54,9 +60,9 @@ pub async fn join(
                 ),
             ));
         }
-        state.groups.check_coordinated_here(&group)?;
+        state.groups.check_coordinated_here(group)?;
     }
-    Ok(Json(state.groups.join(&state.broker, &group, &request)?))
+    Ok(())
 }
 
 /// Keep a member alive and acknowledge its assignment; the answer is the current one.

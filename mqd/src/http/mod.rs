@@ -21,7 +21,7 @@ mod batch_fuzz_tests;
 mod cluster;
 mod error;
 mod extract;
-mod groups;
+pub(crate) mod groups;
 pub mod internal;
 pub mod listener;
 mod observe;

@@ -3,7 +3,8 @@
 //! as Kafka's clients expect.
 
 use super::{
-    admin, coordinator, fetch, list_offsets, metadata, produce, producer_id, versions, KafkaState,
+    admin, coordinator, fetch, groups, list_offsets, metadata, produce, producer_id, versions,
+    KafkaState,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -64,6 +65,13 @@ pub(super) async fn answer(
         .map_err(|e| malformed(e.to_string()))?;
     let request =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
+    tracing::trace!(
+        ?api,
+        version,
+        correlation_id = header.correlation_id,
+        ?request,
+        "kafka request"
+    );
     let response = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(versions::api_versions(version).0),
         RequestKind::Metadata(request) => {
@@ -87,6 +95,32 @@ pub(super) async fn answer(
         RequestKind::DeleteTopics(request) => {
             ResponseKind::DeleteTopics(admin::delete_topics(state, request, version).await)
         }
+        RequestKind::JoinGroup(request) => {
+            let client_id = header.client_id.as_ref().map(|c| c.as_str());
+            ResponseKind::JoinGroup(groups::join_group(state, request, client_id).await)
+        }
+        RequestKind::SyncGroup(request) => {
+            ResponseKind::SyncGroup(groups::sync_group(state, &request))
+        }
+        RequestKind::Heartbeat(request) => {
+            ResponseKind::Heartbeat(groups::heartbeat(state, &request))
+        }
+        RequestKind::LeaveGroup(request) => {
+            ResponseKind::LeaveGroup(groups::leave_group(state, &request))
+        }
+        RequestKind::OffsetCommit(request) => {
+            ResponseKind::OffsetCommit(groups::offset_commit(state, request).await)
+        }
+        RequestKind::OffsetFetch(request) => {
+            ResponseKind::OffsetFetch(groups::offset_fetch(state, &request))
+        }
+        RequestKind::ListGroups(_) => ResponseKind::ListGroups(groups::list_groups(state)),
+        RequestKind::DescribeGroups(request) => {
+            ResponseKind::DescribeGroups(groups::describe_groups(state, &request).await)
+        }
+        RequestKind::DeleteGroups(request) => {
+            ResponseKind::DeleteGroups(groups::delete_groups(state, &request).await)
+        }
         RequestKind::FindCoordinator(request) => {
             ResponseKind::FindCoordinator(coordinator::find_coordinator(state, &request, version))
         }
@@ -95,6 +129,7 @@ pub(super) async fn answer(
         }
         _ => return Err(DispatchError::Unsupported { api, version }),
     };
+    tracing::trace!(?api, ?response, "kafka response");
     encode(header.correlation_id, response, api, version).map(Some)
 }
 

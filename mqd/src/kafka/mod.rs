@@ -10,7 +10,8 @@
 //! - `produce.rs`, `fetch.rs`, `list_offsets.rs`: records;
 //! - `records.rs`: Kafka record batches (v2) to and from the log's batches;
 //! - `admin.rs`: CreateTopics, DeleteTopics; `producer_id.rs`: InitProducerId;
-//! - `coordinator.rs`: FindCoordinator;
+//! - `coordinator.rs`: FindCoordinator; `groups.rs`: consumer groups (Join, Sync, Heartbeat,
+//!   Leave, OffsetCommit, OffsetFetch, List, Describe, Delete);
 //! - `error_codes.rs`: each of our error codes as Kafka's.
 
 mod admin;
@@ -19,6 +20,7 @@ mod coordinator;
 mod dispatch;
 mod error_codes;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;

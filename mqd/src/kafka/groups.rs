@@ -1,0 +1,429 @@
+//! Consumer groups through Kafka's classic protocol, as the same groups HTTP members join: the
+//! coordinator computes assignments server side (range, or round-robin made sticky, picked by
+//! the first protocol a member offers among `range`, `roundrobin`, `sticky` and
+//! `cooperative-sticky`), so no member is made leader and the assignments a SyncGroup carries
+//! are not used. `group/classic.rs` says when a Kafka member's partitions are freed. Offsets
+//! committed here are the group's offsets for HTTP too (`mqctl group describe` shows the lag).
+
+use super::error_codes::kafka_error;
+use super::KafkaState;
+use crate::group::{GroupError, Liveness, TopicPartition};
+use crate::http::ApiError;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedPartitions;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::ResponseError;
+use mq_wire::api::{
+    AssignmentStrategy, CommitRequest, GroupState, JoinGroupRequest as MqJoin, OffsetCommit,
+    TopicPartitions,
+};
+use std::collections::BTreeSet;
+
+const CONSUMER: &str = "consumer";
+
+fn text(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+fn code_of(error: GroupError) -> i16 {
+    kafka_error(ApiError::from(error).code).code()
+}
+
+/// The assignor a protocol name stands for here.
+fn strategy_of(protocol: &str) -> Option<AssignmentStrategy> {
+    match protocol {
+        "range" => Some(AssignmentStrategy::Range),
+        "roundrobin" | "sticky" | "cooperative-sticky" => Some(AssignmentStrategy::RoundRobin),
+        _ => None,
+    }
+}
+
+/// A member's subscription (Kafka's ConsumerProtocolSubscription, version-prefixed).
+fn subscription(mut metadata: Bytes) -> Option<ConsumerProtocolSubscription> {
+    if metadata.remaining() < 2 {
+        return None;
+    }
+    let version = metadata.get_i16().clamp(0, 3);
+    ConsumerProtocolSubscription::decode(&mut metadata, version).ok()
+}
+
+/// An assignment as a Kafka client reads it (ConsumerProtocolAssignment v0, version-prefixed).
+fn assignment_bytes(assigned: &[TopicPartitions]) -> Bytes {
+    let assignment = ConsumerProtocolAssignment::default().with_assigned_partitions(
+        assigned
+            .iter()
+            .map(|t| {
+                AssignedPartitions::default()
+                    .with_topic(TopicName(text(&t.topic)))
+                    .with_partitions(t.partitions.iter().map(|&p| p as i32).collect())
+            })
+            .collect(),
+    );
+    let mut out = BytesMut::new();
+    out.put_i16(0);
+    // Encoding a plain struct of strings and numbers into memory cannot fail.
+    let _ = assignment.encode(&mut out, 0);
+    out.freeze()
+}
+
+pub(super) async fn join_group(
+    state: &KafkaState,
+    request: JoinGroupRequest,
+    client_id: Option<&str>,
+) -> JoinGroupResponse {
+    let failed = |code: i16| {
+        JoinGroupResponse::default()
+            .with_error_code(code)
+            .with_generation_id(-1)
+            .with_member_id(request.member_id.clone())
+    };
+    if request.protocol_type.as_str() != CONSUMER {
+        return failed(ResponseError::InconsistentGroupProtocol.code());
+    }
+    let Some((protocol, strategy, subscription)) = request.protocols.iter().find_map(|p| {
+        let strategy = strategy_of(p.name.as_str())?;
+        Some((p.name.clone(), strategy, subscription(p.metadata.clone())?))
+    }) else {
+        return failed(ResponseError::InconsistentGroupProtocol.code());
+    };
+    let group = request.group_id.as_str();
+    let topics: Vec<String> = subscription
+        .topics
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    let app = &state.app;
+    let joined = if request.member_id.is_empty() {
+        match crate::http::groups::ready_to_join(app, group).await {
+            Err(error) => return failed(kafka_error(error.code).code()),
+            Ok(()) => app.groups.join(
+                &app.broker,
+                group,
+                &MqJoin {
+                    topics,
+                    session_timeout_ms: u64::try_from(request.session_timeout_ms).ok(),
+                    strategy: Some(strategy),
+                    client_id: client_id.map(str::to_owned),
+                    ..MqJoin::default()
+                },
+            ),
+        }
+    } else {
+        let still_held: BTreeSet<TopicPartition> = subscription
+            .owned_partitions
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().filter_map(|&p| {
+                    Some(TopicPartition::new(
+                        t.topic.as_str(),
+                        u32::try_from(p).ok()?,
+                    ))
+                })
+            })
+            .collect();
+        app.groups.rejoin(
+            &app.broker,
+            group,
+            request.member_id.as_str(),
+            &topics,
+            &still_held,
+        )
+    };
+    match joined {
+        Ok(assignment) => JoinGroupResponse::default()
+            .with_generation_id(assignment.generation as i32)
+            .with_protocol_type(Some(text(CONSUMER)))
+            .with_protocol_name(Some(protocol))
+            .with_member_id(text(&assignment.member_id)),
+        Err(error) => failed(code_of(error)),
+    }
+}
+
+pub(super) fn sync_group(state: &KafkaState, request: &SyncGroupRequest) -> SyncGroupResponse {
+    let app = &state.app;
+    let synced = app.groups.sync(
+        &app.broker,
+        request.group_id.as_str(),
+        request.member_id.as_str(),
+        u64::try_from(request.generation_id).unwrap_or(u64::MAX),
+    );
+    let response = SyncGroupResponse::default()
+        .with_protocol_type(Some(text(CONSUMER)))
+        .with_protocol_name(request.protocol_name.clone());
+    match synced {
+        Ok(Some(assignment)) => response.with_assignment(assignment_bytes(&assignment.assignment)),
+        Ok(None) => response.with_error_code(ResponseError::RebalanceInProgress.code()),
+        Err(error) => response.with_error_code(code_of(error)),
+    }
+}
+
+pub(super) fn heartbeat(state: &KafkaState, request: &HeartbeatRequest) -> HeartbeatResponse {
+    let app = &state.app;
+    let alive = app.groups.keep_alive(
+        &app.broker,
+        request.group_id.as_str(),
+        request.member_id.as_str(),
+        u64::try_from(request.generation_id).unwrap_or(u64::MAX),
+    );
+    let code = match alive {
+        Ok(Liveness::Settled) => 0,
+        Ok(Liveness::MustRejoin) => ResponseError::RebalanceInProgress.code(),
+        Err(error) => code_of(error),
+    };
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+pub(super) fn leave_group(state: &KafkaState, request: &LeaveGroupRequest) -> LeaveGroupResponse {
+    let app = &state.app;
+    let group = request.group_id.as_str();
+    let leave = |member: &str| match app.groups.leave(&app.broker, group, member) {
+        Ok(()) => 0,
+        Err(error) => code_of(error),
+    };
+    if request.members.is_empty() {
+        return LeaveGroupResponse::default().with_error_code(leave(request.member_id.as_str()));
+    }
+    let members = request
+        .members
+        .iter()
+        .map(|m| {
+            MemberResponse::default()
+                .with_member_id(m.member_id.clone())
+                .with_error_code(leave(m.member_id.as_str()))
+        })
+        .collect();
+    LeaveGroupResponse::default().with_members(members)
+}
+
+pub(super) async fn offset_commit(
+    state: &KafkaState,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let app = &state.app;
+    // A member commits with its id and generation; a consumer outside the group (assign())
+    // with neither, allowed while the group has no members, as in Kafka.
+    let member = (!request.member_id.is_empty() && request.generation_id_or_member_epoch >= 0)
+        .then(|| {
+            (
+                request.member_id.as_str().to_owned(),
+                request.generation_id_or_member_epoch as u64,
+            )
+        });
+    let mut offsets = Vec::new();
+    let mut invalid = false;
+    for topic in &request.topics {
+        for partition in &topic.partitions {
+            match (
+                u32::try_from(partition.partition_index),
+                u64::try_from(partition.committed_offset),
+            ) {
+                (Ok(index), Ok(offset)) => offsets.push(OffsetCommit {
+                    topic: topic.name.as_str().to_owned(),
+                    partition: index,
+                    offset,
+                    metadata: partition
+                        .committed_metadata
+                        .as_ref()
+                        .map(|m| m.as_str().to_owned()),
+                }),
+                _ => invalid = true,
+            }
+        }
+    }
+    let code = if invalid {
+        ResponseError::InvalidCommitOffsetSize.code()
+    } else {
+        let commit = CommitRequest {
+            member_id: member.as_ref().map(|m| m.0.clone()),
+            generation: member.as_ref().map(|m| m.1),
+            offsets,
+        };
+        match app
+            .groups
+            .commit_offsets(&app.broker, request.group_id.as_str(), &commit)
+            .await
+        {
+            Ok(_) => 0,
+            Err(error) => code_of(error),
+        }
+    };
+    let topics = request
+        .topics
+        .iter()
+        .map(|topic| {
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_partitions(
+                    topic
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+pub(super) fn offset_fetch(
+    state: &KafkaState,
+    request: &OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let offsets = &state.app.groups.offsets;
+    let group = request.group_id.as_str();
+    let committed = |topic: &str, partition: i32| {
+        let found = u32::try_from(partition)
+            .ok()
+            .and_then(|p| offsets.get_full(group, topic, p));
+        OffsetFetchResponsePartition::default()
+            .with_partition_index(partition)
+            .with_committed_offset(found.as_ref().map_or(-1, |c| c.offset as i64))
+            .with_committed_leader_epoch(-1)
+            .with_metadata(Some(text(
+                found.and_then(|c| c.metadata).as_deref().unwrap_or(""),
+            )))
+    };
+    let topics = match &request.topics {
+        Some(asked) => asked
+            .iter()
+            .map(|t| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partition_indexes
+                            .iter()
+                            .map(|&p| committed(t.name.as_str(), p))
+                            .collect(),
+                    )
+            })
+            .collect(),
+        None => {
+            let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+            for (tp, _) in offsets.for_group(group) {
+                by_topic
+                    .entry(tp.topic)
+                    .or_default()
+                    .push(tp.partition as i32);
+            }
+            by_topic
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(TopicName(text(&topic)))
+                        .with_partitions(partitions.iter().map(|&p| committed(&topic, p)).collect())
+                })
+                .collect()
+        }
+    };
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// Kafka's name of a group state.
+fn state_name(state: GroupState) -> &'static str {
+    match state {
+        GroupState::Empty => "Empty",
+        GroupState::Rebalancing => "PreparingRebalance",
+        GroupState::Stable => "Stable",
+        GroupState::Dead => "Dead",
+    }
+}
+
+pub(super) fn list_groups(state: &KafkaState) -> ListGroupsResponse {
+    let app = &state.app;
+    let groups = app
+        .groups
+        .list(&app.broker)
+        .groups
+        .into_iter()
+        .filter(|g| app.groups.coordinated_here(&g.group))
+        .map(|g| {
+            ListedGroup::default()
+                .with_group_id(GroupId(text(&g.group)))
+                .with_protocol_type(text(CONSUMER))
+                .with_group_state(text(state_name(g.state)))
+                .with_group_type(text("classic"))
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+pub(super) async fn describe_groups(
+    state: &KafkaState,
+    request: &DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let app = &state.app;
+    let mut described = Vec::with_capacity(request.groups.len());
+    for group in &request.groups {
+        let result = DescribedGroup::default()
+            .with_group_id(group.clone())
+            .with_protocol_type(text(CONSUMER));
+        described.push(
+            match app.groups.describe_group(&app.broker, group.as_str()).await {
+                Ok(description) => {
+                    let protocol = match description.strategy {
+                        AssignmentStrategy::Range => "range",
+                        AssignmentStrategy::RoundRobin => "roundrobin",
+                    };
+                    let members = description
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let subscription = ConsumerProtocolSubscription::default()
+                                .with_topics(m.topics.iter().map(|t| text(t)).collect());
+                            let mut metadata = BytesMut::new();
+                            metadata.put_i16(0);
+                            let _ = subscription.encode(&mut metadata, 0);
+                            DescribedGroupMember::default()
+                                .with_member_id(text(&m.member_id))
+                                .with_client_id(text(m.client_id.as_deref().unwrap_or("")))
+                                .with_member_metadata(metadata.freeze())
+                                .with_member_assignment(assignment_bytes(&m.assignment))
+                        })
+                        .collect();
+                    result
+                        .with_group_state(text(state_name(description.state)))
+                        .with_protocol_data(text(protocol))
+                        .with_members(members)
+                }
+                Err(GroupError::UnknownGroup(_)) => result.with_group_state(text("Dead")),
+                Err(error) => result.with_error_code(code_of(error)),
+            },
+        );
+    }
+    DescribeGroupsResponse::default().with_groups(described)
+}
+
+pub(super) async fn delete_groups(
+    state: &KafkaState,
+    request: &DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let app = &state.app;
+    let mut results = Vec::with_capacity(request.groups_names.len());
+    for group in &request.groups_names {
+        let code = match app.groups.delete_group(&app.broker, group.as_str()).await {
+            Ok(()) => 0,
+            Err(error) => code_of(error),
+        };
+        results.push(
+            DeletableGroupResult::default()
+                .with_group_id(group.clone())
+                .with_error_code(code),
+        );
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}
