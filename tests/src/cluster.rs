@@ -46,6 +46,8 @@ pub struct Node {
     pub id: usize,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// `127.0.0.1:PORT` of its Kafka listener, in a cluster started with one.
+    pub kafka: Option<String>,
     dir: PathBuf,
     child: Option<Child>,
     starts: u32,
@@ -261,23 +263,39 @@ impl Cluster {
     /// [`Cluster::start`]. A free port can be taken by another process between the moment it is
     /// chosen and the moment a node binds it: then the whole cluster is started again on new ports.
     pub fn start_with(n: usize, settings: &str) -> Cluster {
-        Cluster::start_inner(n, settings, false)
+        Cluster::start_inner(n, settings, false, false)
+    }
+
+    /// Like [`Cluster::start_with`], every node also listening for Kafka clients (`[kafka]`, and
+    /// its address in `cluster.nodes`): [`Cluster::kafka_bootstrap`].
+    pub fn start_with_kafka(n: usize, settings: &str) -> Cluster {
+        Cluster::start_inner(n, settings, false, true)
+    }
+
+    /// Every node's Kafka address, comma-separated (Kafka's `bootstrap.servers`).
+    pub fn kafka_bootstrap(&self) -> String {
+        let addresses: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.kafka.as_deref())
+            .collect();
+        addresses.join(",")
     }
 
     /// Like [`Cluster::start_with`], with a TCP proxy in front of every node for the traffic
     /// between nodes ([`Cluster::proxies`]).
     pub fn start_proxied(n: usize, settings: &str) -> Cluster {
-        Cluster::start_inner(n, settings, true)
+        Cluster::start_inner(n, settings, true, false)
     }
 
-    fn start_inner(n: usize, settings: &str, proxied: bool) -> Cluster {
+    fn start_inner(n: usize, settings: &str, proxied: bool, kafka: bool) -> Cluster {
         assert!(n >= 1, "a cluster has at least one node");
         let mut failures = Vec::new();
         for _attempt in 0..3 {
             let serial = ONE_AT_A_TIME
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut cluster = Cluster::spawn(n, settings, serial, proxied);
+            let mut cluster = Cluster::spawn(n, settings, serial, proxied, kafka);
             let mut failed = None;
             for node in &mut cluster.nodes {
                 if let Err(why) = node.wait_until_serving() {
@@ -301,7 +319,13 @@ impl Cluster {
     }
 
     /// Writes every node's config file and starts every process.
-    fn spawn(n: usize, settings: &str, serial: MutexGuard<'static, ()>, proxied: bool) -> Cluster {
+    fn spawn(
+        n: usize,
+        settings: &str,
+        serial: MutexGuard<'static, ()>,
+        proxied: bool,
+        kafka: bool,
+    ) -> Cluster {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir().join(format!(
             "mq-e2e-cluster-{}-{}",
@@ -310,6 +334,10 @@ impl Cluster {
         ));
         let _ = std::fs::remove_dir_all(&root);
         let ports = free_ports(n);
+        let kafka_ports: Vec<Option<u16>> = match kafka {
+            true => free_ports(n).into_iter().map(Some).collect(),
+            false => vec![None; n],
+        };
         let proxies = proxied.then(|| {
             let real: Vec<std::net::SocketAddr> = ports
                 .iter()
@@ -325,7 +353,10 @@ impl Cluster {
                     Some(proxies) => proxies.addr(i + 1).to_string(),
                     None => format!("127.0.0.1:{port}"),
                 };
-                format!("  {{ id = {}, addr = \"{addr}\" }},", i + 1)
+                let kafka = kafka_ports[i]
+                    .map(|port| format!(", kafka = \"127.0.0.1:{port}\""))
+                    .unwrap_or_default();
+                format!("  {{ id = {}, addr = \"{addr}\"{kafka} }},", i + 1)
             })
             .collect();
         let cluster_section = format!(
@@ -344,6 +375,7 @@ impl Cluster {
             let node = Node {
                 id,
                 base: format!("http://127.0.0.1:{port}"),
+                kafka: kafka_ports[i].map(|port| format!("127.0.0.1:{port}")),
                 dir,
                 child: None,
                 starts: 0,
@@ -353,8 +385,11 @@ impl Cluster {
                 Some(_) => format!("source_address = \"{}\"\n", source_ip(id)),
                 None => String::new(),
             };
+            let kafka_section = kafka_ports[i]
+                .map(|port| format!("[kafka]\nlisten = \"127.0.0.1:{port}\"\n\n"))
+                .unwrap_or_default();
             let toml = format!(
-                "[node]\nid = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n{cluster_section}{source}",
+                "[node]\nid = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n{kafka_section}{cluster_section}{source}",
                 toml_string(&node.data_dir())
             );
             std::fs::write(node.config_path(), toml).expect("write the node's config");

@@ -70,11 +70,19 @@ fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
 }
 
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    create_replicated_topic(bootstrap, name, partitions, 1)
+}
+
+fn create_replicated_topic(bootstrap: &str, name: &str, partitions: i32, replicas: i32) {
     let admin: AdminClient<DefaultClientContext> =
         client_config(bootstrap).create().expect("an admin client");
     let created = runtime()
         .block_on(admin.create_topics(
-            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &[NewTopic::new(
+                name,
+                partitions,
+                TopicReplication::Fixed(replicas),
+            )],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
         ))
         .expect("CreateTopics answered");
@@ -158,6 +166,25 @@ fn metadata_names_this_broker_and_a_created_topics_partitions() {
     }
     // A second create of the same name is Kafka's TOPIC_ALREADY_EXISTS.
     let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    // DescribeConfigs gives the topic's settings under Kafka's names.
+    let described = runtime()
+        .block_on(admin.describe_configs(
+            &[rdkafka::admin::ResourceSpecifier::Topic("orders")],
+            &AdminOptions::new(),
+        ))
+        .expect("DescribeConfigs answered");
+    let config = described[0].as_ref().expect("the topic's configs");
+    assert_eq!(
+        config.get("retention.ms").and_then(|e| e.value.as_deref()),
+        Some("604800000"),
+        "{config:?}"
+    );
+    assert_eq!(
+        config
+            .get("cleanup.policy")
+            .and_then(|e| e.value.as_deref()),
+        Some("delete")
+    );
     let again = runtime()
         .block_on(admin.create_topics(
             &[NewTopic::new("orders", 3, TopicReplication::Fixed(1))],
@@ -526,4 +553,101 @@ fn a_kafka_group_splits_partitions_hands_them_over_and_resumes_from_its_commits(
     }
     assert_eq!(committed.len(), 650);
     assert_every_request_answered(&mqd);
+}
+
+#[test]
+fn the_kafka_bench_produces_and_consumes_and_checks_what_it_counts() {
+    let (_mqd, bootstrap) = start();
+    for mode in ["produce", "consume"] {
+        let out = std::process::Command::new(mq_e2e::binary("kafka_bench"))
+            .args([&bootstrap, mode, "benched", "2000", "100"])
+            .output()
+            .expect("run kafka_bench");
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(figures["records"], 2000, "{figures}");
+        assert!(figures["records_per_sec"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn a_kafka_client_sees_the_cluster_and_reaches_each_partitions_leader() {
+    let cluster = mq_e2e::cluster::Cluster::start_with_kafka(3, mq_e2e::cluster::DEFAULT_TIMINGS);
+    let bootstrap = cluster.kafka_bootstrap();
+    // librdkafka's admin client sends CreateTopics to the controller Metadata names.
+    create_replicated_topic(&bootstrap, "spread", 3, 3);
+    let consumer: BaseConsumer = client_config(&bootstrap).create().unwrap();
+    let leaders = eventually(
+        DEADLINE,
+        "every partition led with 3 replicas in sync",
+        || {
+            let metadata = consumer
+                .fetch_metadata(Some("spread"), Duration::from_secs(10))
+                .ok()?;
+            assert_eq!(metadata.brokers().len(), 3);
+            let topic = metadata.topics().first()?;
+            let partitions = topic.partitions();
+            (partitions.len() == 3
+                && partitions
+                    .iter()
+                    .all(|p| p.leader() > 0 && p.isr().len() == 3))
+            .then(|| {
+                partitions
+                    .iter()
+                    .map(|p| p.leader())
+                    .collect::<std::collections::BTreeSet<_>>()
+            })
+        },
+    );
+    assert_eq!(
+        leaders.len(),
+        3,
+        "the three partitions are led by three nodes"
+    );
+    // Each partition's produce and fetch go to its leader.
+    let producer = producer(&bootstrap, &[]);
+    let sent: Vec<String> = (0..3000).map(|i| format!("record {i}")).collect();
+    runtime().block_on(async {
+        let deliveries: Vec<_> = sent
+            .iter()
+            .map(|v| {
+                producer
+                    .send_result(FutureRecord::to("spread").key(v).payload(v))
+                    .map_err(|(e, _)| e)
+                    .expect("queued")
+            })
+            .collect();
+        for delivery in deliveries {
+            delivery
+                .await
+                .unwrap()
+                .map_err(|(e, _)| e)
+                .expect("acknowledged");
+        }
+    });
+    let got = read_all(&bootstrap, "spread", 3, sent.len());
+    let mut values: Vec<String> = got
+        .into_iter()
+        .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
+        .collect();
+    values.sort();
+    let mut expected = sent.clone();
+    expected.sort();
+    assert_eq!(values, expected);
+    // A group member finds its coordinator and commits there.
+    let mut committed = std::collections::HashSet::new();
+    let mut member = Member::new(&bootstrap, "cluster-readers", "spread");
+    let started = std::time::Instant::now();
+    while committed.len() < sent.len() {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "committed {}",
+            committed.len()
+        );
+        member.poll(&mut committed);
+    }
 }

@@ -3,8 +3,8 @@
 //! as Kafka's clients expect.
 
 use super::{
-    admin, coordinator, fetch, groups, list_offsets, metadata, produce, producer_id, versions,
-    KafkaState,
+    admin, configs, coordinator, fetch, groups, list_offsets, metadata, produce, producer_id,
+    versions, KafkaState,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -120,6 +120,12 @@ pub(super) async fn answer(
         }
         RequestKind::DeleteGroups(request) => {
             ResponseKind::DeleteGroups(groups::delete_groups(state, &request).await)
+        }
+        RequestKind::DescribeConfigs(request) => {
+            ResponseKind::DescribeConfigs(configs::describe_configs(state, &request))
+        }
+        RequestKind::DescribeCluster(_) => {
+            ResponseKind::DescribeCluster(configs::describe_cluster(state))
         }
         RequestKind::FindCoordinator(request) => {
             ResponseKind::FindCoordinator(coordinator::find_coordinator(state, &request, version))

@@ -17,6 +17,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// The most one partition's answer reads at once (the client asks again at once for more):
+/// larger reads cost more in fresh memory than they save in round trips.
+const MAX_READ_PER_PARTITION: usize = 1 << 20;
+
 pub(super) async fn fetch(state: &KafkaState, request: FetchRequest) -> FetchResponse {
     let limits = state.app.broker.config().limits.clone();
     let max_wait =
@@ -115,7 +119,7 @@ fn read_one(
     let from = u64::try_from(wanted.fetch_offset).map_err(|_| {
         BrokerError::InvalidArgument(format!("fetch offset {}", wanted.fetch_offset))
     })?;
-    let read = partition.read(from, room.max(1))?;
+    let mut read = partition.read(from, room.clamp(1, MAX_READ_PER_PARTITION))?;
     if from > read.batches.log_end || from < read.batches.log_start {
         return Err(BrokerError::OffsetOutOfRange {
             topic: topic.name().to_owned(),
@@ -125,8 +129,9 @@ fn read_one(
             log_end: read.batches.log_end,
         });
     }
-    let batches = to_kafka_batches(&read.batches.bytes, from, read.high_watermark)
-        .map_err(BrokerError::Internal)?;
+    let stored = bytes::Bytes::from(std::mem::take(&mut read.batches.bytes));
+    let batches =
+        to_kafka_batches(&stored, from, read.high_watermark).map_err(BrokerError::Internal)?;
     state
         .app
         .metrics

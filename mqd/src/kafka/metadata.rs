@@ -78,7 +78,7 @@ pub(super) fn brokers(state: &KafkaState) -> Vec<MetadataResponseBroker> {
 }
 
 /// The controller's id, or -1 while none is elected.
-fn controller(state: &KafkaState) -> i32 {
+pub(super) fn controller(state: &KafkaState) -> i32 {
     match &state.app.cluster {
         None => state.app.broker.node_id() as i32,
         Some(cluster) => cluster.controller().map_or(-1, |id| id as i32),

@@ -9,12 +9,14 @@
 //! - `metadata.rs`: brokers, controller, topics and partition leaders (Metadata);
 //! - `produce.rs`, `fetch.rs`, `list_offsets.rs`: records;
 //! - `records.rs`: Kafka record batches (v2) to and from the log's batches;
-//! - `admin.rs`: CreateTopics, DeleteTopics; `producer_id.rs`: InitProducerId;
+//! - `admin.rs`: CreateTopics, DeleteTopics; `configs.rs`: DescribeConfigs, DescribeCluster;
+//!   `producer_id.rs`: InitProducerId;
 //! - `coordinator.rs`: FindCoordinator; `groups.rs`: consumer groups (Join, Sync, Heartbeat,
 //!   Leave, OffsetCommit, OffsetFetch, List, Describe, Delete);
 //! - `error_codes.rs`: each of our error codes as Kafka's.
 
 mod admin;
+mod configs;
 mod connection;
 mod coordinator;
 mod dispatch;

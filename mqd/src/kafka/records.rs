@@ -84,11 +84,12 @@ pub(super) struct KafkaBatches {
 /// Encodes the records of `stored` (log batches back to back) at or after `from` and below
 /// `visible_end` as Kafka batches, one per stored batch.
 pub(super) fn to_kafka_batches(
-    stored: &[u8],
+    stored: &Bytes,
     from: u64,
     visible_end: u64,
 ) -> Result<KafkaBatches, String> {
-    let mut out = BytesMut::new();
+    // Kafka's records are smaller than ours (no 16-byte id): one allocation holds them all.
+    let mut out = BytesMut::with_capacity(stored.len());
     let (mut count, mut payload) = (0u64, 0u64);
     let options = RecordEncodeOptions {
         version: 2,
@@ -114,9 +115,11 @@ pub(super) fn to_kafka_batches(
             let headers: IndexMap<StrBytes, Option<Bytes>> = record
                 .headers()
                 .map(|h| {
+                    let key = Bytes::copy_from_slice(h.key.as_bytes());
                     (
-                        StrBytes::from_string(h.key.to_owned()),
-                        Some(Bytes::copy_from_slice(h.value)),
+                        // The key was checked to be UTF-8 when the record was read.
+                        StrBytes::from_utf8(key).unwrap_or_default(),
+                        Some(stored.slice_ref(h.value)),
                     )
                 })
                 .collect();
@@ -136,8 +139,8 @@ pub(super) fn to_kafka_batches(
                     (-1i32).wrapping_add(delta)
                 },
                 timestamp: record.timestamp,
-                key: record.key.map(Bytes::copy_from_slice),
-                value: Some(Bytes::copy_from_slice(record.value)),
+                key: record.key.map(|k| stored.slice_ref(k)),
+                value: Some(stored.slice_ref(record.value)),
                 headers,
             });
         }
@@ -210,7 +213,7 @@ mod tests {
             let mut stored = to_log_batches(encode(&sent, compression)).unwrap();
             assert_eq!(stored.records, 3);
             patch_leader_fields(&mut stored.bytes, 40, 3);
-            let fetched = to_kafka_batches(&stored.bytes, 41, u64::MAX).unwrap();
+            let fetched = to_kafka_batches(&Bytes::from(stored.bytes), 41, u64::MAX).unwrap();
             assert_eq!(fetched.records, 2);
             let mut fetched = fetched.bytes;
             let got = RecordBatchDecoder::decode_all(&mut fetched).unwrap();
@@ -233,9 +236,10 @@ mod tests {
     fn records_at_or_past_the_visible_end_are_not_served() {
         let sent: Vec<Record> = (0..5).map(|i| kafka_record(i, None, "v")).collect();
         let stored = to_log_batches(encode(&sent, Compression::None)).unwrap();
-        let fetched = to_kafka_batches(&stored.bytes, 0, 3).unwrap();
+        let stored = Bytes::from(stored.bytes);
+        let fetched = to_kafka_batches(&stored, 0, 3).unwrap();
         assert_eq!(fetched.records, 3);
-        let none = to_kafka_batches(&stored.bytes, 3, 3).unwrap();
+        let none = to_kafka_batches(&stored, 3, 3).unwrap();
         assert!(none.bytes.is_empty());
     }
 
