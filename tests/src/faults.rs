@@ -444,7 +444,7 @@ fn produce(shared: &Shared, index: u32) {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64),
                 key: Some(key.as_bytes()),
-                value: value.as_bytes(),
+                value: Some(value.as_bytes()),
                 headers: &[],
             });
             values.push((seq, value));

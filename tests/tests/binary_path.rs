@@ -18,7 +18,7 @@ fn batch(first: u64, count: u64, producer: Option<(i64, i32)>) -> Vec<u8> {
             id: Uuid::from_u128(u128::from(i)),
             timestamp: 1_700_000_000_000,
             key: None,
-            value: value.as_bytes(),
+            value: Some(value.as_bytes()),
             headers: &[],
         });
     }

@@ -267,7 +267,7 @@ fn ten_thousand_keyed_records_from_an_idempotent_producer_come_back_exactly() {
 }
 
 #[test]
-fn headers_a_null_key_timestamps_and_a_1_mib_value_round_trip() {
+fn headers_a_null_key_a_null_value_timestamps_and_a_1_mib_value_round_trip() {
     // A 1 MiB value with its key and headers is over the default 1 MiB record limit, as it is
     // over Kafka's default `max.message.bytes`.
     let (_mqd, bootstrap) = start_with("[limits]\nmax_record_bytes = \"2MiB\"\n");
@@ -303,8 +303,27 @@ fn headers_a_null_key_timestamps_and_a_1_mib_value_round_trip() {
             .await
             .map_err(|(e, _)| e)
             .expect("the 1 MiB record");
+        producer
+            .send(
+                FutureRecord::<_, ()>::to("shapes").key("tombstone"),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the null value");
+        producer
+            .send(
+                FutureRecord::to("shapes").key("empty").payload(""),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("the empty value");
     });
-    let got = read_all(&bootstrap, "shapes", 1, 2);
+    let got = read_all(&bootstrap, "shapes", 1, 4);
+    assert_eq!(got[2].key.as_deref(), Some(&b"tombstone"[..]));
+    assert_eq!(got[2].value, None, "a null value stays null");
+    assert_eq!(got[3].value, Some(Vec::new()), "an empty value stays empty");
     assert_eq!(got[0].key, None);
     assert_eq!(got[0].value.as_deref(), Some(&b"no key"[..]));
     assert_eq!(got[0].timestamp, Some(1_700_000_000_123));
@@ -650,4 +669,39 @@ fn a_kafka_client_sees_the_cluster_and_reaches_each_partitions_leader() {
         );
         member.poll(&mut committed);
     }
+}
+
+#[test]
+fn a_request_claiming_two_billion_topics_closes_its_connection_and_nothing_else() {
+    use std::io::{Read, Write};
+    let (mqd, bootstrap) = start();
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&3i16.to_be_bytes()); // Metadata
+    frame.extend_from_slice(&1i16.to_be_bytes()); // version 1
+    frame.extend_from_slice(&7i32.to_be_bytes()); // correlation id
+    frame.extend_from_slice(&(-1i16).to_be_bytes()); // no client id
+    frame.extend_from_slice(&i32::MAX.to_be_bytes()); // topics: 2^31 - 1 of them, none sent
+    let mut socket = std::net::TcpStream::connect(&bootstrap).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    socket
+        .write_all(&(frame.len() as i32).to_be_bytes())
+        .unwrap();
+    socket.write_all(&frame).unwrap();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty(),
+        "no answer to a malformed frame: {answer:?}"
+    );
+    // The node lives on, for HTTP and Kafka clients alike.
+    assert_eq!(mqd.get("/health").status, 200);
+    let consumer: BaseConsumer = client_config(&bootstrap).create().unwrap();
+    consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("Metadata still answered");
+    assert!(
+        mqd.log().contains("malformed Metadata v1 request"),
+        "{}",
+        mqd.log()
+    );
 }

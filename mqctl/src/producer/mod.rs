@@ -277,7 +277,7 @@ impl Producer {
                 id,
                 timestamp: batch.timestamp,
                 key,
-                value,
+                value: Some(value),
                 headers: &headers,
             };
             !batch.lines.is_empty()
@@ -292,7 +292,7 @@ impl Producer {
             id,
             timestamp: batch.timestamp,
             key,
-            value,
+            value: Some(value),
             headers: &headers,
         });
         batch.lines.push(line);

@@ -313,7 +313,7 @@ fn split(batch: &Sealed) -> Vec<Sealed> {
                 id: record.id,
                 timestamp: record.timestamp,
                 key: record.key,
-                value: record.value,
+                value: record.value_or_null(),
                 headers: &headers,
             });
             Sealed {

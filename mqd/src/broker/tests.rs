@@ -295,7 +295,7 @@ fn append_records(partition: &Partition, budget: &Arc<crate::log::MemoryBudget>,
             id: Uuid::from_u128(u128::from(i)),
             timestamp: 1,
             key: None,
-            value: b"v",
+            value: Some(b"v"),
             headers: &[],
         });
     }
@@ -361,7 +361,7 @@ fn producer_batch(sequence: i32, count: u32) -> Vec<u8> {
             id: Uuid::from_u128(u128::from(i) + ((sequence as u128) << 32)),
             timestamp: 1,
             key: None,
-            value: b"v",
+            value: Some(b"v"),
             headers: &[],
         });
     }

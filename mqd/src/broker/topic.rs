@@ -237,7 +237,7 @@ impl Topic {
                 id: record.id.resolve(),
                 timestamp: record.timestamp.unwrap_or(now_ms),
                 key: record.key.as_deref(),
-                value: &record.value,
+                value: Some(&record.value),
                 headers: &header_refs,
             };
             let builder = builders[partition as usize].get_or_insert_with(BatchBuilder::default);

@@ -25,7 +25,7 @@ fn batch(records: &[Record], producer: Option<(i64, i32)>) -> Vec<u8> {
             id: Uuid::from_u128(i as u128 + 1),
             timestamp: *timestamp,
             key: key.as_deref(),
-            value,
+            value: Some(value),
             headers: &[("h", b"v")],
         });
     }

@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection may stay silent between requests (Kafka's `connections.max.idle.ms`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long an answer may take to be written: a client that stops reading loses its connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Room for a request's framing beyond `limits.max_request_bytes` of records.
 const FRAME_OVERHEAD: usize = 1 << 20;
 
@@ -32,6 +34,8 @@ enum ConnectionEnd {
     FrameTooShort(usize),
     #[error("silent for {0:?}")]
     Idle(Duration),
+    #[error("the client did not read its answer within {0:?}")]
+    SlowReader(Duration),
     #[error("a frame did not arrive whole within {0:?}")]
     SlowFrame(Duration),
     #[error(transparent)]
@@ -62,8 +66,11 @@ pub(super) async fn serve_connection(
         };
         match answer(&state, frame).await {
             Ok(Some(response)) => {
-                if let Err(error) = write_frame(&mut writer, &response).await {
-                    break error.into();
+                match tokio::time::timeout(WRITE_TIMEOUT, write_frame(&mut writer, &response)).await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => break error.into(),
+                    Err(_) => break ConnectionEnd::SlowReader(WRITE_TIMEOUT),
                 }
             }
             Ok(None) => {}

@@ -87,7 +87,7 @@ pub(super) async fn answer(
         }
         RequestKind::Fetch(request) => ResponseKind::Fetch(fetch::fetch(state, request).await),
         RequestKind::ListOffsets(request) => {
-            ResponseKind::ListOffsets(list_offsets::list_offsets(state, request))
+            ResponseKind::ListOffsets(list_offsets::list_offsets(state, request, version))
         }
         RequestKind::CreateTopics(request) => {
             ResponseKind::CreateTopics(admin::create_topics(state, request).await)

@@ -66,6 +66,19 @@ fn read_all(
             let room = max_bytes
                 .saturating_sub(total)
                 .min(wanted.partition_max_bytes.max(0) as usize);
+            // Kafka's rule (KIP-74): past the response's byte budget, partitions come back
+            // empty; only the first one with records may exceed it.
+            if total > 0 && total >= max_bytes {
+                partitions.push(
+                    PartitionData::default()
+                        .with_partition_index(index)
+                        .with_high_watermark(-1)
+                        .with_last_stable_offset(-1)
+                        .with_log_start_offset(-1)
+                        .with_records(Some(bytes::Bytes::new())),
+                );
+                continue;
+            }
             let outcome = match &topic {
                 Err(error) => Err(kafka_error(error.code())),
                 Ok(topic) => {

@@ -1,5 +1,7 @@
-//! ListOffsets: earliest (-2), latest (-1, the high watermark) and by timestamp, through the
-//! broker's `list_offsets`, on the partition's leader.
+//! ListOffsets: earliest (-2), latest (-1, the high watermark) and by timestamp (the first
+//! record at or after it; -1 and -1 when there is none), through the broker's `list_offsets`, on
+//! the partition's leader. Other negative specs (-3, the largest timestamp, from v7) are refused
+//! with `INVALID_REQUEST`.
 
 use super::error_codes::kafka_error;
 use super::KafkaState;
@@ -13,7 +15,11 @@ use mq_wire::ErrorCode;
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 
-pub(super) fn list_offsets(state: &KafkaState, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub(super) fn list_offsets(
+    state: &KafkaState,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
     let broker = &state.app.broker;
     let topics = request
         .topics
@@ -29,7 +35,8 @@ pub(super) fn list_offsets(state: &KafkaState, request: ListOffsetsRequest) -> L
                         let spec = match wanted.timestamp {
                             LATEST => OffsetSpec::Latest,
                             EARLIEST => OffsetSpec::Earliest,
-                            ts => OffsetSpec::Timestamp(ts),
+                            ts if ts >= 0 => OffsetSpec::Timestamp(ts),
+                            _ => return Err(ErrorCode::InvalidRequest),
                         };
                         let at = u32::try_from(index).unwrap_or(u32::MAX);
                         let partition = topic.partition(at).map_err(|e| e.code())?;
@@ -46,11 +53,19 @@ pub(super) fn list_offsets(state: &KafkaState, request: ListOffsetsRequest) -> L
                         ))
                     });
                     match outcome {
+                        // A timestamp past every record: Kafka answers -1 and -1.
+                        Ok((_, None, _)) if wanted.timestamp >= 0 => {
+                            ListOffsetsPartitionResponse::default()
+                                .with_partition_index(index)
+                                .with_offset(-1)
+                                .with_timestamp(-1)
+                        }
                         Ok((offset, timestamp, epoch)) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(index)
                             .with_offset(offset as i64)
                             .with_timestamp(timestamp.unwrap_or(-1))
-                            .with_leader_epoch(epoch as i32),
+                            // The field exists from version 4.
+                            .with_leader_epoch(if version >= 4 { epoch as i32 } else { -1 }),
                         Err(code) => ListOffsetsPartitionResponse::default()
                             .with_partition_index(index)
                             .with_error_code(kafka_error(code).code())

@@ -5,7 +5,7 @@
 use super::error_codes::kafka_error;
 use super::records::to_log_batches;
 use super::KafkaState;
-use crate::broker::{BatchLimits, Commit, Topic};
+use crate::broker::{BatchLimits, BrokerError, Commit, Topic};
 use crate::http::ApiError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -142,6 +142,18 @@ async fn append(
         )
         .await
         .map_err(|error| {
+            // A producer this partition does not know (new here, or forgotten after
+            // `topics.dedup_window`) sending past sequence 0: Kafka's UNKNOWN_PRODUCER_ID, on
+            // which clients start a new epoch; librdkafka takes OUT_OF_ORDER_SEQUENCE_NUMBER
+            // there as fatal.
+            if let BrokerError::OutOfOrderSequence {
+                expected: 0, got, ..
+            } = &error
+            {
+                if *got > 0 {
+                    return (ResponseError::UnknownProducerId.code(), error.to_string());
+                }
+            }
             let error = ApiError::from(error);
             (kafka_error(error.code).code(), error.message)
         })?;

@@ -4,8 +4,8 @@
 //! mq's); a fetch encodes each stored batch as one uncompressed Kafka batch with the stored
 //! offsets and leader epoch. Each record gets a new id (UUID v7), which Kafka clients do not see.
 //!
-//! What the log's format cannot carry yet: a null value is stored as an empty one, and a
-//! compressed batch is stored decompressed.
+//! What the log's format cannot carry yet: a compressed batch is stored decompressed, and a
+//! header repeated under one key keeps its last value.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
@@ -57,8 +57,9 @@ pub(super) fn to_log_batches(mut kafka: Bytes) -> Result<LogBatches, RecordsErro
                 .iter()
                 .map(|(key, value)| (key.as_str(), value.as_deref().unwrap_or(&[])))
                 .collect();
-            let value = record.value.as_deref().unwrap_or(&[]);
-            out.payload_bytes += (value.len() + record.key.as_ref().map_or(0, Bytes::len)) as u64;
+            let value = record.value.as_deref();
+            out.payload_bytes +=
+                (value.map_or(0, <[u8]>::len) + record.key.as_ref().map_or(0, Bytes::len)) as u64;
             builder.push(&RecordInput {
                 id: Uuid::now_v7(),
                 timestamp: record.timestamp,
@@ -140,7 +141,7 @@ pub(super) fn to_kafka_batches(
                 },
                 timestamp: record.timestamp,
                 key: record.key.map(|k| stored.slice_ref(k)),
-                value: Some(stored.slice_ref(record.value)),
+                value: record.value_or_null().map(|v| stored.slice_ref(v)),
                 headers,
             });
         }

@@ -2,12 +2,12 @@
 //!
 //! ```text
 //! length           uvarint  bytes after this field
-//! attributes       u8       bit 0: has key
+//! attributes       u8       bit 0: has key; bit 1: the value is null (Kafka's null, a tombstone)
 //! timestamp_delta  varint   (zigzag) record timestamp - batch base_timestamp
 //! offset_delta     uvarint  record offset - batch base_offset
 //! id               [16]     the record's UUID
 //! key_len, key     uvarint + bytes, only when attributes bit 0 is set
-//! value_len, value uvarint + bytes
+//! value_len, value uvarint + bytes, only when attributes bit 1 is clear
 //! header_count     uvarint
 //!   key_len, key     uvarint + UTF-8 bytes
 //!   value_len, value uvarint + bytes
@@ -20,6 +20,7 @@ use integer_encoding::VarInt;
 use uuid::Uuid;
 
 const HAS_KEY: u8 = 1;
+const NULL_VALUE: u8 = 2;
 
 /// A record to be encoded into a batch by the [`super::BatchBuilder`].
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +28,8 @@ pub struct RecordInput<'a> {
     pub id: Uuid,
     pub timestamp: i64,
     pub key: Option<&'a [u8]>,
-    pub value: &'a [u8],
+    /// `None`: a null value (Kafka's, distinct from an empty one).
+    pub value: Option<&'a [u8]>,
     pub headers: &'a [(&'a str, &'a [u8])],
 }
 
@@ -38,7 +40,9 @@ pub struct RecordRef<'a> {
     pub timestamp: i64,
     pub id: Uuid,
     pub key: Option<&'a [u8]>,
+    /// Empty for a null value too: [`RecordRef::value_or_null`] tells them apart.
     pub value: &'a [u8],
+    value_is_null: bool,
     headers: &'a [u8],
     header_count: u32,
 }
@@ -63,6 +67,11 @@ impl<'a> RecordRef<'a> {
                 value,
             })
         })
+    }
+
+    /// The value, `None` when it is null.
+    pub fn value_or_null(&self) -> Option<&'a [u8]> {
+        (!self.value_is_null).then_some(self.value)
     }
 
     pub fn header_count(&self) -> u32 {
@@ -90,7 +99,9 @@ fn body_len(record: &RecordInput<'_>, timestamp_delta: i64, offset_delta: u32) -
     if let Some(key) = record.key {
         len += key.len().required_space() + key.len();
     }
-    len += record.value.len().required_space() + record.value.len();
+    if let Some(value) = record.value {
+        len += value.len().required_space() + value.len();
+    }
     len += record.headers.len().required_space();
     for (key, value) in record.headers {
         len += key.len().required_space() + key.len() + value.len().required_space() + value.len();
@@ -107,14 +118,22 @@ pub(crate) fn encode(
 ) {
     let body = body_len(record, timestamp_delta, offset_delta);
     put_varint(out, body);
-    out.push(if record.key.is_some() { HAS_KEY } else { 0 });
+    let key_bit = if record.key.is_some() { HAS_KEY } else { 0 };
+    let null_bit = if record.value.is_none() {
+        NULL_VALUE
+    } else {
+        0
+    };
+    out.push(key_bit | null_bit);
     put_varint(out, timestamp_delta);
     put_varint(out, offset_delta);
     out.extend_from_slice(record.id.as_bytes());
     if let Some(key) = record.key {
         put_bytes(out, key);
     }
-    put_bytes(out, record.value);
+    if let Some(value) = record.value {
+        put_bytes(out, value);
+    }
     put_varint(out, record.headers.len());
     for (key, value) in record.headers {
         put_bytes(out, key.as_bytes());
@@ -152,7 +171,12 @@ pub(crate) fn decode<'a>(
     } else {
         (None, body)
     };
-    let (value, body) = take_len_prefixed(body).ok_or("truncated value")?;
+    let value_is_null = attributes & NULL_VALUE != 0;
+    let (value, body) = if value_is_null {
+        (&body[..0], body)
+    } else {
+        take_len_prefixed(body).ok_or("truncated value")?
+    };
     let (header_count, used) = u32::decode_var(body).ok_or("bad header count")?;
     let headers = &body[used..];
     let mut check = headers;
@@ -171,6 +195,7 @@ pub(crate) fn decode<'a>(
         id: Uuid::from_bytes(id_bytes),
         key,
         value,
+        value_is_null,
         headers,
         header_count,
     };

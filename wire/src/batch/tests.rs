@@ -47,7 +47,7 @@ pub(super) fn build(records: &[OwnedRecord]) -> Vec<u8> {
             id: Uuid::from_bytes(record.id),
             timestamp: record.timestamp,
             key: record.key.as_deref(),
-            value: &record.value,
+            value: Some(&record.value),
             headers: &headers,
         });
     }
@@ -100,7 +100,7 @@ proptest! {
         let mut builder = BatchBuilder::default();
         for record in &records {
             let headers: Vec<(&str, &[u8])> = record.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-            let input = RecordInput { id: Uuid::from_bytes(record.id), timestamp: record.timestamp, key: record.key.as_deref(), value: &record.value, headers: &headers };
+            let input = RecordInput { id: Uuid::from_bytes(record.id), timestamp: record.timestamp, key: record.key.as_deref(), value: Some(&record.value), headers: &headers };
             let before = builder.len();
             let predicted = builder.record_len(&input);
             builder.push(&input);
@@ -207,7 +207,7 @@ fn a_restamped_batch_carries_the_new_epoch_and_sequence_and_stays_valid() {
         id: uuid::Uuid::from_u128(1),
         timestamp: 5,
         key: Some(b"k"),
-        value: b"v",
+        value: Some(b"v"),
         headers: &[],
     });
     let mut bytes = builder.finish();
@@ -222,4 +222,28 @@ fn a_restamped_batch_carries_the_new_epoch_and_sequence_and_stays_valid() {
         ),
         (7, 1, 0)
     );
+}
+
+#[test]
+fn a_null_value_stays_apart_from_an_empty_one() {
+    let mut builder = BatchBuilder::default();
+    for value in [None, Some(&b""[..]), Some(&b"v"[..])] {
+        builder.push(&RecordInput {
+            id: uuid::Uuid::from_u128(1),
+            timestamp: 5,
+            key: Some(b"k"),
+            value,
+            headers: &[("h", b"1")],
+        });
+    }
+    let bytes = builder.finish();
+    let (view, _) = BatchView::parse(&bytes).unwrap();
+    view.validate().unwrap();
+    let values: Vec<Option<Vec<u8>>> = view
+        .records()
+        .map(|r| r.unwrap().value_or_null().map(<[u8]>::to_vec))
+        .collect();
+    assert_eq!(values, vec![None, Some(Vec::new()), Some(b"v".to_vec())]);
+    let headers: Vec<_> = view.records().map(|r| r.unwrap().header_count()).collect();
+    assert_eq!(headers, vec![1, 1, 1]);
 }

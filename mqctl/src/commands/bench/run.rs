@@ -238,7 +238,7 @@ async fn produce(run: &Arc<Run>, args: &BenchArgs, rate: u64) -> Result<f64> {
                             id: ids.next_id(),
                             timestamp,
                             key: None,
-                            value: &value,
+                            value: Some(&value),
                             headers: &[],
                         });
                         in_batch += 1;

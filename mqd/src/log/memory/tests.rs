@@ -22,7 +22,7 @@ fn batch(first_value: u64, count: u64, timestamp: i64, value_len: usize) -> Vec<
             id: Uuid::from_u128(u128::from(first_value + i)),
             timestamp,
             key: None,
-            value: &value,
+            value: Some(&value),
             headers: &[],
         });
     }
