@@ -69,6 +69,34 @@ fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
     config.create().expect("a producer")
 }
 
+/// Queues every record, then waits for each acknowledgement (librdkafka batches them meanwhile).
+fn send_all<'a, K, P>(
+    producer: &FutureProducer,
+    records: impl IntoIterator<Item = FutureRecord<'a, K, P>>,
+) where
+    K: rdkafka::message::ToBytes + ?Sized + 'a,
+    P: rdkafka::message::ToBytes + ?Sized + 'a,
+{
+    runtime().block_on(async {
+        let deliveries: Vec<_> = records
+            .into_iter()
+            .map(|record| {
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .expect("queued")
+            })
+            .collect();
+        for delivery in deliveries {
+            delivery
+                .await
+                .expect("delivered")
+                .map_err(|(e, _)| e)
+                .expect("acknowledged");
+        }
+    });
+}
+
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     create_replicated_topic(bootstrap, name, partitions, 1)
 }
@@ -208,21 +236,11 @@ fn ten_thousand_keyed_records_from_an_idempotent_producer_come_back_exactly() {
     let sent: Vec<(String, String)> = (0..10_000)
         .map(|i| (format!("key-{}", i % 37), format!("value-{i}")))
         .collect();
-    runtime().block_on(async {
-        let deliveries: Vec<_> = sent
-            .iter()
-            .map(|(key, value)| {
-                producer
-                    .send_result(FutureRecord::to("keyed").key(key).payload(value))
-                    .map_err(|(e, _)| e)
-                    .expect("queued")
-            })
-            .collect();
-        for delivery in deliveries {
-            let delivered = delivery.await.expect("delivered");
-            delivered.map_err(|(e, _)| e).expect("acknowledged");
-        }
-    });
+    send_all(
+        &producer,
+        sent.iter()
+            .map(|(key, value)| FutureRecord::to("keyed").key(key).payload(value)),
+    );
     let got = read_all(&bootstrap, "keyed", 3, sent.len());
     assert_eq!(got.len(), sent.len(), "nothing more, nothing less");
     // Offsets are dense from 0 in every partition.
@@ -348,24 +366,12 @@ fn lz4_and_zstd_batches_round_trip() {
         let values: Vec<String> = (0..500)
             .map(|i| format!("{codec} record {i} {}", "x".repeat(i % 50)))
             .collect();
-        runtime().block_on(async {
-            let deliveries: Vec<_> = values
+        send_all(
+            &producer,
+            values
                 .iter()
-                .map(|v| {
-                    producer
-                        .send_result(FutureRecord::<(), _>::to(&topic).payload(v))
-                        .map_err(|(e, _)| e)
-                        .expect("queued")
-                })
-                .collect();
-            for delivery in deliveries {
-                delivery
-                    .await
-                    .unwrap()
-                    .map_err(|(e, _)| e)
-                    .expect("acknowledged");
-            }
-        });
+                .map(|v| FutureRecord::<(), _>::to(&topic).payload(v)),
+        );
         let got = read_all(&bootstrap, &topic, 1, values.len());
         let got: Vec<String> = got
             .into_iter()
@@ -487,23 +493,13 @@ impl Member {
 /// Keyed by the value, so that they spread over the partitions.
 fn produce_values(bootstrap: &str, topic: &str, values: impl Iterator<Item = String>) {
     let producer = producer(bootstrap, &[]);
-    runtime().block_on(async {
-        let deliveries: Vec<_> = values
-            .map(|v| {
-                producer
-                    .send_result(FutureRecord::to(topic).key(&v).payload(&v))
-                    .map_err(|(e, _)| e)
-                    .expect("queued")
-            })
-            .collect();
-        for delivery in deliveries {
-            delivery
-                .await
-                .unwrap()
-                .map_err(|(e, _)| e)
-                .expect("acknowledged");
-        }
-    });
+    let values: Vec<String> = values.collect();
+    send_all(
+        &producer,
+        values
+            .iter()
+            .map(|v| FutureRecord::to(topic).key(v).payload(v)),
+    );
 }
 
 #[test]
@@ -630,24 +626,11 @@ fn a_kafka_client_sees_the_cluster_and_reaches_each_partitions_leader() {
     // Each partition's produce and fetch go to its leader.
     let producer = producer(&bootstrap, &[]);
     let sent: Vec<String> = (0..3000).map(|i| format!("record {i}")).collect();
-    runtime().block_on(async {
-        let deliveries: Vec<_> = sent
-            .iter()
-            .map(|v| {
-                producer
-                    .send_result(FutureRecord::to("spread").key(v).payload(v))
-                    .map_err(|(e, _)| e)
-                    .expect("queued")
-            })
-            .collect();
-        for delivery in deliveries {
-            delivery
-                .await
-                .unwrap()
-                .map_err(|(e, _)| e)
-                .expect("acknowledged");
-        }
-    });
+    send_all(
+        &producer,
+        sent.iter()
+            .map(|v| FutureRecord::to("spread").key(v).payload(v)),
+    );
     let got = read_all(&bootstrap, "spread", 3, sent.len());
     let mut values: Vec<String> = got
         .into_iter()

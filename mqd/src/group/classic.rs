@@ -15,6 +15,7 @@
 //!
 //! Commits keep their fencing: only a partition's owner in its current generation commits it.
 
+use super::consumer_group::ConsumerGroup;
 use super::{GroupError, Groups, TopicPartition};
 use crate::broker::Broker;
 use mq_wire::api::MemberAssignment;
@@ -41,16 +42,20 @@ impl Groups {
         topics: &[String],
         still_held: &BTreeSet<TopicPartition>,
     ) -> Result<MemberAssignment, GroupError> {
-        self.check_coordinated_here(group_name)?;
-        let mut groups = self.groups.lock();
-        let unknown = || GroupError::UnknownMember {
-            group: group_name.to_owned(),
-            member: member_id.to_owned(),
-        };
-        let group = groups.get_mut(group_name).ok_or_else(unknown)?;
-        Self::refresh(group, broker, false);
+        self.with_member(broker, group_name, member_id, |group, unknown| {
+            Self::rejoin_in(group, broker, member_id, topics, still_held, unknown)
+        })
+    }
+
+    fn rejoin_in(
+        group: &mut ConsumerGroup,
+        broker: &Broker,
+        member_id: &str,
+        topics: &[String],
+        still_held: &BTreeSet<TopicPartition>,
+        unknown: &dyn Fn() -> GroupError,
+    ) -> Result<MemberAssignment, GroupError> {
         let member = group.members.get_mut(member_id).ok_or_else(unknown)?;
-        member.last_seen = Instant::now();
         let mut topics = topics.to_vec();
         topics.sort();
         topics.dedup();
@@ -82,28 +87,20 @@ impl Groups {
         member_id: &str,
         generation: u64,
     ) -> Result<Option<MemberAssignment>, GroupError> {
-        self.check_coordinated_here(group_name)?;
-        let mut groups = self.groups.lock();
-        let unknown = || GroupError::UnknownMember {
-            group: group_name.to_owned(),
-            member: member_id.to_owned(),
-        };
-        let group = groups.get_mut(group_name).ok_or_else(unknown)?;
-        Self::refresh(group, broker, false);
-        let member = group.members.get_mut(member_id).ok_or_else(unknown)?;
-        member.last_seen = Instant::now();
-        if group.generation != generation {
-            return Ok(None);
-        }
-        let delivered = group.deliver(member_id).ok_or_else(unknown)?;
-        if let Some(member) = group.members.get_mut(member_id) {
-            member.synced = member
-                .owned
-                .intersection(&member.delivered_target)
-                .cloned()
-                .collect();
-        }
-        Ok(Some(delivered))
+        self.with_member(broker, group_name, member_id, |group, unknown| {
+            if group.generation != generation {
+                return Ok(None);
+            }
+            let delivered = group.deliver(member_id).ok_or_else(unknown)?;
+            if let Some(member) = group.members.get_mut(member_id) {
+                member.synced = member
+                    .owned
+                    .intersection(&member.delivered_target)
+                    .cloned()
+                    .collect();
+            }
+            Ok(Some(delivered))
+        })
     }
 
     /// A Kafka heartbeat: keeps the member alive and says whether it must rejoin.
@@ -114,31 +111,49 @@ impl Groups {
         member_id: &str,
         generation: u64,
     ) -> Result<Liveness, GroupError> {
+        self.with_member(broker, group_name, member_id, |group, unknown| {
+            let member = group.members.get(member_id).ok_or_else(unknown)?;
+            if generation != member.delivered_generation {
+                return Err(GroupError::StaleGeneration {
+                    member: member_id.to_owned(),
+                    given: generation,
+                    current: member.delivered_generation,
+                });
+            }
+            let target = group.target.get(member_id);
+            let settled = group.generation == member.delivered_generation
+                && target.is_some_and(|t| *t == member.synced);
+            Ok(if settled {
+                Liveness::Settled
+            } else {
+                Liveness::MustRejoin
+            })
+        })
+    }
+
+    /// Runs `act` on the member's group, brought up to date, with the member marked alive; an
+    /// unknown group or member is `UnknownMember`, a group not served here its coordinator error.
+    fn with_member<T>(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        member_id: &str,
+        act: impl FnOnce(&mut ConsumerGroup, &dyn Fn() -> GroupError) -> Result<T, GroupError>,
+    ) -> Result<T, GroupError> {
         self.check_coordinated_here(group_name)?;
-        let mut groups = self.groups.lock();
         let unknown = || GroupError::UnknownMember {
             group: group_name.to_owned(),
             member: member_id.to_owned(),
         };
+        let mut groups = self.groups.lock();
         let group = groups.get_mut(group_name).ok_or_else(unknown)?;
         Self::refresh(group, broker, false);
-        let member = group.members.get_mut(member_id).ok_or_else(unknown)?;
-        if generation != member.delivered_generation {
-            return Err(GroupError::StaleGeneration {
-                member: member_id.to_owned(),
-                given: generation,
-                current: member.delivered_generation,
-            });
-        }
-        member.last_seen = Instant::now();
-        let target = group.target.get(member_id);
-        let settled = group.generation == member.delivered_generation
-            && target.is_some_and(|t| *t == member.synced);
-        Ok(if settled {
-            Liveness::Settled
-        } else {
-            Liveness::MustRejoin
-        })
+        group
+            .members
+            .get_mut(member_id)
+            .ok_or_else(unknown)?
+            .last_seen = Instant::now();
+        act(group, &unknown)
     }
 }
 
