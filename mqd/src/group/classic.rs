@@ -160,27 +160,10 @@ impl Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::group::GroupSettings;
-    use mq_wire::api::{CreateTopicRequest, JoinGroupRequest};
-    use std::sync::Arc;
-    use std::time::Duration;
+    use mq_wire::api::JoinGroupRequest;
 
     fn setup() -> (Broker, Groups) {
-        let broker = Broker::new(Arc::new(Config::default()));
-        broker
-            .create_topic(&CreateTopicRequest {
-                name: "t".into(),
-                partitions: Some(4),
-                ..CreateTopicRequest::default()
-            })
-            .unwrap();
-        let groups = Groups::new(GroupSettings {
-            default_session_timeout: Duration::from_secs(10),
-            min_session_timeout: Duration::from_millis(1),
-            max_session_timeout: Duration::from_secs(60),
-        });
-        (broker, groups)
+        crate::group::tests::setup_with(4)
     }
 
     fn join(broker: &Broker, groups: &Groups) -> MemberAssignment {

@@ -11,11 +11,16 @@ use mq_wire::ErrorCode;
 use std::sync::Arc;
 
 fn setup() -> (Broker, Groups) {
+    setup_with(6)
+}
+
+/// A node with topic `t` of `partitions` partitions, and its groups.
+pub(super) fn setup_with(partitions: u32) -> (Broker, Groups) {
     let broker = Broker::new(Arc::new(Config::default()));
     broker
         .create_topic(&mq_wire::api::CreateTopicRequest {
             name: "t".into(),
-            partitions: Some(6),
+            partitions: Some(partitions),
             ..Default::default()
         })
         .unwrap();

@@ -5,7 +5,7 @@
 //! recreating a topic or editing the node's file.
 
 use super::metadata::{brokers, controller, CLUSTER_ID};
-use super::KafkaState;
+use super::{text, KafkaState};
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
@@ -21,10 +21,6 @@ const BROKER: i8 = 4;
 /// Kafka's config sources: set for this topic, or the node's default.
 const TOPIC_CONFIG: i8 = 1;
 const DEFAULT_CONFIG: i8 = 5;
-
-fn text(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
 
 /// mq's "0: no limit" as Kafka's -1.
 fn unlimited(value: u64) -> String {

@@ -6,7 +6,7 @@
 //! committed here are the group's offsets for HTTP too (`mqctl group describe` shows the lag).
 
 use super::error_codes::kafka_error;
-use super::KafkaState;
+use super::{text, KafkaState};
 use crate::group::{GroupError, Liveness, TopicPartition};
 use crate::http::ApiError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -22,7 +22,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 use mq_wire::api::{
     AssignmentStrategy, CommitRequest, GroupState, JoinGroupRequest as MqJoin, OffsetCommit,
@@ -31,10 +31,6 @@ use mq_wire::api::{
 use std::collections::BTreeSet;
 
 const CONSUMER: &str = "consumer";
-
-fn text(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
 
 fn code_of(error: GroupError) -> i16 {
     kafka_error(ApiError::from(error).code).code()

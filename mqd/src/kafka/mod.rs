@@ -46,6 +46,11 @@ pub(crate) struct KafkaState {
     pub advertised: (String, i32),
 }
 
+/// An owned Kafka string.
+fn text(s: &str) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(s.to_owned())
+}
+
 /// Binds the Kafka listener; returns it with the address it is bound to.
 pub async fn bind(config: &KafkaConfig) -> std::io::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(config.listen).await?;
