@@ -19,7 +19,9 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 python3 -c 'import schemathesis' 2>/dev/null ||
   { echo "api.sh: schemathesis is missing: python3 -m pip install 'schemathesis>=4,<5'" >&2; exit 2; }
 
-cargo build --quiet -p mqd
+# The binary `cargo test --workspace` builds (a no-op after it): `cargo build -p mqd` alone
+# resolves features differently and would build a second copy of mqd and its dependencies.
+cargo test --quiet --workspace --no-run
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 mqd="$target_dir/debug/mqd"
 
