@@ -226,6 +226,20 @@ fn metadata_names_this_broker_and_a_created_topics_partitions() {
         ),
         "{again:?}"
     );
+    // Partitions cannot grow: CreatePartitions says so for the topic.
+    let grow = runtime()
+        .block_on(admin.create_partitions(
+            &[rdkafka::admin::NewPartitions::new("orders", 6)],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            &grow[0],
+            Err((_, rdkafka::types::RDKafkaErrorCode::InvalidPartitions))
+        ),
+        "{grow:?}"
+    );
 }
 
 #[test]
@@ -687,4 +701,59 @@ fn a_request_claiming_two_billion_topics_closes_its_connection_and_nothing_else(
         "{}",
         mqd.log()
     );
+}
+
+/// Sends one request frame (header v1: key, version, correlation id, no client id) and reads the
+/// answer's frame.
+fn exchange(socket: &mut std::net::TcpStream, key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&key.to_be_bytes());
+    frame.extend_from_slice(&version.to_be_bytes());
+    frame.extend_from_slice(&9i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes());
+    frame.extend_from_slice(body);
+    socket
+        .write_all(&(frame.len() as i32).to_be_bytes())
+        .unwrap();
+    socket.write_all(&frame).unwrap();
+    let mut size = [0u8; 4];
+    socket
+        .read_exact(&mut size)
+        .expect("an answer, not a closed connection");
+    let mut answer = vec![0u8; i32::from_be_bytes(size) as usize];
+    socket.read_exact(&mut answer).unwrap();
+    assert_eq!(answer[..4], 9i32.to_be_bytes(), "the correlation id");
+    answer
+}
+
+#[test]
+fn an_api_the_listener_does_not_serve_is_answered_and_the_connection_stays_open() {
+    let (mqd, bootstrap) = start();
+    let mut socket = std::net::TcpStream::connect(&bootstrap).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    // SaslHandshake v1 asking for PLAIN: UNSUPPORTED_SASL_MECHANISM (33).
+    let answer = exchange(&mut socket, 17, 1, b"\x00\x05PLAIN");
+    assert_eq!(i16::from_be_bytes([answer[4], answer[5]]), 33, "{answer:?}");
+    // DeleteRecords v1 for partition 0 of "t": UNSUPPORTED_VERSION (35) for the partition.
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes()); // one topic
+    body.extend_from_slice(b"\x00\x01t");
+    body.extend_from_slice(&1i32.to_be_bytes()); // one partition
+    body.extend_from_slice(&0i32.to_be_bytes()); // partition 0
+    body.extend_from_slice(&5i64.to_be_bytes()); // before offset 5
+    body.extend_from_slice(&1000i32.to_be_bytes()); // timeout
+    let answer = exchange(&mut socket, 21, 1, &body);
+    // correlation id, throttle, topics [name "t", partitions [index, low watermark, error]]
+    let error_at = 4 + 4 + 4 + 3 + 4 + 4 + 8;
+    assert_eq!(
+        i16::from_be_bytes([answer[error_at], answer[error_at + 1]]),
+        35,
+        "{answer:?}"
+    );
+    // The same connection still answers what is served: ApiVersions v0.
+    let answer = exchange(&mut socket, 18, 0, &[]);
+    assert_eq!(i16::from_be_bytes([answer[4], answer[5]]), 0);
+    drop(socket);
+    assert_every_request_answered(&mqd);
 }

@@ -42,9 +42,7 @@ impl Groups {
         request: &JoinGroupRequest,
     ) -> Result<MemberAssignment, GroupError> {
         if request.topics.is_empty() {
-            return Err(GroupError::InvalidArgument(
-                "a member must read at least one topic".into(),
-            ));
+            return Err(GroupError::NoTopics);
         }
         let session_timeout = self.session_timeout(request.session_timeout_ms)?;
         let strategy = request.strategy.unwrap_or_default();
@@ -61,10 +59,12 @@ impl Groups {
         if group.members.is_empty() {
             group.strategy = strategy;
         } else if request.strategy.is_some_and(|s| s != group.strategy) {
-            return Err(GroupError::InvalidArgument(format!(
-                "group `{group_name}` assigns with {}; join with the same strategy",
-                serde_json::to_value(group.strategy).unwrap_or_default()
-            )));
+            return Err(GroupError::StrategyMismatch {
+                group: group_name.to_owned(),
+                strategy: serde_json::to_value(group.strategy)
+                    .unwrap_or_default()
+                    .to_string(),
+            });
         }
         let prefix = request.client_id.as_deref().unwrap_or("member");
         let id = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
@@ -97,11 +97,10 @@ impl Groups {
         let settings = &self.settings;
         let timeout = requested_ms.map_or(settings.default_session_timeout, Duration::from_millis);
         if timeout < settings.min_session_timeout || timeout > settings.max_session_timeout {
-            return Err(GroupError::InvalidArgument(format!(
-                "session_timeout_ms must be between {} and {} (groups.min_session_timeout, groups.max_session_timeout)",
-                settings.min_session_timeout.as_millis(),
-                settings.max_session_timeout.as_millis()
-            )));
+            return Err(GroupError::SessionTimeoutOutOfRange {
+                min_ms: settings.min_session_timeout.as_millis(),
+                max_ms: settings.max_session_timeout.as_millis(),
+            });
         }
         Ok(timeout)
     }

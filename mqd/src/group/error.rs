@@ -34,6 +34,12 @@ pub enum GroupError {
     },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("a member must read at least one topic")]
+    NoTopics,
+    #[error("group `{group}` assigns with {strategy}; join with the same strategy")]
+    StrategyMismatch { group: String, strategy: String },
+    #[error("session_timeout_ms must be between {min_ms} and {max_ms} (groups.min_session_timeout, groups.max_session_timeout)")]
+    SessionTimeoutOutOfRange { min_ms: u128, max_ms: u128 },
     #[error(
         "this node no longer coordinates group `{0}`; the request goes to its new coordinator"
     )]
@@ -53,7 +59,10 @@ impl GroupError {
             GroupError::NotPartitionOwner { .. } => ErrorCode::NotPartitionOwner,
             GroupError::GroupNotEmpty(_) => ErrorCode::GroupNotEmpty,
             GroupError::NoCommittedOffset { .. } => ErrorCode::NoCommittedOffset,
-            GroupError::InvalidArgument(_) => ErrorCode::InvalidRequest,
+            GroupError::InvalidArgument(_)
+            | GroupError::NoTopics
+            | GroupError::StrategyMismatch { .. }
+            | GroupError::SessionTimeoutOutOfRange { .. } => ErrorCode::InvalidRequest,
             GroupError::NotCoordinator(_) => ErrorCode::NotCoordinator,
             GroupError::CoordinatorUnavailable { .. } => ErrorCode::CoordinatorUnavailable,
             GroupError::Broker(error) => error.code(),

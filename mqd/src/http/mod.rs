@@ -32,7 +32,7 @@ mod routing;
 mod seed;
 mod spread;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod timeouts;
 pub(crate) mod topics;
 

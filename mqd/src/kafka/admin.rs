@@ -1,5 +1,7 @@
 //! CreateTopics and DeleteTopics, through the same code as `POST /v1/topics` and
-//! `DELETE /v1/topics/{topic}`. Topic configs take Kafka's names for the settings mq has; any
+//! `DELETE /v1/topics/{topic}`; CreatePartitions, refused per topic with `INVALID_PARTITIONS`
+//! (a topic keeps the partition count it was created with: records with one key stay in one
+//! partition). Topic configs take Kafka's names for the settings mq has; any
 //! other is refused with `INVALID_CONFIG`, naming it. In a cluster, CreateTopics is answered by
 //! the controller (others answer `NOT_CONTROLLER`, and clients ask the controller Metadata
 //! names), as Kafka's admin clients expect.
@@ -8,11 +10,13 @@ use super::error_codes::kafka_error;
 use super::KafkaState;
 use crate::http::topics::{create_in_cluster, delete_topic};
 use crate::http::ApiError;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -155,4 +159,31 @@ pub(super) async fn delete_topics(
         results.push(result);
     }
     DeleteTopicsResponse::default().with_responses(results)
+}
+
+/// CreatePartitions: the count cannot change here, so each topic is answered with why.
+pub(super) fn create_partitions(
+    state: &KafkaState,
+    request: &CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let results = request
+        .topics
+        .iter()
+        .map(|asked| {
+            let result = CreatePartitionsTopicResult::default().with_name(asked.name.clone());
+            match state.app.broker.topic(asked.name.as_str()) {
+                Err(error) => result
+                    .with_error_code(kafka_error(error.code()).code())
+                    .with_error_message(Some(StrBytes::from_string(error.to_string()))),
+                Ok(topic) => result
+                    .with_error_code(ResponseError::InvalidPartitions.code())
+                    .with_error_message(Some(StrBytes::from_string(format!(
+                        "topic `{}` has {} partitions, and mq keeps the count a topic was created with",
+                        asked.name.as_str(),
+                        topic.partition_count()
+                    )))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
 }

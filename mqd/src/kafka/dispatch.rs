@@ -3,14 +3,15 @@
 //! as Kafka's clients expect.
 
 use super::{
-    admin, configs, coordinator, fetch, groups, list_offsets, metadata, produce, producer_id,
-    versions, KafkaState,
+    admin, configs, coordinator, fetch, groups, list_offsets, metadata, offset_for_leader_epoch,
+    produce, producer_id, refusals, versions, KafkaState,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-/// A request this listener will not answer: its connection is closed.
+/// A request this listener will not answer: its connection is closed. An API or version it does
+/// not serve is answered with a refusal where the response can carry one (`refusals.rs`).
 #[derive(Debug, thiserror::Error)]
 pub(super) enum DispatchError {
     #[error("unknown API key {0}")]
@@ -58,13 +59,21 @@ pub(super) async fn answer(
         )
         .map(Some);
     }
-    if !versions::supported(api, version) {
-        return Err(DispatchError::Unsupported { api, version });
-    }
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(e.to_string()))?;
     let request =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
+    if !versions::supported(api, version) {
+        let Some(refusal) = refusals::refusal(&request) else {
+            return Err(DispatchError::Unsupported { api, version });
+        };
+        tracing::debug!(
+            ?api,
+            version,
+            "kafka request refused: not served at this version"
+        );
+        return encode(header.correlation_id, refusal, api, version).map(Some);
+    }
     tracing::trace!(
         ?api,
         version,
@@ -133,6 +142,12 @@ pub(super) async fn answer(
         RequestKind::InitProducerId(request) => {
             ResponseKind::InitProducerId(producer_id::init_producer_id(&request))
         }
+        RequestKind::OffsetForLeaderEpoch(request) => ResponseKind::OffsetForLeaderEpoch(
+            offset_for_leader_epoch::offset_for_leader_epoch(state, request),
+        ),
+        RequestKind::CreatePartitions(request) => {
+            ResponseKind::CreatePartitions(admin::create_partitions(state, &request))
+        }
         _ => return Err(DispatchError::Unsupported { api, version }),
     };
     tracing::trace!(?api, ?response, "kafka response");
@@ -159,4 +174,97 @@ fn encode(
         .encode(&mut out, version)
         .map_err(|e| failed(e.to_string()))?;
     Ok(vec![out.freeze()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use kafka_protocol::ResponseError;
+
+    fn state() -> KafkaState {
+        KafkaState {
+            app: crate::http::testing::state(),
+            advertised: ("127.0.0.1".into(), 9092),
+        }
+    }
+
+    /// A request frame (without its size) with header v1 (v2 when `flexible`) and `body`.
+    /// Written out by hand: the codec crate is built without the client side's request encoders.
+    fn frame(api: ApiKey, version: i16, flexible: bool, body: &[u8]) -> Bytes {
+        let mut out = BytesMut::new();
+        out.put_i16(api as i16);
+        out.put_i16(version);
+        out.put_i32(42);
+        out.put_i16(-1); // no client id
+        if flexible {
+            out.put_u8(0); // no tagged fields
+        }
+        out.put_slice(body);
+        out.freeze()
+    }
+
+    /// The answer's bytes after the correlation id (checked) and, for `flexible`, the header's
+    /// tagged fields.
+    async fn ask(frame: Bytes, flexible: bool) -> Bytes {
+        let chunks = answer(&state(), frame).await.unwrap().expect("an answer");
+        let mut bytes = Bytes::from(chunks.concat());
+        assert_eq!(bytes.get_i32(), 42, "the correlation id");
+        if flexible {
+            assert_eq!(bytes.get_u8(), 0, "no tagged fields");
+        }
+        bytes
+    }
+
+    #[tokio::test]
+    async fn an_api_not_served_is_answered_with_its_own_refusal() {
+        // SaslHandshake v1: the mechanism. Answer: error code, mechanisms.
+        let mut body = BytesMut::new();
+        body.put_i16(5);
+        body.put_slice(b"PLAIN");
+        let mut sasl = ask(frame(ApiKey::SaslHandshake, 1, false, &body), false).await;
+        assert_eq!(
+            sasl.get_i16(),
+            ResponseError::UnsupportedSaslMechanism.code()
+        );
+
+        // AlterConfigs v1: one topic resource named "t", no configs, validate_only false.
+        // Answer: throttle, then per resource: error code, message, type, name.
+        let mut body = BytesMut::new();
+        body.put_i32(1);
+        body.put_i8(2);
+        body.put_i16(1);
+        body.put_slice(b"t");
+        body.put_i32(0);
+        body.put_u8(0);
+        let mut alter = ask(frame(ApiKey::AlterConfigs, 1, false, &body), false).await;
+        let _throttle = alter.get_i32();
+        assert_eq!(alter.get_i32(), 1, "one resource answered");
+        assert_eq!(alter.get_i16(), ResponseError::UnsupportedVersion.code());
+
+        // ListGroups v5 (served up to v4): empty states and types filters.
+        let mut groups = ask(frame(ApiKey::ListGroups, 5, true, &[1, 1, 0]), true).await;
+        let _throttle = groups.get_i32();
+        assert_eq!(groups.get_i16(), ResponseError::UnsupportedVersion.code());
+    }
+
+    #[tokio::test]
+    async fn a_request_with_no_error_to_carry_closes_its_connection() {
+        let unknown_key = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+        assert!(matches!(
+            answer(&state(), unknown_key).await,
+            Err(DispatchError::UnknownApi(0x7f00))
+        ));
+        // Produce v13 (topics by id) has no error code outside its partitions.
+        let mut body = BytesMut::new();
+        body.put_u8(0); // transactional id: null (compact)
+        body.put_i16(1); // acks
+        body.put_i32(1000); // timeout
+        body.put_u8(1); // no topics (compact array)
+        body.put_u8(0); // no tagged fields
+        assert!(matches!(
+            answer(&state(), frame(ApiKey::Produce, 13, true, &body)).await,
+            Err(DispatchError::Unsupported { .. })
+        ));
+    }
 }

@@ -33,7 +33,14 @@ use std::collections::BTreeSet;
 const CONSUMER: &str = "consumer";
 
 fn code_of(error: GroupError) -> i16 {
-    kafka_error(ApiError::from(error).code).code()
+    match error {
+        // Kafka's own codes for a join it refuses; our HTTP API calls them all invalid_request.
+        GroupError::NoTopics | GroupError::StrategyMismatch { .. } => {
+            ResponseError::InconsistentGroupProtocol.code()
+        }
+        GroupError::SessionTimeoutOutOfRange { .. } => ResponseError::InvalidSessionTimeout.code(),
+        error => kafka_error(ApiError::from(error).code).code(),
+    }
 }
 
 /// The assignor a protocol name stands for here.
@@ -70,6 +77,17 @@ fn assignment_bytes(assigned: &[TopicPartitions]) -> Bytes {
     out.put_i16(0);
     // Encoding a plain struct of strings and numbers into memory cannot fail.
     let _ = assignment.encode(&mut out, 0);
+    out.freeze()
+}
+
+/// A subscription to `topics` as a member's metadata (ConsumerProtocolSubscription, version 0).
+fn subscription_bytes(topics: &[impl AsRef<str>]) -> Bytes {
+    let subscription = ConsumerProtocolSubscription::default()
+        .with_topics(topics.iter().map(|t| text(t.as_ref())).collect());
+    let mut out = BytesMut::new();
+    out.put_i16(0);
+    // Encoding a list of strings into memory cannot fail.
+    let _ = subscription.encode(&mut out, 0);
     out.freeze()
 }
 
@@ -379,15 +397,10 @@ pub(super) async fn describe_groups(
                         .members
                         .iter()
                         .map(|m| {
-                            let subscription = ConsumerProtocolSubscription::default()
-                                .with_topics(m.topics.iter().map(|t| text(t)).collect());
-                            let mut metadata = BytesMut::new();
-                            metadata.put_i16(0);
-                            let _ = subscription.encode(&mut metadata, 0);
                             DescribedGroupMember::default()
                                 .with_member_id(text(&m.member_id))
                                 .with_client_id(text(m.client_id.as_deref().unwrap_or("")))
-                                .with_member_metadata(metadata.freeze())
+                                .with_member_metadata(subscription_bytes(&m.topics))
                                 .with_member_assignment(assignment_bytes(&m.assignment))
                         })
                         .collect();
@@ -422,4 +435,62 @@ pub(super) async fn delete_groups(
         );
     }
     DeleteGroupsResponse::default().with_results(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+
+    fn state() -> KafkaState {
+        let app = crate::http::testing::state();
+        app.broker
+            .create_topic(&mq_wire::api::CreateTopicRequest {
+                name: "t".into(),
+                partitions: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        KafkaState {
+            app,
+            advertised: ("127.0.0.1".into(), 9092),
+        }
+    }
+
+    fn join(protocol: &str, topics: &[&str], session_timeout_ms: i32) -> JoinGroupRequest {
+        JoinGroupRequest::default()
+            .with_group_id(GroupId(text("g")))
+            .with_protocol_type(text(CONSUMER))
+            .with_session_timeout_ms(session_timeout_ms)
+            .with_protocols(vec![JoinGroupRequestProtocol::default()
+                .with_name(text(protocol))
+                .with_metadata(subscription_bytes(topics))])
+    }
+
+    #[tokio::test]
+    async fn a_join_the_group_cannot_take_is_refused_with_kafkas_code_for_it() {
+        let state = state();
+        let first = join_group(&state, join("range", &["t"], 10_000), None).await;
+        assert_eq!(first.error_code, 0);
+        let other_strategy = join_group(&state, join("roundrobin", &["t"], 10_000), None).await;
+        assert_eq!(
+            other_strategy.error_code,
+            ResponseError::InconsistentGroupProtocol.code()
+        );
+        let no_topics = join_group(&state, join("range", &[], 10_000), None).await;
+        assert_eq!(
+            no_topics.error_code,
+            ResponseError::InconsistentGroupProtocol.code()
+        );
+        let unknown_assignor = join_group(&state, join("mine", &["t"], 10_000), None).await;
+        assert_eq!(
+            unknown_assignor.error_code,
+            ResponseError::InconsistentGroupProtocol.code()
+        );
+        let too_short = join_group(&state, join("range", &["t"], 1), None).await;
+        assert_eq!(
+            too_short.error_code,
+            ResponseError::InvalidSessionTimeout.code()
+        );
+    }
 }

@@ -6,6 +6,7 @@
 use super::error_codes::kafka_error;
 use super::KafkaState;
 use crate::broker::Topic;
+use crate::cluster::raft::state_machine::Applied;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -24,13 +25,16 @@ pub(super) fn metadata(
     _version: i16,
 ) -> MetadataResponse {
     let broker = &state.app.broker;
+    // One view of the cluster for the whole answer.
+    let applied = state.app.cluster.as_ref().map(|c| c.metadata());
+    let describe = |topic: &Arc<Topic>| describe(applied.as_deref(), topic);
     let topics: Vec<MetadataResponseTopic> = match &request.topics {
-        None => broker.topics().iter().map(|t| describe(state, t)).collect(),
+        None => broker.topics().iter().map(describe).collect(),
         Some(asked) => asked
             .iter()
             .filter_map(|t| t.name.as_ref())
             .map(|name| match broker.topic(name.as_str()) {
-                Ok(topic) => describe(state, &topic),
+                Ok(topic) => describe(&topic),
                 Err(error) => MetadataResponseTopic::default()
                     .with_name(Some(name.clone()))
                     .with_error_code(kafka_error(error.code()).code()),
@@ -85,16 +89,13 @@ pub(super) fn controller(state: &KafkaState) -> i32 {
     }
 }
 
-fn describe(state: &KafkaState, topic: &Arc<Topic>) -> MetadataResponseTopic {
-    let applied = state.app.cluster.as_ref().map(|c| c.metadata());
+fn describe(applied: Option<&Applied>, topic: &Arc<Topic>) -> MetadataResponseTopic {
     let partitions = topic
         .partitions()
         .iter()
         .map(|partition| {
             let set = partition.replica_set();
-            let alive = applied
-                .as_ref()
-                .is_none_or(|a| a.metadata.is_alive(set.leader));
+            let alive = applied.is_none_or(|a| a.metadata.is_alive(set.leader));
             let ids = |nodes: &[u64]| nodes.iter().map(|&n| BrokerId(n as i32)).collect();
             let (leader, error) = if alive {
                 (set.leader as i32, 0)

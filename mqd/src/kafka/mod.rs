@@ -7,27 +7,33 @@
 //! - `dispatch.rs`: the request header, the version check, and which handler answers;
 //! - `versions.rs`: the APIs and versions served (ApiVersions);
 //! - `metadata.rs`: brokers, controller, topics and partition leaders (Metadata);
-//! - `produce.rs`, `fetch.rs`, `list_offsets.rs`: records;
-//! - `records.rs`: Kafka record batches (v2) to and from the log's batches;
-//! - `admin.rs`: CreateTopics, DeleteTopics; `configs.rs`: DescribeConfigs, DescribeCluster;
+//! - `produce.rs`, `fetch.rs`, `list_offsets.rs`: records; `offset_for_leader_epoch.rs`: where
+//!   a leader epoch ended (a consumer's check after a failover);
+//! - `records.rs`: Kafka record batches (v2) to and from the log's batches; `decompress.rs`:
+//!   their records decompressed within a byte budget;
+//! - `admin.rs`: CreateTopics, DeleteTopics, CreatePartitions; `configs.rs`: DescribeConfigs, DescribeCluster;
 //!   `producer_id.rs`: InitProducerId;
 //! - `coordinator.rs`: FindCoordinator; `groups.rs`: consumer groups (Join, Sync, Heartbeat,
 //!   Leave, OffsetCommit, OffsetFetch, List, Describe, Delete);
-//! - `error_codes.rs`: each of our error codes as Kafka's.
+//! - `error_codes.rs`: each of our error codes as Kafka's;
+//! - `refusals.rs`: the answer to an API or version not served.
 
 mod admin;
 mod configs;
 mod connection;
 mod coordinator;
+mod decompress;
 mod dispatch;
 mod error_codes;
 mod fetch;
 mod groups;
 mod list_offsets;
 mod metadata;
+mod offset_for_leader_epoch;
 mod produce;
 mod producer_id;
 mod records;
+mod refusals;
 mod versions;
 
 use crate::config::KafkaConfig;

@@ -19,44 +19,30 @@ pub(super) async fn produce(
     request: ProduceRequest,
     _version: i16,
 ) -> ProduceResponse {
-    let acks = match request.acks {
-        -1 => Some(Acks::All),
-        1 => Some(Acks::Leader),
-        0 => Some(Acks::None),
-        _ => None,
-    };
-    let refuse_all = if request.transactional_id.is_some() {
-        Some((
-            ResponseError::TransactionalIdAuthorizationFailed,
-            "transactions are not supported",
-        ))
-    } else if acks.is_none() {
-        Some((
-            ResponseError::InvalidRequiredAcks,
-            "acks must be -1, 0 or 1",
-        ))
-    } else {
-        None
-    };
+    let acks = acks_of(&request);
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    // `acks=all`: (topic response, partition response, topic, what to wait for), awaited
+    // together once every partition of every topic is appended.
+    let mut waits = Vec::new();
     for topic_data in request.topic_data {
         let topic = state.app.broker.topic(topic_data.name.as_str());
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
-        let mut waits = Vec::new();
         for data in topic_data.partition_data {
             let index = data.index;
-            let outcome = match (&topic, refuse_all, acks) {
-                (_, Some((error, message)), _) => Err((error.code(), message.to_owned())),
-                (Err(error), _, _) => Err((kafka_error(error.code()).code(), error.to_string())),
-                (Ok(topic), None, Some(acks)) => {
-                    append(state, topic, index, data.records, acks).await
-                }
-                (Ok(_), None, None) => unreachable!("acks is checked above"),
+            let outcome = match (&topic, acks) {
+                (_, Err((error, message))) => Err((error.code(), message.to_owned())),
+                (Err(error), _) => Err((kafka_error(error.code()).code(), error.to_string())),
+                (Ok(topic), Ok(acks)) => append(state, topic, index, data.records, acks).await,
             };
             partitions.push(match outcome {
                 Ok((base_offset, commits)) => {
                     if let Ok(topic) = &topic {
-                        waits.push((partitions.len(), Arc::clone(topic), commits));
+                        waits.push((
+                            responses.len(),
+                            partitions.len(),
+                            Arc::clone(topic),
+                            commits,
+                        ));
                     }
                     PartitionProduceResponse::default()
                         .with_index(index)
@@ -66,26 +52,45 @@ pub(super) async fn produce(
                 Err((code, message)) => failed(index, code, message),
             });
         }
-        if acks == Some(Acks::All) {
-            let outcomes =
-                futures_util::future::join_all(waits.iter().map(|(_, topic, commits)| {
-                    crate::http::records::acknowledge(&state.app, topic, commits, Acks::All)
-                }))
-                .await;
-            for ((at, _, _), outcome) in waits.iter().zip(outcomes) {
-                if let Err(error) = outcome {
-                    let index = partitions[*at].index;
-                    partitions[*at] = failed(index, kafka_error(error.code).code(), error.message);
-                }
-            }
-        }
         responses.push(
             TopicProduceResponse::default()
                 .with_name(topic_data.name)
                 .with_partition_responses(partitions),
         );
     }
+    if matches!(acks, Ok(Acks::All)) {
+        let outcomes =
+            futures_util::future::join_all(waits.iter().map(|(_, _, topic, commits)| {
+                crate::http::records::acknowledge(&state.app, topic, commits, Acks::All)
+            }))
+            .await;
+        for ((at_topic, at, _, _), outcome) in waits.iter().zip(outcomes) {
+            if let Err(error) = outcome {
+                let answer = &mut responses[*at_topic].partition_responses[*at];
+                *answer = failed(answer.index, kafka_error(error.code).code(), error.message);
+            }
+        }
+    }
     ProduceResponse::default().with_responses(responses)
+}
+
+/// The acks a produce asks for, or why all of its partitions are refused.
+fn acks_of(request: &ProduceRequest) -> Result<Acks, (ResponseError, &'static str)> {
+    if request.transactional_id.is_some() {
+        return Err((
+            ResponseError::TransactionalIdAuthorizationFailed,
+            "transactions are not supported",
+        ));
+    }
+    match request.acks {
+        -1 => Ok(Acks::All),
+        1 => Ok(Acks::Leader),
+        0 => Ok(Acks::None),
+        _ => Err((
+            ResponseError::InvalidRequiredAcks,
+            "acks must be -1, 0 or 1",
+        )),
+    }
 }
 
 fn failed(index: i32, code: i16, message: String) -> PartitionProduceResponse {
@@ -125,9 +130,9 @@ async fn append(
             "no records".to_owned(),
         ));
     };
-    let mut batches = to_log_batches(records)
-        .map_err(|e| (ResponseError::CorruptMessage.code(), e.to_string()))?;
     let config = state.app.broker.config();
+    let mut batches = to_log_batches(records, config.limits.max_request_bytes.0 as usize)
+        .map_err(|e| (e.kafka_error().code(), e.to_string()))?;
     let limits = BatchLimits {
         max_record_bytes: config.limits.max_record_bytes.0,
         max_batch_records: config.limits.max_batch_records,

@@ -7,7 +7,8 @@
 //! What the log's format cannot carry yet: a compressed batch is stored decompressed, and a
 //! header repeated under one key keeps its last value.
 
-use bytes::{Bytes, BytesMut};
+use super::decompress::BoundedDecompressor;
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
@@ -23,6 +24,20 @@ pub(super) enum RecordsError {
     Malformed(String),
     #[error("a Kafka record batch without records")]
     Empty,
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl RecordsError {
+    /// The Kafka error a producer gets for it.
+    pub fn kafka_error(&self) -> kafka_protocol::ResponseError {
+        match self {
+            RecordsError::TooLarge(_) => kafka_protocol::ResponseError::MessageTooLarge,
+            RecordsError::Malformed(_) | RecordsError::Empty => {
+                kafka_protocol::ResponseError::CorruptMessage
+            }
+        }
+    }
 }
 
 /// What a produce's record set came to in the log's format.
@@ -34,10 +49,27 @@ pub(super) struct LogBatches {
 }
 
 /// Decodes (and decompresses, checking each CRC) the Kafka batches of one partition's produce and
-/// encodes each as a log batch.
-pub(super) fn to_log_batches(mut kafka: Bytes) -> Result<LogBatches, RecordsError> {
-    let sets = RecordBatchDecoder::decode_all(&mut kafka)
-        .map_err(|e| RecordsError::Malformed(e.to_string()))?;
+/// encodes each as a log batch. The records may decompress to at most `max_bytes` in all.
+pub(super) fn to_log_batches(
+    mut kafka: Bytes,
+    max_bytes: usize,
+) -> Result<LogBatches, RecordsError> {
+    let bounded = BoundedDecompressor::new(max_bytes);
+    let mut sets = Vec::new();
+    while kafka.has_remaining() {
+        let set = RecordBatchDecoder::decode_with_custom_compression(
+            &mut kafka,
+            Some(|records: &mut Bytes, compression| bounded.decompress(records, compression)),
+        )
+        .map_err(|e| {
+            if bounded.exceeded() {
+                RecordsError::TooLarge(e.to_string())
+            } else {
+                RecordsError::Malformed(e.to_string())
+            }
+        })?;
+        sets.push(set);
+    }
     let mut out = LogBatches {
         bytes: Vec::new(),
         records: 0,
@@ -211,7 +243,7 @@ mod tests {
                 kafka_record(1, None, "two"),
                 kafka_record(2, Some("k1"), "three"),
             ];
-            let mut stored = to_log_batches(encode(&sent, compression)).unwrap();
+            let mut stored = to_log_batches(encode(&sent, compression), 1 << 20).unwrap();
             assert_eq!(stored.records, 3);
             patch_leader_fields(&mut stored.bytes, 40, 3);
             let fetched = to_kafka_batches(&Bytes::from(stored.bytes), 41, u64::MAX).unwrap();
@@ -236,7 +268,7 @@ mod tests {
     #[test]
     fn records_at_or_past_the_visible_end_are_not_served() {
         let sent: Vec<Record> = (0..5).map(|i| kafka_record(i, None, "v")).collect();
-        let stored = to_log_batches(encode(&sent, Compression::None)).unwrap();
+        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20).unwrap();
         let stored = Bytes::from(stored.bytes);
         let fetched = to_kafka_batches(&stored, 0, 3).unwrap();
         assert_eq!(fetched.records, 3);
@@ -250,7 +282,21 @@ mod tests {
         let mut bytes = encode(&sent, Compression::None).to_vec();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
-        assert!(to_log_batches(Bytes::from(bytes)).is_err());
-        assert!(to_log_batches(Bytes::from_static(b"\x00\x01")).is_err());
+        assert!(to_log_batches(Bytes::from(bytes), 1 << 20).is_err());
+        assert!(to_log_batches(Bytes::from_static(b"\x00\x01"), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn records_that_decompress_past_the_budget_are_too_large_not_corrupt() {
+        let sent: Vec<Record> = (0..100)
+            .map(|i| kafka_record(i, None, "zzzzzzzzzz"))
+            .collect();
+        let packed = encode(&sent, Compression::Zstd);
+        assert!(to_log_batches(packed.clone(), 1 << 20).is_ok());
+        let refused = to_log_batches(packed, 512).unwrap_err();
+        assert_eq!(
+            refused.kafka_error(),
+            kafka_protocol::ResponseError::MessageTooLarge
+        );
     }
 }

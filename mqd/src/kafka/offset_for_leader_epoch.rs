@@ -1,0 +1,174 @@
+//! OffsetForLeaderEpoch (KIP-101, KIP-320): where a leader epoch ended in the partition leader's
+//! log, so that a consumer that read from a deposed leader finds out whether what it read is still
+//! there after the failover (librdkafka validates its position this way after a leader change).
+//! The answer is the replication protocol's: the largest epoch at or below the asked one and the
+//! offset where it ended (the log end for the newest), from the partition's leader epoch cache.
+//! A `current_leader_epoch` behind the leader's is `FENCED_LEADER_EPOCH`, one ahead of it
+//! `UNKNOWN_LEADER_EPOCH`, as Kafka answers them.
+
+use super::error_codes::kafka_error;
+use super::KafkaState;
+use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderPartition;
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use kafka_protocol::ResponseError;
+
+pub(super) fn offset_for_leader_epoch(
+    state: &KafkaState,
+    request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let broker = &state.app.broker;
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|asked| {
+            let topic = broker.topic(asked.topic.as_str());
+            let partitions = asked
+                .partitions
+                .iter()
+                .map(|wanted| {
+                    let answer = EpochEndOffset::default().with_partition(wanted.partition);
+                    let partition = topic.as_ref().map_err(|e| e.code()).and_then(|topic| {
+                        let at = u32::try_from(wanted.partition).unwrap_or(u32::MAX);
+                        topic.partition(at).cloned().map_err(|e| e.code())
+                    });
+                    let partition = match partition {
+                        Ok(partition) => partition,
+                        Err(code) => return answer.with_error_code(kafka_error(code).code()),
+                    };
+                    if let Some(fenced) = epoch_mismatch(wanted, partition.leader_epoch()) {
+                        return answer.with_error_code(fenced.code());
+                    }
+                    let Ok(asked_epoch) = u32::try_from(wanted.leader_epoch) else {
+                        // No epoch asked (-1): Kafka answers undefined epoch and offset.
+                        return answer;
+                    };
+                    match partition.end_offset_for_epoch(asked_epoch) {
+                        Ok(Some((epoch, end))) => answer
+                            .with_leader_epoch(epoch as i32)
+                            .with_end_offset(end as i64),
+                        // Every epoch here is newer than the one asked: undefined, as Kafka.
+                        Ok(None) => answer,
+                        Err(error) => answer.with_error_code(kafka_error(error.code()).code()),
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(asked.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
+
+/// Kafka's fencing of the client's view of the leader epoch (-1: the client did not say).
+fn epoch_mismatch(wanted: &OffsetForLeaderPartition, leader_epoch: u32) -> Option<ResponseError> {
+    let current = i64::from(wanted.current_leader_epoch);
+    let leader = i64::from(leader_epoch);
+    if current < 0 || current == leader {
+        None
+    } else if current < leader {
+        Some(ResponseError::FencedLeaderEpoch)
+    } else {
+        Some(ResponseError::UnknownLeaderEpoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::BatchLimits;
+    use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderTopic;
+    use kafka_protocol::messages::TopicName;
+    use mq_wire::api::Acks;
+    use mq_wire::batch::{BatchBuilder, RecordInput};
+
+    fn ask(topic: &str, partition: i32, current: i32, epoch: i32) -> OffsetForLeaderEpochRequest {
+        OffsetForLeaderEpochRequest::default().with_topics(vec![OffsetForLeaderTopic::default()
+            .with_topic(TopicName(super::super::text(topic)))
+            .with_partitions(vec![OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(current)
+                .with_leader_epoch(epoch)])])
+    }
+
+    fn answer(state: &KafkaState, request: OffsetForLeaderEpochRequest) -> EpochEndOffset {
+        offset_for_leader_epoch(state, request).topics[0].partitions[0].clone()
+    }
+
+    #[test]
+    fn the_end_of_an_epoch_and_kafkas_fencing_errors() {
+        let state = KafkaState {
+            app: crate::http::testing::state(),
+            advertised: ("127.0.0.1".into(), 9092),
+        };
+        let broker = &state.app.broker;
+        broker
+            .create_topic(&mq_wire::api::CreateTopicRequest {
+                name: "t".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let topic = broker.topic("t").unwrap();
+        let append = |records: usize| {
+            let mut batch = BatchBuilder::with_capacity(64);
+            for _ in 0..records {
+                batch.push(&RecordInput {
+                    id: uuid::Uuid::now_v7(),
+                    timestamp: 1,
+                    key: None,
+                    value: Some(b"v"),
+                    headers: &[],
+                });
+            }
+            let limits = BatchLimits {
+                max_record_bytes: 1 << 20,
+                max_batch_records: 1000,
+            };
+            let mut body = batch.finish().to_vec();
+            topic
+                .append_batches(0, &mut body, &limits, Acks::Leader, 1)
+                .unwrap();
+        };
+        // Epoch 0 holds offsets 0..3, epoch 1 (the same node leading again) 3..5.
+        append(3);
+        let partition = &topic.partitions()[0];
+        let mut again = partition.replica_set();
+        again.leader_epoch = 1;
+        partition.apply_placement(&again);
+        append(2);
+
+        let found = answer(&state, ask("t", 0, 1, 0));
+        assert_eq!(
+            (found.error_code, found.leader_epoch, found.end_offset),
+            (0, 0, 3)
+        );
+        let found = answer(&state, ask("t", 0, 1, 1));
+        assert_eq!(
+            (found.error_code, found.leader_epoch, found.end_offset),
+            (0, 1, 5)
+        );
+        let fenced = answer(&state, ask("t", 0, 0, 0));
+        assert_eq!(fenced.error_code, ResponseError::FencedLeaderEpoch.code());
+        // The client does not know the leader's epoch: no check.
+        let found = answer(&state, ask("t", 0, -1, 5));
+        assert_eq!(
+            (found.error_code, found.leader_epoch, found.end_offset),
+            (0, 1, 5)
+        );
+        let ahead = answer(&state, ask("t", 0, 2, 0));
+        assert_eq!(ahead.error_code, ResponseError::UnknownLeaderEpoch.code());
+        let unknown = answer(&state, ask("nope", 0, 1, 0));
+        assert_eq!(
+            unknown.error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        let no_partition = answer(&state, ask("t", 7, 1, 0));
+        assert_eq!(
+            no_partition.error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+    }
+}
