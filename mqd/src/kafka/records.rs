@@ -8,13 +8,10 @@
 //! header repeated under one key keeps its last value.
 
 use super::decompress::BoundedDecompressor;
-use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
-use mq_wire::batch::{BatchBuilder, BatchIter, RecordInput};
+use bytes::{Buf, BufMut, Bytes};
+use integer_encoding::VarInt;
+use kafka_protocol::records::RecordBatchDecoder;
+use mq_wire::batch::{BatchBuilder, BatchIter, RecordInput, RecordRef};
 use uuid::Uuid;
 
 /// Why a produced record set was refused (Kafka's `CORRUPT_MESSAGE`).
@@ -115,24 +112,25 @@ pub(super) struct KafkaBatches {
 }
 
 /// Encodes the records of `stored` (log batches back to back) at or after `from` and below
-/// `visible_end` as Kafka batches, one per stored batch.
+/// `visible_end` as Kafka batches, one per stored batch: uncompressed, `CreateTime`, with the
+/// stored offsets, timestamps, leader epoch and producer fields. Written straight from the stored
+/// records into one buffer (the layout is Kafka's `DefaultRecordBatch`), because this runs for
+/// every record a Kafka consumer reads; the tests decode what it writes with `kafka-protocol`.
 pub(super) fn to_kafka_batches(
     stored: &Bytes,
     from: u64,
     visible_end: u64,
 ) -> Result<KafkaBatches, String> {
     // Kafka's records are smaller than ours (no 16-byte id): one allocation holds them all.
-    let mut out = BytesMut::with_capacity(stored.len());
+    let mut out = Vec::with_capacity(stored.len());
     let (mut count, mut payload) = (0u64, 0u64);
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    let mut records = Vec::new();
     for batch in BatchIter::new(stored) {
         let batch = batch.map_err(|e| format!("corrupt stored batch: {e}"))?;
         let header = batch.header;
-        records.clear();
+        let start = out.len();
+        out.resize(start + KAFKA_BATCH_HEADER_LEN, 0);
+        let mut first: Option<(u64, i64)> = None;
+        let (mut last_offset, mut max_timestamp, mut records) = (0u64, i64::MIN, 0i32);
         for record in batch.records() {
             let record = record.map_err(|e| format!("corrupt stored record: {e}"))?;
             if record.offset < from {
@@ -141,59 +139,118 @@ pub(super) fn to_kafka_batches(
             if record.offset >= visible_end {
                 break;
             }
-            let delta = record.offset.wrapping_sub(header.base_offset) as i32;
-            // Without a producer the sequence is -1 at the batch's first record, so that the
-            // encoder keeps the records in one batch and writes base sequence -1.
-            let sequence = header.base_sequence.wrapping_add(delta);
-            let headers: IndexMap<StrBytes, Option<Bytes>> = record
-                .headers()
-                .map(|h| {
-                    let key = Bytes::copy_from_slice(h.key.as_bytes());
-                    (
-                        // The key was checked to be UTF-8 when the record was read.
-                        StrBytes::from_utf8(key).unwrap_or_default(),
-                        Some(stored.slice_ref(h.value)),
-                    )
-                })
-                .collect();
+            let (base_offset, base_timestamp) =
+                *first.get_or_insert((record.offset, record.timestamp));
+            put_kafka_record(
+                &mut out,
+                &record,
+                record.offset.wrapping_sub(base_offset) as i32,
+                record.timestamp.wrapping_sub(base_timestamp),
+            );
+            last_offset = record.offset;
+            max_timestamp = max_timestamp.max(record.timestamp);
+            records += 1;
             payload += record.payload_len() as u64;
-            records.push(Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: header.leader_epoch as i32,
-                producer_id: header.producer_id,
-                producer_epoch: header.producer_epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: record.offset as i64,
-                sequence: if header.producer_id >= 0 {
-                    sequence
-                } else {
-                    (-1i32).wrapping_add(delta)
-                },
-                timestamp: record.timestamp,
-                key: record.key.map(|k| stored.slice_ref(k)),
-                value: record.value_or_null().map(|v| stored.slice_ref(v)),
-                headers,
-            });
         }
-        if records.is_empty() {
+        let Some((base_offset, base_timestamp)) = first else {
+            out.truncate(start);
             continue;
-        }
-        count += records.len() as u64;
-        RecordBatchEncoder::encode(&mut out, records.iter(), &options)
-            .map_err(|e| format!("cannot encode a Kafka batch: {e}"))?;
+        };
+        count += records as u64;
+        // Without a producer the base sequence is -1; with one, the sequence of the first record
+        // served.
+        let base_sequence = if header.producer_id >= 0 {
+            header
+                .base_sequence
+                .wrapping_add(base_offset.wrapping_sub(header.base_offset) as i32)
+        } else {
+            -1
+        };
+        let batch_len = (out.len() - start - 12) as i32;
+        let mut head = &mut out[start..start + KAFKA_BATCH_HEADER_LEN];
+        head.put_i64(base_offset as i64);
+        head.put_i32(batch_len);
+        head.put_i32(header.leader_epoch as i32);
+        head.put_i8(2); // magic
+        head.put_u32(0); // the CRC, below
+        head.put_i16(0); // attributes: no compression, CreateTime, not transactional
+        head.put_i32(last_offset.wrapping_sub(base_offset) as i32);
+        head.put_i64(base_timestamp);
+        head.put_i64(max_timestamp);
+        head.put_i64(header.producer_id);
+        head.put_i16(header.producer_epoch);
+        head.put_i32(base_sequence);
+        head.put_i32(records);
+        let crc = crc32c::crc32c(&out[start + KAFKA_CRC_FROM..]);
+        out[start + KAFKA_CRC_AT..start + KAFKA_CRC_FROM].copy_from_slice(&crc.to_be_bytes());
     }
     Ok(KafkaBatches {
-        bytes: out.freeze(),
+        bytes: Bytes::from(out),
         records: count,
         payload_bytes: payload,
     })
 }
 
+/// Kafka's record batch v2 header: base offset, length, leader epoch, magic, CRC, attributes,
+/// last offset delta, base and max timestamps, producer id, epoch and base sequence, count.
+const KAFKA_BATCH_HEADER_LEN: usize = 61;
+/// Where the CRC sits, and where the bytes it covers begin (attributes to the end).
+const KAFKA_CRC_AT: usize = 17;
+const KAFKA_CRC_FROM: usize = 21;
+
+/// One record in Kafka's v2 encoding: zigzag varints, -1 lengths for a null key or value.
+fn put_kafka_record(out: &mut Vec<u8>, record: &RecordRef<'_>, offset_delta: i32, ts_delta: i64) {
+    let key_len = record.key.map_or(-1, |k| k.len() as i32);
+    let value = record.value_or_null();
+    let value_len = value.map_or(-1, |v| v.len() as i32);
+    let header_count = record.header_count() as i32;
+    let mut body = 1
+        + ts_delta.required_space()
+        + offset_delta.required_space()
+        + key_len.required_space()
+        + record.key.map_or(0, <[u8]>::len)
+        + value_len.required_space()
+        + value.map_or(0, <[u8]>::len)
+        + header_count.required_space();
+    for h in record.headers() {
+        body += (h.key.len() as i32).required_space()
+            + h.key.len()
+            + (h.value.len() as i32).required_space()
+            + h.value.len();
+    }
+    put_varint(out, body as i32);
+    out.push(0); // attributes
+    put_varint(out, ts_delta);
+    put_varint(out, offset_delta);
+    put_varint(out, key_len);
+    out.extend_from_slice(record.key.unwrap_or_default());
+    put_varint(out, value_len);
+    out.extend_from_slice(value.unwrap_or_default());
+    put_varint(out, header_count);
+    for h in record.headers() {
+        put_varint(out, h.key.len() as i32);
+        out.extend_from_slice(h.key.as_bytes());
+        put_varint(out, h.value.len() as i32);
+        out.extend_from_slice(h.value);
+    }
+}
+
+/// A zigzag varint (`integer-encoding` encodes signed integers so, as Kafka does).
+fn put_varint<V: VarInt>(out: &mut Vec<u8>, value: V) {
+    let mut buf = [0u8; 10];
+    let used = value.encode_var(&mut buf);
+    out.extend_from_slice(&buf[..used]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::indexmap::IndexMap;
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
     use mq_wire::batch::patch_leader_fields;
 
     fn kafka_record(offset: i64, key: Option<&str>, value: &str) -> Record {
@@ -262,6 +319,48 @@ mod tests {
                 assert_eq!(got.producer_id, 7);
                 assert_eq!(got.sequence, sent.sequence);
             }
+        }
+    }
+
+    #[test]
+    fn null_and_empty_fields_backward_timestamps_and_batches_without_a_producer_are_served_exactly()
+    {
+        let mut sent: Vec<Record> = (0..4).map(|i| kafka_record(i, Some("k"), "v")).collect();
+        for record in &mut sent {
+            record.producer_id = -1;
+            record.producer_epoch = -1;
+            // What the encoder needs to keep records in one batch without a producer; it
+            // writes base sequence -1.
+            record.sequence = (-1i32).wrapping_add(record.offset as i32);
+        }
+        sent[1].value = None;
+        sent[1].key = None;
+        sent[2].value = Some(Bytes::new());
+        sent[2].headers.clear();
+        sent[2].timestamp = 5; // before the batch's first record
+        sent[3]
+            .headers
+            .insert(StrBytes::from_static_str("empty"), Some(Bytes::new()));
+        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20).unwrap();
+        let second = to_log_batches(encode(&sent[..2], Compression::None), 1 << 20).unwrap();
+        let mut both = stored.bytes.clone();
+        let mut next = second.bytes.clone();
+        patch_leader_fields(&mut next, 4, 0);
+        both.extend_from_slice(&next);
+        let fetched = to_kafka_batches(&Bytes::from(both), 0, u64::MAX).unwrap();
+        assert_eq!(fetched.records, 6);
+        let mut bytes = fetched.bytes;
+        let sets = RecordBatchDecoder::decode_all(&mut bytes).unwrap();
+        assert_eq!(sets.len(), 2);
+        let got: Vec<&Record> = sets.iter().flat_map(|s| &s.records).collect();
+        let expected = sent.iter().chain(&sent[..2]);
+        for (at, (got, sent)) in got.iter().zip(expected).enumerate() {
+            assert_eq!(got.offset, at as i64);
+            assert_eq!(got.producer_id, -1);
+            assert_eq!(got.key, sent.key, "{at}");
+            assert_eq!(got.value, sent.value, "{at}");
+            assert_eq!(got.timestamp, sent.timestamp, "{at}");
+            assert_eq!(got.headers, sent.headers, "{at}");
         }
     }
 
