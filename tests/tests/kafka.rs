@@ -587,7 +587,7 @@ fn a_kafka_group_splits_partitions_hands_them_over_and_resumes_from_its_commits(
 #[test]
 fn the_kafka_bench_produces_and_consumes_and_checks_what_it_counts() {
     let (_mqd, bootstrap) = start();
-    for mode in ["produce", "consume"] {
+    for mode in ["produce", "consume", "consume-batch"] {
         let out = std::process::Command::new(mq_e2e::binary("kafka_bench"))
             .args([&bootstrap, mode, "benched", "2000", "100"])
             .output()

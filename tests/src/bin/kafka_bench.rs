@@ -1,14 +1,17 @@
 //! Produce and consume through librdkafka (the `rdkafka` crate) against a Kafka listener, to put
 //! a Kafka client's figures beside `mqctl bench` in docs/BENCHMARKS.md.
 //!
-//! `kafka_bench BOOTSTRAP produce|consume TOPIC RECORDS SIZE`
+//! `kafka_bench BOOTSTRAP produce|consume|consume-batch TOPIC RECORDS SIZE`
 //!
 //! - `produce` creates TOPIC (one partition), sends RECORDS values of SIZE bytes with
 //!   `acks=all`, `enable.idempotence=true`, `linger.ms=5`, `batch.size=1000000`, no
 //!   compression, waits for every acknowledgement, and checks the partition's high watermark
 //!   is RECORDS;
 //! - `consume` reads RECORDS from offset 0 of TOPIC's partition 0 and checks each offset is the
-//!   one after the last.
+//!   one after the last, one `poll` per record;
+//! - `consume-batch` does the same taking up to 10,000 records per call from librdkafka's
+//!   consumer queue (`rd_kafka_consume_batch_queue`, what confluent-kafka's
+//!   `Consumer.consume(num_messages)` calls), so the client's per-call cost is not paid per record.
 //!
 //! Prints one JSON line: mode, records, seconds, records_per_sec, mb_per_sec.
 
@@ -18,20 +21,21 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{bindings, Message, Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, bootstrap, mode, topic, records, size] = args.as_slice() else {
-        eprintln!("usage: kafka_bench BOOTSTRAP produce|consume TOPIC RECORDS SIZE");
+        eprintln!("usage: kafka_bench BOOTSTRAP produce|consume|consume-batch TOPIC RECORDS SIZE");
         std::process::exit(2);
     };
     let records: u64 = records.parse().expect("RECORDS is a number");
     let size: usize = size.parse().expect("SIZE is a number");
     let seconds = match mode.as_str() {
         "produce" => produce(bootstrap, topic, records, size),
-        "consume" => consume(bootstrap, topic, records),
+        "consume" => consume(bootstrap, topic, records, false),
+        "consume-batch" => consume(bootstrap, topic, records, true),
         other => {
             eprintln!("unknown mode {other}");
             std::process::exit(2);
@@ -116,7 +120,7 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize) -> f64 {
     seconds
 }
 
-fn consume(bootstrap: &str, topic: &str, records: u64) -> f64 {
+fn consume(bootstrap: &str, topic: &str, records: u64, batched: bool) -> f64 {
     let mut consumer = config(bootstrap);
     consumer
         .set("group.id", "kafka-bench")
@@ -131,17 +135,86 @@ fn consume(bootstrap: &str, topic: &str, records: u64) -> f64 {
         .unwrap();
     consumer.assign(&assignment).expect("assign");
     let started = Instant::now();
-    let mut next = 0i64;
-    while (next as u64) < records {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("a record");
-            assert_eq!(message.offset(), next, "offsets in order, none missing");
-            next += 1;
+    let next = std::cell::Cell::new(0i64);
+    let mut check = |offset: i64| {
+        assert_eq!(offset, next.get(), "offsets in order, none missing");
+        next.set(offset + 1);
+    };
+    if batched {
+        let mut batch = BatchQueue::new(&consumer, 10_000);
+        while (next.get() as u64) < records {
+            batch.take(100, &mut check);
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "read {} of {records}",
+                next.get()
+            );
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "read {next} of {records}"
-        );
+    } else {
+        while (next.get() as u64) < records {
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                check(message.expect("a record").offset());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "read {} of {records}",
+                next.get()
+            );
+        }
     }
     started.elapsed().as_secs_f64()
+}
+
+/// librdkafka's consumer queue read in batches (`rd_kafka_consume_batch_queue`), which the
+/// `rdkafka` crate does not wrap.
+struct BatchQueue<'a> {
+    _consumer: &'a BaseConsumer,
+    queue: *mut bindings::rd_kafka_queue_t,
+    slots: Vec<*mut bindings::rd_kafka_message_t>,
+}
+
+impl<'a> BatchQueue<'a> {
+    fn new(consumer: &'a BaseConsumer, size: usize) -> Self {
+        // SAFETY: the client outlives the queue (the borrow), which is destroyed in `drop`.
+        let queue =
+            unsafe { bindings::rd_kafka_queue_get_consumer(consumer.client().native_ptr()) };
+        assert!(!queue.is_null(), "a consumer queue");
+        BatchQueue {
+            _consumer: consumer,
+            queue,
+            slots: vec![std::ptr::null_mut(); size],
+        }
+    }
+
+    /// Waits up to `timeout_ms` for records; hands each one's offset to `visit`.
+    fn take(&mut self, timeout_ms: i32, visit: &mut impl FnMut(i64)) {
+        // SAFETY: librdkafka fills at most `slots.len()` pointers, each a message we own and
+        // destroy once read.
+        unsafe {
+            let got = bindings::rd_kafka_consume_batch_queue(
+                self.queue,
+                timeout_ms,
+                self.slots.as_mut_ptr(),
+                self.slots.len(),
+            );
+            assert!(got >= 0, "rd_kafka_consume_batch_queue failed");
+            for &message in &self.slots[..got as usize] {
+                let error = (*message).err;
+                let offset = (*message).offset;
+                bindings::rd_kafka_message_destroy(message);
+                assert_eq!(
+                    error,
+                    bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                );
+                visit(offset);
+            }
+        }
+    }
+}
+
+impl Drop for BatchQueue<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the queue was taken in `new` and is released once.
+        unsafe { bindings::rd_kafka_queue_destroy(self.queue) };
+    }
 }
