@@ -38,6 +38,11 @@ impl LeaderEpochs {
         Some((found, end))
     }
 
+    /// Where the oldest epoch held began.
+    pub fn first_start(&self) -> Option<u64> {
+        self.entries.first().map(|&(_, start)| start)
+    }
+
     /// Forgets epochs that began at or after `log_end` (the log was truncated there).
     pub fn truncate_to(&mut self, log_end: u64) {
         self.entries.retain(|&(_, start)| start < log_end);

@@ -505,6 +505,23 @@ impl Partition {
         Ok(stored.epochs.end_offset_for(epoch, stored.log.log_end()))
     }
 
+    /// On the leader: OffsetForLeaderEpoch as Kafka answers a consumer (KIP-320): as
+    /// [`Partition::end_offset_for_epoch`], and for an epoch older than every one held here (its
+    /// records are gone), that epoch ending where the oldest one held began, so that a consumer
+    /// does not take the missing history for a truncation.
+    pub fn consumer_end_offset_for_epoch(
+        &self,
+        epoch: u32,
+    ) -> Result<Option<(u32, u64)>, BrokerError> {
+        self.check_leader()?;
+        let stored = self.stored.read();
+        let log_end = stored.log.log_end();
+        Ok(stored
+            .epochs
+            .end_offset_for(epoch, log_end)
+            .or_else(|| stored.epochs.first_start().map(|start| (epoch, start))))
+    }
+
     /// After the proposal was applied (and reconciled) or refused.
     pub fn settle_isr(&self) {
         self.joining.lock().clear();

@@ -43,6 +43,8 @@ impl BoundedDecompressor {
             Compression::None => input,
             Compression::Gzip => self.read_all(flate2::read::MultiGzDecoder::new(&input[..]))?,
             Compression::Lz4 => self.read_all(lz4::Decoder::new(&input[..])?)?,
+            // zstd's own cap on a frame's window (128 MiB) applies: the window is reserved, and
+            // only what the frame really inflates to is touched and counted.
             Compression::Zstd => self.read_all(zstd::stream::read::Decoder::new(&input[..])?)?,
             Compression::Snappy => self.snappy(&input)?,
         };
@@ -81,7 +83,7 @@ impl BoundedDecompressor {
 
     fn snappy(&self, input: &[u8]) -> anyhow::Result<Bytes> {
         if !input.starts_with(XERIAL_MAGIC) {
-            return Ok(self.snappy_block(input)?.into());
+            return Ok(self.snappy_block(input, self.left.get())?.into());
         }
         let mut rest = input.get(XERIAL_HEADER_LEN..).unwrap_or_default();
         let mut out = Vec::new();
@@ -93,9 +95,8 @@ impl BoundedDecompressor {
             let block = after
                 .get(..len)
                 .ok_or_else(|| anyhow::anyhow!("a snappy block is cut short"))?;
-            let left = self.left.get();
-            let inflated = self.snappy_block(block)?;
-            if out.len() + inflated.len() > left {
+            let inflated = self.snappy_block(block, self.left.get() - out.len())?;
+            if out.len() + inflated.len() > self.left.get() {
                 return Err(self.too_large());
             }
             out.extend_from_slice(&inflated);
@@ -104,10 +105,10 @@ impl BoundedDecompressor {
         Ok(out.into())
     }
 
-    /// One raw snappy block; its length header is checked against the budget before allocating.
-    fn snappy_block(&self, block: &[u8]) -> anyhow::Result<Vec<u8>> {
+    /// One raw snappy block; its length header is checked against `room` before allocating.
+    fn snappy_block(&self, block: &[u8], room: usize) -> anyhow::Result<Vec<u8>> {
         let len = snap::raw::decompress_len(block)?;
-        if len > self.left.get() {
+        if len > room {
             return Err(self.too_large());
         }
         Ok(snap::raw::Decoder::new().decompress_vec(block)?)

@@ -64,7 +64,7 @@ pub(super) async fn answer(
     let request =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(e.to_string()))?;
     if !versions::supported(api, version) {
-        let Some(refusal) = refusals::refusal(&request) else {
+        let Some(refusal) = refusals::refusal(&request, version) else {
             return Err(DispatchError::Unsupported { api, version });
         };
         tracing::debug!(

@@ -2,7 +2,11 @@
 //! log, so that a consumer that read from a deposed leader finds out whether what it read is still
 //! there after the failover (librdkafka validates its position this way after a leader change).
 //! The answer is the replication protocol's: the largest epoch at or below the asked one and the
-//! offset where it ended (the log end for the newest), from the partition's leader epoch cache.
+//! offset where it ended (the log end for the newest), from the partition's leader epoch cache;
+//! for an epoch older than every one held (its records were evicted), Kafka's answer: that epoch,
+//! ending where the oldest one held began. One difference from Kafka: an epoch newer than every
+//! one held (a leader elected that has not appended yet) is answered with the newest one and the
+//! log end, where Kafka answers undefined, which librdkafka takes for a truncation.
 //! A `current_leader_epoch` behind the leader's is `FENCED_LEADER_EPOCH`, one ahead of it
 //! `UNKNOWN_LEADER_EPOCH`, as Kafka answers them.
 
@@ -45,11 +49,11 @@ pub(super) fn offset_for_leader_epoch(
                         // No epoch asked (-1): Kafka answers undefined epoch and offset.
                         return answer;
                     };
-                    match partition.end_offset_for_epoch(asked_epoch) {
+                    match partition.consumer_end_offset_for_epoch(asked_epoch) {
                         Ok(Some((epoch, end))) => answer
                             .with_leader_epoch(epoch as i32)
                             .with_end_offset(end as i64),
-                        // Every epoch here is newer than the one asked: undefined, as Kafka.
+                        // No epoch held at all (an empty log): undefined.
                         Ok(None) => answer,
                         Err(error) => answer.with_error_code(kafka_error(error.code()).code()),
                     }
@@ -79,7 +83,7 @@ fn epoch_mismatch(wanted: &OffsetForLeaderPartition, leader_epoch: u32) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::BatchLimits;
+    use crate::broker::{BatchLimits, ReplicaSet};
     use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderTopic;
     use kafka_protocol::messages::TopicName;
     use mq_wire::api::Acks;
@@ -169,6 +173,38 @@ mod tests {
         assert_eq!(
             no_partition.error_code,
             ResponseError::UnknownTopicOrPartition.code()
+        );
+
+        // The node follows another at epoch 2, starts over empty at offset 5 (as a node that came
+        // back does), then leads at epoch 3: epochs 0 and 1 are no longer held here. A consumer
+        // that read in epoch 1 is told it ended where the oldest epoch held began (Kafka's
+        // answer), not "undefined", which librdkafka would take for a truncation.
+        let me = broker.node_id();
+        let follow = ReplicaSet {
+            leader: me + 1,
+            leader_epoch: 2,
+            replicas: vec![me, me + 1],
+            isr: vec![me + 1, me],
+            partition_epoch: 1,
+        };
+        partition.apply_placement(&follow);
+        partition.restart_at(5, 2);
+        partition.apply_placement(&ReplicaSet {
+            leader: me,
+            leader_epoch: 3,
+            partition_epoch: 2,
+            ..follow
+        });
+        append(2);
+        let found = answer(&state, ask("t", 0, 3, 1));
+        assert_eq!(
+            (found.error_code, found.leader_epoch, found.end_offset),
+            (0, 1, 5)
+        );
+        let found = answer(&state, ask("t", 0, 3, 3));
+        assert_eq!(
+            (found.error_code, found.leader_epoch, found.end_offset),
+            (0, 3, 7)
         );
     }
 }

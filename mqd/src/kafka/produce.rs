@@ -131,8 +131,12 @@ async fn append(
         ));
     };
     let config = state.app.broker.config();
-    let mut batches = to_log_batches(records, config.limits.max_request_bytes.0 as usize)
-        .map_err(|e| (e.kafka_error().code(), e.to_string()))?;
+    let mut batches = to_log_batches(
+        records,
+        config.limits.max_request_bytes.0 as usize,
+        config.limits.max_batch_records,
+    )
+    .map_err(|e| (e.kafka_error().code(), e.to_string()))?;
     let limits = BatchLimits {
         max_record_bytes: config.limits.max_record_bytes.0,
         max_batch_records: config.limits.max_batch_records,

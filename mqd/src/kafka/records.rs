@@ -23,6 +23,8 @@ pub(super) enum RecordsError {
     Empty,
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    TooManyRecords(String),
 }
 
 impl RecordsError {
@@ -30,6 +32,7 @@ impl RecordsError {
     pub fn kafka_error(&self) -> kafka_protocol::ResponseError {
         match self {
             RecordsError::TooLarge(_) => kafka_protocol::ResponseError::MessageTooLarge,
+            RecordsError::TooManyRecords(_) => kafka_protocol::ResponseError::RecordListTooLarge,
             RecordsError::Malformed(_) | RecordsError::Empty => {
                 kafka_protocol::ResponseError::CorruptMessage
             }
@@ -45,15 +48,34 @@ pub(super) struct LogBatches {
     pub payload_bytes: u64,
 }
 
+/// Where a Kafka batch header keeps its record count (after base offset, length, leader epoch,
+/// magic, CRC, attributes, last offset delta, timestamps and producer fields).
+const KAFKA_RECORD_COUNT_AT: usize = 57;
+
 /// Decodes (and decompresses, checking each CRC) the Kafka batches of one partition's produce and
-/// encodes each as a log batch. The records may decompress to at most `max_bytes` in all.
+/// encodes each as a log batch, one batch at a time. A batch may declare at most
+/// `max_batch_records` records (checked before it is decoded, so a count of 2^31 costs nothing),
+/// and the records may decompress to at most `max_bytes` in all.
 pub(super) fn to_log_batches(
     mut kafka: Bytes,
     max_bytes: usize,
+    max_batch_records: u32,
 ) -> Result<LogBatches, RecordsError> {
     let bounded = BoundedDecompressor::new(max_bytes);
-    let mut sets = Vec::new();
+    let mut out = LogBatches {
+        bytes: Vec::new(),
+        records: 0,
+        payload_bytes: 0,
+    };
     while kafka.has_remaining() {
+        let declared = kafka
+            .get(KAFKA_RECORD_COUNT_AT..KAFKA_RECORD_COUNT_AT + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if let Some(declared) = declared.filter(|&n| n < 0 || n as u32 > max_batch_records) {
+            return Err(RecordsError::TooManyRecords(format!(
+                "a batch declares {declared} records; limits.max_batch_records is {max_batch_records}"
+            )));
+        }
         let set = RecordBatchDecoder::decode_with_custom_compression(
             &mut kafka,
             Some(|records: &mut Bytes, compression| bounded.decompress(records, compression)),
@@ -65,14 +87,6 @@ pub(super) fn to_log_batches(
                 RecordsError::Malformed(e.to_string())
             }
         })?;
-        sets.push(set);
-    }
-    let mut out = LogBatches {
-        bytes: Vec::new(),
-        records: 0,
-        payload_bytes: 0,
-    };
-    for set in sets {
         let Some(first) = set.records.first() else {
             return Err(RecordsError::Empty);
         };
@@ -300,7 +314,7 @@ mod tests {
                 kafka_record(1, None, "two"),
                 kafka_record(2, Some("k1"), "three"),
             ];
-            let mut stored = to_log_batches(encode(&sent, compression), 1 << 20).unwrap();
+            let mut stored = to_log_batches(encode(&sent, compression), 1 << 20, 1000).unwrap();
             assert_eq!(stored.records, 3);
             patch_leader_fields(&mut stored.bytes, 40, 3);
             let fetched = to_kafka_batches(&Bytes::from(stored.bytes), 41, u64::MAX).unwrap();
@@ -341,8 +355,8 @@ mod tests {
         sent[3]
             .headers
             .insert(StrBytes::from_static_str("empty"), Some(Bytes::new()));
-        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20).unwrap();
-        let second = to_log_batches(encode(&sent[..2], Compression::None), 1 << 20).unwrap();
+        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20, 1000).unwrap();
+        let second = to_log_batches(encode(&sent[..2], Compression::None), 1 << 20, 1000).unwrap();
         let mut both = stored.bytes.clone();
         let mut next = second.bytes.clone();
         patch_leader_fields(&mut next, 4, 0);
@@ -367,7 +381,7 @@ mod tests {
     #[test]
     fn records_at_or_past_the_visible_end_are_not_served() {
         let sent: Vec<Record> = (0..5).map(|i| kafka_record(i, None, "v")).collect();
-        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20).unwrap();
+        let stored = to_log_batches(encode(&sent, Compression::None), 1 << 20, 1000).unwrap();
         let stored = Bytes::from(stored.bytes);
         let fetched = to_kafka_batches(&stored, 0, 3).unwrap();
         assert_eq!(fetched.records, 3);
@@ -381,8 +395,8 @@ mod tests {
         let mut bytes = encode(&sent, Compression::None).to_vec();
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
-        assert!(to_log_batches(Bytes::from(bytes), 1 << 20).is_err());
-        assert!(to_log_batches(Bytes::from_static(b"\x00\x01"), 1 << 20).is_err());
+        assert!(to_log_batches(Bytes::from(bytes), 1 << 20, 1000).is_err());
+        assert!(to_log_batches(Bytes::from_static(b"\x00\x01"), 1 << 20, 1000).is_err());
     }
 
     #[test]
@@ -391,11 +405,31 @@ mod tests {
             .map(|i| kafka_record(i, None, "zzzzzzzzzz"))
             .collect();
         let packed = encode(&sent, Compression::Zstd);
-        assert!(to_log_batches(packed.clone(), 1 << 20).is_ok());
-        let refused = to_log_batches(packed, 512).unwrap_err();
+        assert!(to_log_batches(packed.clone(), 1 << 20, 1000).is_ok());
+        let refused = to_log_batches(packed.clone(), 512, 1000).unwrap_err();
         assert_eq!(
             refused.kafka_error(),
             kafka_protocol::ResponseError::MessageTooLarge
+        );
+    }
+
+    #[test]
+    fn a_batch_declaring_more_records_than_a_batch_may_hold_is_refused_before_decoding() {
+        let sent: Vec<Record> = (0..100).map(|i| kafka_record(i, None, "v")).collect();
+        let packed = encode(&sent, Compression::Zstd);
+        let refused = to_log_batches(packed.clone(), 1 << 20, 99).unwrap_err();
+        assert_eq!(
+            refused.kafka_error(),
+            kafka_protocol::ResponseError::RecordListTooLarge
+        );
+        // A count of 2^31 - 1 is refused on the count alone, before the CRC or any allocation.
+        let mut lying = packed.to_vec();
+        lying[KAFKA_RECORD_COUNT_AT..KAFKA_RECORD_COUNT_AT + 4]
+            .copy_from_slice(&i32::MAX.to_be_bytes());
+        let refused = to_log_batches(Bytes::from(lying), 1 << 20, 100_000).unwrap_err();
+        assert!(
+            matches!(refused, RecordsError::TooManyRecords(_)),
+            "{refused}"
         );
     }
 }

@@ -198,10 +198,17 @@ impl<'a> BatchQueue<'a> {
                 self.slots.len(),
             );
             assert!(got >= 0, "rd_kafka_consume_batch_queue failed");
-            for &message in &self.slots[..got as usize] {
-                let error = (*message).err;
-                let offset = (*message).offset;
-                bindings::rd_kafka_message_destroy(message);
+            // Every message is released before anything is checked: a panic with messages
+            // still held would hang the consumer's close.
+            let read: Vec<_> = self.slots[..got as usize]
+                .iter()
+                .map(|&message| {
+                    let read = ((*message).err, (*message).offset);
+                    bindings::rd_kafka_message_destroy(message);
+                    read
+                })
+                .collect();
+            for (error, offset) in read {
                 assert_eq!(
                     error,
                     bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR

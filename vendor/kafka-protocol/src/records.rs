@@ -514,8 +514,10 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        // mq: a record takes at least one byte, so never reserve more records than bytes left.
-        records.reserve((batch_decode_info.record_count.max(0) as usize).min(buf.remaining()));
+        // mq: a record takes at least 7 bytes (length, attributes, timestamp and offset deltas,
+        // key and value lengths, header count), so never reserve more records than fit in the
+        // bytes left.
+        records.reserve((batch_decode_info.record_count.max(0) as usize).min(buf.remaining() / 7));
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
