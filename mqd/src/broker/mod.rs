@@ -17,7 +17,7 @@ mod topic;
 
 pub use error::BrokerError;
 pub use partition::{IsrChange, Partition, PartitionRead, ReplicaSet, Role};
-pub use produce::{NewRecord, RecordId};
+pub use produce::{IdSequence, NewRecord, RecordId};
 pub use topic::{BatchLimits, Commit, Produced, Topic};
 
 use crate::config::Config;

@@ -5,7 +5,7 @@
 
 use super::dedup::DedupWindow;
 use super::producer_window::{ProducerWindow, Sequence};
-use super::{BrokerError, NewRecord, Partition};
+use super::{BrokerError, IdSequence, NewRecord, Partition};
 use crate::log::{MemoryBudget, RetentionPolicy};
 use mq_wire::api::{
     Acks, BatchPosition, RecordPosition, TopicConfig, TopicDescription, TopicSummary,
@@ -213,6 +213,7 @@ impl Topic {
         let mut builders: Vec<Option<BatchBuilder>> = (0..count).map(|_| None).collect();
         let mut placements = Vec::with_capacity(records.len());
         let mut header_refs: Vec<(&str, &[u8])> = Vec::new();
+        let mut fresh_ids = IdSequence::new();
 
         for (index, record) in records.iter().enumerate() {
             if let (Some(id), Some(window)) = (record.id.producer_id(), dedup.as_mut()) {
@@ -234,7 +235,7 @@ impl Topic {
             header_refs.clear();
             header_refs.extend(record.headers.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
             let input = RecordInput {
-                id: record.id.resolve(),
+                id: record.id.resolve(&mut fresh_ids),
                 timestamp: record.timestamp.unwrap_or(now_ms),
                 key: record.key.as_deref(),
                 value: Some(&record.value),

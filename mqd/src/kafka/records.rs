@@ -8,11 +8,11 @@
 //! header repeated under one key keeps its last value.
 
 use super::decompress::BoundedDecompressor;
+use crate::broker::IdSequence;
 use bytes::{Buf, BufMut, Bytes};
 use integer_encoding::VarInt;
 use kafka_protocol::records::RecordBatchDecoder;
 use mq_wire::batch::{BatchBuilder, BatchIter, RecordInput, RecordRef};
-use uuid::Uuid;
 
 /// Why a produced record set was refused (Kafka's `CORRUPT_MESSAGE`).
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,7 @@ pub(super) fn to_log_batches(
             return Err(RecordsError::Empty);
         };
         let mut builder = BatchBuilder::with_capacity(64);
+        let mut ids = IdSequence::new();
         if first.producer_id >= 0 {
             builder.set_producer(first.producer_id, first.producer_epoch, first.sequence);
         }
@@ -104,7 +105,7 @@ pub(super) fn to_log_batches(
             out.payload_bytes +=
                 (value.map_or(0, <[u8]>::len) + record.key.as_ref().map_or(0, Bytes::len)) as u64;
             builder.push(&RecordInput {
-                id: Uuid::now_v7(),
+                id: ids.next_id(),
                 timestamp: record.timestamp,
                 key: record.key.as_deref(),
                 value,
