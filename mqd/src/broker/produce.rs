@@ -47,10 +47,12 @@ impl RecordId {
 }
 
 /// New ids for the records of one request: the first is a fresh UUID v7 (a millisecond
-/// timestamp and 74 random bits), the next ones the same with its 62 low random bits counted up,
-/// as UUID v7's counter method (RFC 9562, 6.2) does. Unique and in order within the request,
-/// unique across requests by the random bits, and one clock read and one random draw per
-/// request instead of per record (per record they were a tenth of a Kafka produce's CPU).
+/// timestamp, then 74 bits the `uuid` crate fills with a counter started at a random value each
+/// millisecond), the next ones the same with its 62 low bits counted up, as UUID v7's counter
+/// method (RFC 9562, 6.2) does. Unique within the request, unique across requests by where each
+/// one starts, and one clock read and one draw per request instead of per record (per record
+/// they were a tenth of a Kafka produce's CPU). Only ids a producer chose are deduplicated, so
+/// nothing relies on these beyond being unique.
 pub struct IdSequence {
     base: u128,
     issued: u64,
