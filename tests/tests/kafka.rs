@@ -670,20 +670,12 @@ fn a_kafka_client_sees_the_cluster_and_reaches_each_partitions_leader() {
 
 #[test]
 fn a_request_claiming_two_billion_topics_closes_its_connection_and_nothing_else() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let (mqd, bootstrap) = start();
-    let mut frame = Vec::new();
-    frame.extend_from_slice(&3i16.to_be_bytes()); // Metadata
-    frame.extend_from_slice(&1i16.to_be_bytes()); // version 1
-    frame.extend_from_slice(&7i32.to_be_bytes()); // correlation id
-    frame.extend_from_slice(&(-1i16).to_be_bytes()); // no client id
-    frame.extend_from_slice(&i32::MAX.to_be_bytes()); // topics: 2^31 - 1 of them, none sent
     let mut socket = std::net::TcpStream::connect(&bootstrap).unwrap();
     socket.set_read_timeout(Some(DEADLINE)).unwrap();
-    socket
-        .write_all(&(frame.len() as i32).to_be_bytes())
-        .unwrap();
-    socket.write_all(&frame).unwrap();
+    // Metadata v1 whose topic array claims 2^31 - 1 entries, none sent.
+    send_request(&mut socket, 3, 1, &i32::MAX.to_be_bytes());
     let mut answer = Vec::new();
     let _ = socket.read_to_end(&mut answer);
     assert!(
@@ -703,10 +695,9 @@ fn a_request_claiming_two_billion_topics_closes_its_connection_and_nothing_else(
     );
 }
 
-/// Sends one request frame (header v1: key, version, correlation id, no client id) and reads the
-/// answer's frame.
-fn exchange(socket: &mut std::net::TcpStream, key: i16, version: i16, body: &[u8]) -> Vec<u8> {
-    use std::io::{Read, Write};
+/// Sends one request frame: header v1 (key, version, correlation id 9, no client id), `body`.
+fn send_request(socket: &mut std::net::TcpStream, key: i16, version: i16, body: &[u8]) {
+    use std::io::Write;
     let mut frame = Vec::new();
     frame.extend_from_slice(&key.to_be_bytes());
     frame.extend_from_slice(&version.to_be_bytes());
@@ -717,6 +708,12 @@ fn exchange(socket: &mut std::net::TcpStream, key: i16, version: i16, body: &[u8
         .write_all(&(frame.len() as i32).to_be_bytes())
         .unwrap();
     socket.write_all(&frame).unwrap();
+}
+
+/// [`send_request`], then reads the answer's frame (checking its correlation id).
+fn exchange(socket: &mut std::net::TcpStream, key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    send_request(socket, key, version, body);
     let mut size = [0u8; 4];
     socket
         .read_exact(&mut size)

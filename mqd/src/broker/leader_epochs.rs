@@ -38,9 +38,13 @@ impl LeaderEpochs {
         Some((found, end))
     }
 
-    /// Where the oldest epoch held began.
-    pub fn first_start(&self) -> Option<u64> {
-        self.entries.first().map(|&(_, start)| start)
+    /// [`LeaderEpochs::end_offset_for`] as Kafka answers a consumer (KIP-320): an epoch older than
+    /// every one held (its records are gone) ends where the oldest held began, so that the
+    /// consumer does not take the missing history for a truncation. Followers keep `None` there:
+    /// to them it means nothing is shared.
+    pub fn consumer_end_offset_for(&self, epoch: u32, log_end: u64) -> Option<(u32, u64)> {
+        self.end_offset_for(epoch, log_end)
+            .or_else(|| self.entries.first().map(|&(_, start)| (epoch, start)))
     }
 
     /// Forgets epochs that began at or after `log_end` (the log was truncated there).
@@ -80,6 +84,9 @@ mod tests {
         let mut late = LeaderEpochs::default();
         late.assign(4, 1_000);
         assert_eq!(late.end_offset_for(3, 1_200), None);
+        assert_eq!(late.consumer_end_offset_for(3, 1_200), Some((3, 1_000)));
+        assert_eq!(late.consumer_end_offset_for(4, 1_200), Some((4, 1_200)));
+        assert_eq!(LeaderEpochs::default().consumer_end_offset_for(3, 0), None);
     }
 
     #[test]

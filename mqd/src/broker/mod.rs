@@ -16,6 +16,7 @@ mod producer_window;
 mod topic;
 
 pub use error::BrokerError;
+pub use leader_epochs::LeaderEpochs;
 pub use partition::{IsrChange, Partition, PartitionRead, ReplicaSet, Role};
 pub use produce::{IdSequence, NewRecord, RecordId};
 pub use topic::{BatchLimits, Commit, Produced, Topic};

@@ -498,28 +498,15 @@ impl Partition {
         self.read_local(fetch_offset, max_bytes)
     }
 
-    /// On the leader: where `epoch` ended in this log (KIP-101's OffsetForLeaderEpoch).
-    pub fn end_offset_for_epoch(&self, epoch: u32) -> Result<Option<(u32, u64)>, BrokerError> {
-        self.check_leader()?;
-        let stored = self.stored.read();
-        Ok(stored.epochs.end_offset_for(epoch, stored.log.log_end()))
-    }
-
-    /// On the leader: OffsetForLeaderEpoch as Kafka answers a consumer (KIP-320): as
-    /// [`Partition::end_offset_for_epoch`], and for an epoch older than every one held here (its
-    /// records are gone), that epoch ending where the oldest one held began, so that a consumer
-    /// does not take the missing history for a truncation.
-    pub fn consumer_end_offset_for_epoch(
+    /// On the leader: `ask` of this log's leader epoch cache and log end, where an epoch ended
+    /// (KIP-101's OffsetForLeaderEpoch as followers ask it, KIP-320's as consumers do).
+    pub fn on_leader_epochs<T>(
         &self,
-        epoch: u32,
-    ) -> Result<Option<(u32, u64)>, BrokerError> {
+        ask: impl FnOnce(&LeaderEpochs, u64) -> T,
+    ) -> Result<T, BrokerError> {
         self.check_leader()?;
         let stored = self.stored.read();
-        let log_end = stored.log.log_end();
-        Ok(stored
-            .epochs
-            .end_offset_for(epoch, log_end)
-            .or_else(|| stored.epochs.first_start().map(|start| (epoch, start))))
+        Ok(ask(&stored.epochs, stored.log.log_end()))
     }
 
     /// After the proposal was applied (and reconciled) or refused.

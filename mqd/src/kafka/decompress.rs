@@ -115,6 +115,16 @@ impl BoundedDecompressor {
     }
 }
 
+/// Every codec a Kafka batch may use, for the tests.
+#[cfg(test)]
+pub(super) const EVERY_COMPRESSION: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,13 +169,7 @@ mod tests {
 
     #[test]
     fn a_batch_within_the_budget_decompresses_and_one_past_it_is_refused() {
-        for compression in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for compression in EVERY_COMPRESSION {
             // A megabyte of zeros compresses to a few kilobytes at most.
             let bytes = batch(compression, 1 << 20);
             assert!(bytes.len() < (1 << 20) || compression == Compression::None);

@@ -182,13 +182,6 @@ mod tests {
     use bytes::BufMut;
     use kafka_protocol::ResponseError;
 
-    fn state() -> KafkaState {
-        KafkaState {
-            app: crate::http::testing::state(),
-            advertised: ("127.0.0.1".into(), 9092),
-        }
-    }
-
     /// A request frame (without its size) with header v1 (v2 when `flexible`) and `body`.
     /// Written out by hand: the codec crate is built without the client side's request encoders.
     fn frame(api: ApiKey, version: i16, flexible: bool, body: &[u8]) -> Bytes {
@@ -207,7 +200,10 @@ mod tests {
     /// The answer's bytes after the correlation id (checked) and, for `flexible`, the header's
     /// tagged fields.
     async fn ask(frame: Bytes, flexible: bool) -> Bytes {
-        let chunks = answer(&state(), frame).await.unwrap().expect("an answer");
+        let chunks = answer(&KafkaState::for_tests(), frame)
+            .await
+            .unwrap()
+            .expect("an answer");
         let mut bytes = Bytes::from(chunks.concat());
         assert_eq!(bytes.get_i32(), 42, "the correlation id");
         if flexible {
@@ -252,7 +248,7 @@ mod tests {
     async fn a_request_with_no_error_to_carry_closes_its_connection() {
         let unknown_key = Bytes::from_static(&[0x7f, 0x00, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
         assert!(matches!(
-            answer(&state(), unknown_key).await,
+            answer(&KafkaState::for_tests(), unknown_key).await,
             Err(DispatchError::UnknownApi(0x7f00))
         ));
         // Produce v13 (topics by id) has no error code outside its partitions.
@@ -263,7 +259,11 @@ mod tests {
         body.put_u8(1); // no topics (compact array)
         body.put_u8(0); // no tagged fields
         assert!(matches!(
-            answer(&state(), frame(ApiKey::Produce, 13, true, &body)).await,
+            answer(
+                &KafkaState::for_tests(),
+                frame(ApiKey::Produce, 13, true, &body)
+            )
+            .await,
             Err(DispatchError::Unsupported { .. })
         ));
     }

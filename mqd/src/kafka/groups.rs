@@ -443,18 +443,17 @@ mod tests {
     use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 
     fn state() -> KafkaState {
-        let app = crate::http::testing::state();
-        app.broker
+        let state = KafkaState::for_tests();
+        state
+            .app
+            .broker
             .create_topic(&mq_wire::api::CreateTopicRequest {
                 name: "t".into(),
                 partitions: Some(2),
                 ..Default::default()
             })
             .unwrap();
-        KafkaState {
-            app,
-            advertised: ("127.0.0.1".into(), 9092),
-        }
+        state
     }
 
     fn join(protocol: &str, topics: &[&str], session_timeout_ms: i32) -> JoinGroupRequest {

@@ -52,6 +52,17 @@ pub(crate) struct KafkaState {
     pub advertised: (String, i32),
 }
 
+#[cfg(test)]
+impl KafkaState {
+    /// A node on the default config (`http::testing::state`), advertised at 127.0.0.1:9092.
+    fn for_tests() -> Self {
+        KafkaState {
+            app: crate::http::testing::state(),
+            advertised: ("127.0.0.1".into(), 9092),
+        }
+    }
+}
+
 /// An owned Kafka string.
 fn text(s: &str) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.to_owned())

@@ -49,7 +49,9 @@ pub(super) fn offset_for_leader_epoch(
                         // No epoch asked (-1): Kafka answers undefined epoch and offset.
                         return answer;
                     };
-                    match partition.consumer_end_offset_for_epoch(asked_epoch) {
+                    match partition.on_leader_epochs(|epochs, end| {
+                        epochs.consumer_end_offset_for(asked_epoch, end)
+                    }) {
                         Ok(Some((epoch, end))) => answer
                             .with_leader_epoch(epoch as i32)
                             .with_end_offset(end as i64),
@@ -98,16 +100,15 @@ mod tests {
                 .with_leader_epoch(epoch)])])
     }
 
-    fn answer(state: &KafkaState, request: OffsetForLeaderEpochRequest) -> EpochEndOffset {
-        offset_for_leader_epoch(state, request).topics[0].partitions[0].clone()
+    /// The one partition's answer: error code, leader epoch, end offset.
+    fn answer(state: &KafkaState, request: OffsetForLeaderEpochRequest) -> (i16, i32, i64) {
+        let found = &offset_for_leader_epoch(state, request).topics[0].partitions[0];
+        (found.error_code, found.leader_epoch, found.end_offset)
     }
 
     #[test]
     fn the_end_of_an_epoch_and_kafkas_fencing_errors() {
-        let state = KafkaState {
-            app: crate::http::testing::state(),
-            advertised: ("127.0.0.1".into(), 9092),
-        };
+        let state = KafkaState::for_tests();
         let broker = &state.app.broker;
         broker
             .create_topic(&mq_wire::api::CreateTopicRequest {
@@ -144,36 +145,18 @@ mod tests {
         partition.apply_placement(&again);
         append(2);
 
-        let found = answer(&state, ask("t", 0, 1, 0));
-        assert_eq!(
-            (found.error_code, found.leader_epoch, found.end_offset),
-            (0, 0, 3)
-        );
-        let found = answer(&state, ask("t", 0, 1, 1));
-        assert_eq!(
-            (found.error_code, found.leader_epoch, found.end_offset),
-            (0, 1, 5)
-        );
-        let fenced = answer(&state, ask("t", 0, 0, 0));
-        assert_eq!(fenced.error_code, ResponseError::FencedLeaderEpoch.code());
+        assert_eq!(answer(&state, ask("t", 0, 1, 0)), (0, 0, 3));
+        assert_eq!(answer(&state, ask("t", 0, 1, 1)), (0, 1, 5));
+        let fenced = answer(&state, ask("t", 0, 0, 0)).0;
+        assert_eq!(fenced, ResponseError::FencedLeaderEpoch.code());
         // The client does not know the leader's epoch: no check.
-        let found = answer(&state, ask("t", 0, -1, 5));
-        assert_eq!(
-            (found.error_code, found.leader_epoch, found.end_offset),
-            (0, 1, 5)
-        );
-        let ahead = answer(&state, ask("t", 0, 2, 0));
-        assert_eq!(ahead.error_code, ResponseError::UnknownLeaderEpoch.code());
-        let unknown = answer(&state, ask("nope", 0, 1, 0));
-        assert_eq!(
-            unknown.error_code,
-            ResponseError::UnknownTopicOrPartition.code()
-        );
-        let no_partition = answer(&state, ask("t", 7, 1, 0));
-        assert_eq!(
-            no_partition.error_code,
-            ResponseError::UnknownTopicOrPartition.code()
-        );
+        assert_eq!(answer(&state, ask("t", 0, -1, 5)), (0, 1, 5));
+        let ahead = answer(&state, ask("t", 0, 2, 0)).0;
+        assert_eq!(ahead, ResponseError::UnknownLeaderEpoch.code());
+        let unknown = answer(&state, ask("nope", 0, 1, 0)).0;
+        assert_eq!(unknown, ResponseError::UnknownTopicOrPartition.code());
+        let no_partition = answer(&state, ask("t", 7, 1, 0)).0;
+        assert_eq!(no_partition, ResponseError::UnknownTopicOrPartition.code());
 
         // The node follows another at epoch 2, starts over empty at offset 5 (as a node that came
         // back does), then leads at epoch 3: epochs 0 and 1 are no longer held here. A consumer
@@ -196,15 +179,7 @@ mod tests {
             ..follow
         });
         append(2);
-        let found = answer(&state, ask("t", 0, 3, 1));
-        assert_eq!(
-            (found.error_code, found.leader_epoch, found.end_offset),
-            (0, 1, 5)
-        );
-        let found = answer(&state, ask("t", 0, 3, 3));
-        assert_eq!(
-            (found.error_code, found.leader_epoch, found.end_offset),
-            (0, 3, 7)
-        );
+        assert_eq!(answer(&state, ask("t", 0, 3, 1)), (0, 1, 5));
+        assert_eq!(answer(&state, ask("t", 0, 3, 3)), (0, 3, 7));
     }
 }

@@ -303,13 +303,7 @@ mod tests {
 
     #[test]
     fn a_kafka_batch_comes_back_as_it_went_in_with_the_log_offsets() {
-        for compression in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for compression in super::super::decompress::EVERY_COMPRESSION {
             let sent = vec![
                 kafka_record(0, Some("k1"), "one"),
                 kafka_record(1, None, "two"),

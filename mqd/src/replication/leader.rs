@@ -128,7 +128,9 @@ pub fn serve_epochs(broker: &Broker, query: &EpochQuery) -> EpochAnswer {
                     } else if ask.leader_epoch > epoch {
                         answer.error = Some(ReplicaError::NotLeader);
                     } else {
-                        match partition.end_offset_for_epoch(ask.epoch) {
+                        match partition
+                            .on_leader_epochs(|epochs, end| epochs.end_offset_for(ask.epoch, end))
+                        {
                             Ok(end) => answer.end = end,
                             Err(error) => answer.error = Some(replica_error(&error)),
                         }
