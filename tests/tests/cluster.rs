@@ -527,6 +527,98 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
     );
 }
 
+/// A node that restarted and has not yet re-applied the cluster's metadata does not know the
+/// topics: a request for a partition it leads must be answered as retriable (503
+/// partition_unavailable, "rejoining"), never as a topic that does not exist (404), or a client
+/// gives up on a topic that is there. How much a restarted node re-applies at once depends on its
+/// saved committed id, a hint that may be older than the log (`raft/committed.json`); removing it
+/// makes the node start knowing nothing, and pausing the two other nodes keeps it so while it is
+/// asked.
+#[test]
+fn a_restarted_node_that_has_not_caught_up_answers_retriable_not_unknown_topic() {
+    let mut cluster = Cluster::start(3);
+    let controller = cluster.wait_for_controller();
+    let created = cluster
+        .node(controller)
+        .post("/v1/topics", &json!({"name": "known", "partitions": 3}));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let created: TopicDescription = serde_json::from_value(created.body).unwrap();
+    let victim = cluster
+        .ids()
+        .into_iter()
+        .find(|&id| id != controller)
+        .unwrap();
+    let partition = created
+        .partitions
+        .iter()
+        .find(|p| p.leader == victim as u64)
+        .expect("a partition led by the victim")
+        .partition;
+    let others: Vec<usize> = cluster
+        .ids()
+        .into_iter()
+        .filter(|&id| id != victim)
+        .collect();
+
+    cluster.kill(victim);
+    let hint = cluster.node(victim).data_dir().join("raft/committed.json");
+    std::fs::remove_file(&hint).unwrap_or_else(|e| panic!("remove {}: {e}", hint.display()));
+    for &id in &others {
+        cluster.pause(id);
+    }
+    cluster.restart(victim);
+    let node = cluster.node(victim);
+    let produced = node.try_post(
+        &produce_path("known", partition),
+        &json!({"records": [{"value": "x"}]}),
+    );
+    let fetched = node.try_get(&format!("{}?offset=0", produce_path("known", partition)));
+    let unknown = node.try_get(&format!("{}?offset=0", produce_path("never-created", 0)));
+    for &id in &others {
+        cluster.resume(id);
+    }
+    for (what, answer) in [("produce", produced), ("fetch", fetched)] {
+        let answer = answer.unwrap_or_else(|e| panic!("{what} to the restarted node: {e}"));
+        assert!(
+            is_unavailable(&answer),
+            "{what} to a restarted node that has not caught up: {} {:?}",
+            answer.status,
+            answer.body
+        );
+        assert!(message(&answer).contains("rejoining"), "{:?}", answer.body);
+    }
+    // It cannot tell a topic it has not heard of yet from one that does not exist: both are
+    // retriable until it has caught up.
+    let unknown = unknown.expect("fetch of a topic never created");
+    assert!(
+        is_unavailable(&unknown),
+        "{} {:?}",
+        unknown.status,
+        unknown.body
+    );
+
+    // Once it has caught up, it serves the partition again, and a topic never created is 404.
+    cluster.eventually(
+        DOWN_DEADLINE,
+        "a produce through the restarted node",
+        || {
+            let answer = cluster
+                .node(victim)
+                .try_post(
+                    &produce_path("known", partition),
+                    &json!({"records": [{"value": "y"}]}),
+                )
+                .ok()?;
+            (answer.status == 200).then_some(())
+        },
+    );
+    let unknown = cluster
+        .node(victim)
+        .get(&format!("{}?offset=0", produce_path("never-created", 0)));
+    assert_eq!(unknown.status, 404, "{:?}", unknown.body);
+    assert_eq!(unknown.error_code(), "unknown_topic");
+}
+
 /// A controller cut off from the majority cannot commit: a change sent to it is refused with a
 /// clear error in bounded time (never a hang), and one sent to it again once the others are back
 /// goes through.

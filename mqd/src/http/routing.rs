@@ -87,14 +87,15 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     let request = Request::from_parts(parts, body);
     let forwarded = request.headers().contains_key(FORWARDED_BY);
     let node = match owner(&cluster, &target).await {
-        Ok(None) => return next.run(request).await,
-        Ok(Some(node)) if node == cluster.node_id() => {
+        Ok(Some(node)) if node != cluster.node_id() => node,
+        // Served here, or not in this node's metadata: unknown for certain only once this node
+        // has caught up.
+        Ok(_) => {
             if let Some(refusal) = rejoining(&cluster, &target) {
                 return refusal.into_response();
             }
             return next.run(request).await;
         }
-        Ok(Some(node)) => node,
         Err(error) => return error.into_response(),
     };
     if forwarded {
@@ -133,7 +134,9 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// A node that restarted serves no partition or group until the metadata knows this very process:
-/// until then its records are gone and the controller has not yet moved what it led.
+/// until then its records are gone and the controller has not yet moved what it led. Nor does it
+/// call a topic unknown: it may have re-applied only part of the metadata (the saved committed id
+/// is a hint), and a 404 would make a client give up on a topic that exists.
 fn rejoining(cluster: &Cluster, target: &Target) -> Option<ApiError> {
     if cluster.registered() {
         return None;
