@@ -100,6 +100,30 @@ pub enum TopicCommand {
     /// Show a topic's partitions: leader, epoch, replicas, ISR, log start and end, high
     /// watermark, size.
     Describe { name: String },
+    /// Change a topic's settings; those not named stay. The partition count and replication
+    /// factor are fixed at creation.
+    #[command(group = clap::ArgGroup::new("changes").required(true).multiple(true).args([
+        "min_insync_replicas", "unclean_leader_election", "retention", "retention_bytes", "discard",
+    ]))]
+    Alter {
+        name: String,
+        /// In-sync replicas an acks=all produce needs, 1 to the replication factor.
+        #[arg(long)]
+        min_insync_replicas: Option<u32>,
+        /// Whether a replica out of the ISR may lead when no in-sync one is left.
+        #[arg(long)]
+        unclean_leader_election: Option<bool>,
+        /// Age after which segments are evicted, e.g. 7d, 12h; 0s keeps records forever.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        retention: Option<std::time::Duration>,
+        /// Size per partition past which the oldest segments go, e.g. 1GiB; 0 for no limit.
+        #[arg(long, value_parser = parse_size)]
+        retention_bytes: Option<u64>,
+        /// When the node's memory limit is reached: `new` refuses produce, `old` evicts this
+        /// topic's oldest segments.
+        #[arg(long, value_enum)]
+        discard: Option<DiscardArg>,
+    },
     /// Delete a topic and its records.
     Delete { name: String },
 }

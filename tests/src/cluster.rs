@@ -113,6 +113,11 @@ impl Node {
         self.expect(path, self.try_post(path, body))
     }
 
+    pub fn patch(&self, path: &str, body: &Value) -> Answer {
+        let sent = answer(self.http.patch(self.url(path)).json(body).send());
+        self.expect(path, sent)
+    }
+
     pub fn delete(&self, path: &str) -> Answer {
         let sent = answer(self.http.delete(self.url(path)).send());
         self.expect(path, sent)

@@ -198,6 +198,10 @@ impl Mqd {
         answer(self.http.post(self.url(path)).json(body).send())
     }
 
+    pub fn patch(&self, path: &str, body: &Value) -> Answer {
+        answer(self.http.patch(self.url(path)).json(body).send())
+    }
+
     /// POSTs raw bytes with a content type.
     pub fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
         answer(

@@ -470,3 +470,69 @@ fn consume_on_a_terminal_says_where_it_waits_and_how_to_read_from_the_start() {
         "{piped:?}"
     );
 }
+
+/// `mqctl topic alter` changes only what it names, prints the topic after, and refuses what cannot
+/// change with the server's error and exit code 1.
+#[test]
+fn topic_alter_changes_the_named_settings() {
+    let mqd = Mqd::start();
+    mqd.create_topic("tuned", 2);
+    let altered = json_lines(&mqctl(
+        &mqd,
+        &[
+            "topic",
+            "alter",
+            "tuned",
+            "--retention",
+            "2h",
+            "--retention-bytes",
+            "1MiB",
+            "--discard",
+            "old",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(altered.len(), 1, "{altered:?}");
+    let config = &altered[0]["config"];
+    assert_eq!(config["retention_ms"], 7_200_000);
+    assert_eq!(config["retention_bytes"], 1 << 20);
+    assert_eq!(config["discard"], "old");
+    assert_eq!(config["partitions"], 2);
+    assert_eq!(config["unclean_leader_election"], false, "not named: kept");
+    let described = mqd.get("/v1/topics/tuned");
+    assert_eq!(described.body["config"], *config, "the server keeps it");
+
+    let table = stdout(&mqctl(
+        &mqd,
+        &[
+            "topic",
+            "alter",
+            "tuned",
+            "--unclean-leader-election",
+            "true",
+            "-o",
+            "table",
+        ],
+    ));
+    assert!(table.contains("unclean elections"), "{table}");
+    assert!(table.contains("retention 2h"), "{table}");
+
+    let refused = mqctl(
+        &mqd,
+        &["topic", "alter", "tuned", "--min-insync-replicas", "2"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "min_insync_replicas must be between 1 and the topic's replication_factor (1)"
+        ) && stderr.contains("(invalid_request)"),
+        "{stderr}"
+    );
+    let ghost = mqctl(&mqd, &["topic", "alter", "ghost", "--retention", "1h"]);
+    assert_eq!(ghost.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&ghost.stderr).contains("unknown_topic"));
+    let nothing = mqctl(&mqd, &["topic", "alter", "tuned"]);
+    assert_eq!(nothing.status.code(), Some(2), "clap: nothing to change");
+}

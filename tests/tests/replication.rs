@@ -295,6 +295,72 @@ fn acks_all_is_refused_while_too_few_replicas_are_in_sync() {
     });
 }
 
+/// `min_insync_replicas` altered through any node applies on every node: raised to 3 with a
+/// replica down, `acks=all` is refused; lowered to 2 through another node, it is accepted again.
+#[test]
+fn an_altered_min_insync_replicas_applies_on_every_node() {
+    let mut cluster = Cluster::start_with(3, TIMINGS);
+    let controller = cluster.wait_for_controller();
+    create(cluster.node(controller), "tuned", 2);
+    let described = wait_in_sync(&cluster, controller, "tuned");
+    let leader = described.partitions[0].leader as usize;
+    let others: Vec<usize> = cluster.ids().into_iter().filter(|&n| n != leader).collect();
+    let victim = others
+        .iter()
+        .copied()
+        .find(|&n| n != controller)
+        .unwrap_or(others[0]);
+    cluster.kill(victim);
+    cluster.wait_for_state(victim, "down", FAILOVER_DEADLINE);
+    let via = cluster.node(leader);
+    cluster.eventually(HEAL_DEADLINE, "acks=all with two of three in sync", || {
+        produce_one(via, "tuned", 0, "two copies are enough", "all").ok()
+    });
+
+    let first = others.iter().copied().find(|&n| n != victim).unwrap();
+    let raised = cluster.node(first).patch(
+        "/v1/topics/tuned/config",
+        &json!({"min_insync_replicas": 3}),
+    );
+    assert_eq!(raised.status, 200, "{:?}", raised.body);
+    assert_eq!(raised.body["config"]["min_insync_replicas"], 3);
+    for id in cluster.running() {
+        cluster.eventually(
+            FAILOVER_DEADLINE,
+            "every node to show the new setting",
+            || {
+                let seen = cluster.node(id).get("/v1/topics/tuned");
+                (seen.body["config"]["min_insync_replicas"] == 3).then_some(())
+            },
+        );
+    }
+    let refused = produce_one(via, "tuned", 0, "needs three now", "all");
+    assert!(
+        matches!(&refused, Err((503, code)) if code == "not_enough_replicas"),
+        "{refused:?}"
+    );
+
+    let lowered = cluster.node(leader).patch(
+        "/v1/topics/tuned/config",
+        &json!({"min_insync_replicas": 2}),
+    );
+    assert_eq!(lowered.status, 200, "{:?}", lowered.body);
+    assert_eq!(
+        produce_one(via, "tuned", 0, "two again", "all").map(|_| ()),
+        Ok(())
+    );
+    let too_many = cluster.node(first).patch(
+        "/v1/topics/tuned/config",
+        &json!({"min_insync_replicas": 4}),
+    );
+    assert_eq!(
+        (too_many.status, too_many.error_code()),
+        (400, "invalid_request"),
+        "{:?}",
+        too_many.body
+    );
+}
+
 fn run_faults(rounds: usize, seed: u64) {
     let outcome = FaultRun {
         rounds,

@@ -1,4 +1,5 @@
-//! Retention evicts whole old segments, by age and by size, and the log start moves up.
+//! Retention evicts whole old segments, by age and by size, and the log start moves up; an
+//! altered retention applies to a live topic.
 
 use mq_e2e::{eventually, fetch_all, Mqd};
 use serde_json::json;
@@ -92,4 +93,52 @@ fn the_oldest_segments_go_once_a_partition_passes_its_byte_limit() {
     );
     assert!(partition["log_start"].as_u64().unwrap() > 0);
     assert_eq!(partition["log_end"], 400);
+}
+
+/// Retention altered on a live topic applies at the next pass: a topic created to keep everything
+/// holds its segments until `PATCH /v1/topics/{topic}/config` gives it a byte limit; the log start
+/// then moves up, and the records past the limit stay readable.
+#[test]
+fn an_altered_retention_applies_to_a_live_topic() {
+    let mqd = Mqd::start_with_config(SMALL_SEGMENTS);
+    let created = mqd.post(
+        "/v1/topics",
+        &json!({"name": "kept", "partitions": 1, "retention_ms": 0, "retention_bytes": 0}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    for _ in 0..40 {
+        let records: Vec<_> = (0..10).map(|_| json!({"value": "k".repeat(200)})).collect();
+        let produced = mqd.post("/v1/topics/kept/records", &json!({ "records": records }));
+        assert_eq!(produced.status, 200, "{:?}", produced.body);
+    }
+    let before = describe_partition(&mqd, "kept");
+    assert_eq!(before["log_start"], 0);
+    assert!(before["bytes"].as_u64().unwrap() > 3 * 16384, "{before}");
+
+    let altered = mqd.patch("/v1/topics/kept/config", &json!({"retention_bytes": 16384}));
+    assert_eq!(altered.status, 200, "{:?}", altered.body);
+    assert_eq!(altered.body["config"]["retention_bytes"], 16384);
+    assert_eq!(altered.body["config"]["retention_ms"], 0, "not named: kept");
+    let partition = eventually(
+        Duration::from_secs(10),
+        "segments past the new byte limit to be evicted",
+        || {
+            let p = describe_partition(&mqd, "kept");
+            (p["log_start"].as_u64().unwrap() > 0).then_some(p)
+        },
+    );
+    assert!(
+        partition["bytes"].as_u64().unwrap() <= 16384 + 4096,
+        "{partition}"
+    );
+    assert_eq!(partition["log_end"], 400);
+    let log_start = partition["log_start"].as_u64().unwrap();
+    assert_eq!(
+        fetch_all(&mqd, "kept", 0, log_start).len() as u64,
+        400 - log_start
+    );
+    assert_eq!(
+        mqd.get("/v1/topics/kept").body["config"]["retention_bytes"],
+        16384
+    );
 }

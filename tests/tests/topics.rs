@@ -76,3 +76,69 @@ fn topic_errors_have_their_codes() {
         (404, "unknown_topic")
     );
 }
+
+#[test]
+fn alter_errors_have_their_codes() {
+    let mqd = Mqd::start();
+    mqd.create_topic("fixed", 2);
+    let path = "/v1/topics/fixed/config";
+    for (body, code, fragment) in [
+        (
+            json!({"partitions": 4}),
+            "invalid_request",
+            "unknown field `partitions`",
+        ),
+        (
+            json!({"replication_factor": 3}),
+            "invalid_request",
+            "unknown field `replication_factor`",
+        ),
+        (json!({}), "invalid_request", "changes nothing"),
+        (
+            json!({"min_insync_replicas": 2}),
+            "invalid_request",
+            "replication_factor (1)",
+        ),
+        (
+            json!({"min_insync_replicas": 0}),
+            "invalid_request",
+            "not 0",
+        ),
+        (
+            json!({"retention_ms": -1}),
+            "invalid_request",
+            "retention_ms",
+        ),
+        (
+            json!({"discard": "sometimes"}),
+            "invalid_request",
+            "discard",
+        ),
+    ] {
+        let answer = mqd.patch(path, &body);
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (400, code),
+            "{body}: {:?}",
+            answer.body
+        );
+        let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(fragment), "{body}: {message}");
+    }
+    let unknown = mqd.patch("/v1/topics/ghost/config", &json!({"retention_ms": 1}));
+    assert_eq!(
+        (unknown.status, unknown.error_code()),
+        (404, "unknown_topic")
+    );
+    let malformed = mqd.post_raw("/v1/topics/fixed/config", "application/json", b"{".to_vec());
+    assert_eq!(
+        malformed.status, 405,
+        "POST is not the method: {:?}",
+        malformed.body
+    );
+    let described = mqd.get("/v1/topics/fixed");
+    assert_eq!(
+        described.body["config"]["min_insync_replicas"], 1,
+        "nothing changed"
+    );
+}

@@ -3,9 +3,9 @@
 use super::decode_json;
 use super::{Client, ClientError};
 use mq_wire::api::{
-    Acks, BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse, FetchQuery, FetchResponse,
-    ListOffsetsQuery, ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicDescription,
-    TopicList,
+    Acks, AlterTopicConfigRequest, BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse,
+    FetchQuery, FetchResponse, ListOffsetsQuery, ListOffsetsResponse, ProduceRequest,
+    ProduceResponse, TopicDescription, TopicList,
 };
 use mq_wire::binary::{
     BATCH_CONTENT_TYPE, HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
@@ -124,6 +124,17 @@ impl Client {
 
     pub async fn describe_topic(&self, topic: &str) -> Result<TopicDescription, ClientError> {
         self.get(&format!("/v1/topics/{}", segment(topic))).await
+    }
+
+    /// Changes the settings `changes` names; the answer is the topic after.
+    pub async fn alter_topic_config(
+        &self,
+        topic: &str,
+        changes: &AlterTopicConfigRequest,
+    ) -> Result<TopicDescription, ClientError> {
+        let path = format!("/v1/topics/{}/config", segment(topic));
+        self.call(reqwest::Method::PATCH, &path, Some(changes))
+            .await
     }
 
     pub async fn delete_topic(&self, topic: &str) -> Result<DeleteTopicResponse, ClientError> {

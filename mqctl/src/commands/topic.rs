@@ -1,9 +1,9 @@
-//! `mqctl topic create|list|describe|delete`.
+//! `mqctl topic create|list|describe|alter|delete`.
 
 use crate::args::{OutputFormat, TopicCommand};
 use crate::output::{bytes, json_line, table};
 use anyhow::{Context, Result};
-use mq_wire::api::{CreateTopicRequest, DiscardPolicy, TopicDescription};
+use mq_wire::api::{AlterTopicConfigRequest, CreateTopicRequest, DiscardPolicy, TopicDescription};
 use mqctl::Client;
 
 pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -> Result<()> {
@@ -69,6 +69,30 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
             match format {
                 OutputFormat::Json => json_line(&topic),
                 OutputFormat::Table => describe_table(&topic),
+            }
+        }
+        TopicCommand::Alter {
+            name,
+            min_insync_replicas,
+            unclean_leader_election,
+            retention,
+            retention_bytes,
+            discard,
+        } => {
+            let changes = AlterTopicConfigRequest {
+                min_insync_replicas,
+                unclean_leader_election,
+                retention_ms: retention.map(|d| d.as_millis() as u64),
+                retention_bytes,
+                discard: discard.map(Into::into),
+            };
+            let altered = client
+                .alter_topic_config(&name, &changes)
+                .await
+                .with_context(|| format!("topic alter {name}"))?;
+            match format {
+                OutputFormat::Json => json_line(&altered),
+                OutputFormat::Table => describe_table(&altered),
             }
         }
         TopicCommand::Delete { name } => {

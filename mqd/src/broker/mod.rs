@@ -14,6 +14,7 @@ mod partition;
 mod produce;
 mod producer_window;
 mod topic;
+pub mod topic_config;
 
 pub use error::BrokerError;
 pub use leader_epochs::LeaderEpochs;

@@ -77,8 +77,8 @@ pub struct Partition {
     index: u32,
     /// This node.
     node: u64,
-    /// In-sync replicas an `acks=all` produce needs.
-    min_insync: u32,
+    /// In-sync replicas an `acks=all` produce needs (the topic's setting, which may change).
+    min_insync: AtomicU32,
     /// The replica set and this node's role in it, as last reconciled.
     placement: RwLock<(Role, ReplicaSet)>,
     /// Raised by the cluster at every change of leader.
@@ -184,7 +184,7 @@ impl Partition {
             topic,
             index,
             node,
-            min_insync,
+            min_insync: AtomicU32::new(min_insync),
             leader_epoch: AtomicU32::new(epoch),
             placement: RwLock::new((role, set)),
             lease,
@@ -317,15 +317,26 @@ impl Partition {
         self.check_isr_size(placement.1.isr.len())
     }
 
+    /// In-sync replicas an `acks=all` produce needs.
+    pub fn min_insync(&self) -> u32 {
+        self.min_insync.load(Ordering::Relaxed)
+    }
+
+    /// The topic's `min_insync_replicas` changed.
+    pub fn set_min_insync(&self, min_insync: u32) {
+        self.min_insync.store(min_insync, Ordering::Relaxed);
+    }
+
     /// `not_enough_replicas` unless `isr` members are at least `min_insync_replicas`.
     fn check_isr_size(&self, isr: usize) -> Result<(), BrokerError> {
         let isr = isr as u32;
-        if isr < self.min_insync {
+        let min = self.min_insync();
+        if isr < min {
             return Err(BrokerError::NotEnoughReplicas {
                 topic: self.topic.to_string(),
                 partition: self.index,
                 isr,
-                min: self.min_insync,
+                min,
             });
         }
         Ok(())
@@ -529,7 +540,7 @@ impl Partition {
         let _step = self.high_watermark_step.lock();
         let followers = self.followers.lock();
         let mut lagging = followers.lagging(self.node, &set.isr, now, lag_max);
-        if (set.isr.len() - lagging.len()) < self.min_insync as usize {
+        if (set.isr.len() - lagging.len()) < self.min_insync() as usize {
             lagging.clear();
         }
         let joining =

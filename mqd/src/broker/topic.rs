@@ -5,10 +5,12 @@
 
 use super::dedup::DedupWindow;
 use super::producer_window::{ProducerWindow, Sequence};
+use super::topic_config::InvalidConfigChange;
 use super::{BrokerError, IdSequence, NewRecord, Partition};
 use crate::log::{MemoryBudget, RetentionPolicy};
 use mq_wire::api::{
-    Acks, BatchPosition, RecordPosition, TopicConfig, TopicDescription, TopicSummary,
+    Acks, AlterTopicConfigRequest, BatchPosition, RecordPosition, TopicConfig, TopicDescription,
+    TopicSummary,
 };
 use mq_wire::batch::{BatchBuilder, BatchError, BatchView, RecordInput};
 use mq_wire::partitioner::partition_for_key;
@@ -21,7 +23,8 @@ use uuid::Uuid;
 
 pub struct Topic {
     name: Arc<str>,
-    config: TopicConfig,
+    /// Changed only by [`Topic::set_config`] (an alter), never the partition count.
+    config: parking_lot::RwLock<TopicConfig>,
     partitions: Vec<Arc<Partition>>,
     round_robin: AtomicU32,
     /// Held through a whole produce that carries ids, so that two requests with the same id cannot
@@ -76,7 +79,7 @@ impl Topic {
     ) -> Self {
         Topic {
             name,
-            config,
+            config: parking_lot::RwLock::new(config),
             partitions,
             round_robin: AtomicU32::new(0),
             dedup: Mutex::new(dedup),
@@ -134,7 +137,7 @@ impl Topic {
         super::discard::reserve_room(
             &self.budget,
             &self.partitions,
-            self.config.discard,
+            self.config.read().discard,
             &self.name,
             bytes,
         )
@@ -145,8 +148,36 @@ impl Topic {
         &self.name
     }
 
-    pub fn config(&self) -> &TopicConfig {
-        &self.config
+    /// The topic's settings as they are now.
+    pub fn config(&self) -> TopicConfig {
+        self.config.read().clone()
+    }
+
+    /// Takes settings the cluster's metadata altered (checked there by
+    /// [`super::topic_config::altered`]): retention applies from the next pass,
+    /// `min_insync_replicas` and `discard` from the next produce.
+    pub fn set_config(&self, config: TopicConfig) {
+        let mut current = self.config.write();
+        self.take_config(&mut current, config);
+    }
+
+    /// Alters the settings of a topic on a node alone; the answer is the settings after.
+    pub fn alter_config(
+        &self,
+        changes: &AlterTopicConfigRequest,
+    ) -> Result<TopicConfig, InvalidConfigChange> {
+        let mut current = self.config.write();
+        let config = super::topic_config::altered(&current, changes)?;
+        self.take_config(&mut current, config.clone());
+        Ok(config)
+    }
+
+    fn take_config(&self, current: &mut TopicConfig, config: TopicConfig) {
+        debug_assert_eq!(config.partitions, self.partition_count());
+        for partition in &self.partitions {
+            partition.set_min_insync(config.min_insync_replicas);
+        }
+        *current = config;
     }
 
     pub fn partition_count(&self) -> u32 {
@@ -172,9 +203,10 @@ impl Topic {
     }
 
     pub fn retention(&self) -> RetentionPolicy {
+        let config = self.config.read();
         RetentionPolicy {
-            retention_ms: self.config.retention_ms,
-            retention_bytes: self.config.retention_bytes,
+            retention_ms: config.retention_ms,
+            retention_bytes: config.retention_bytes,
         }
     }
 
@@ -627,7 +659,7 @@ impl Topic {
     pub fn describe(&self) -> TopicDescription {
         TopicDescription {
             name: self.name.to_string(),
-            config: self.config.clone(),
+            config: self.config(),
             partitions: self.partitions.iter().map(|p| p.info()).collect(),
         }
     }
@@ -641,7 +673,7 @@ impl Topic {
         TopicSummary {
             name: self.name.to_string(),
             partitions: self.partition_count(),
-            replication_factor: self.config.replication_factor,
+            replication_factor: self.config.read().replication_factor,
             records,
             bytes,
         }

@@ -14,7 +14,8 @@
 //! - a group's offsets are written only by the node that holds the group's coordinator slot, at the
 //!   slot's current epoch: a coordinator that lost its slot (it was down, the slot moved) is fenced.
 
-use mq_wire::api::TopicConfig;
+use crate::broker::topic_config::altered;
+use mq_wire::api::{AlterTopicConfigRequest, TopicConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -180,6 +181,12 @@ pub enum Command {
     DeleteTopic {
         name: String,
     },
+    /// Changes a topic's settings (not its partitions or replication factor). The changes, not
+    /// the settings after, so that two alters of different settings both hold.
+    AlterTopicConfig {
+        name: String,
+        changes: AlterTopicConfigRequest,
+    },
     CommitOffsets {
         group: String,
         claim: CoordinatorClaim,
@@ -208,6 +215,8 @@ pub enum MetadataError {
         "{topic}/{partition} changed since: the proposal was made against an older leader or ISR"
     )]
     StalePartitionState { topic: String, partition: u32 },
+    #[error("invalid config for topic `{topic}`: {reason}")]
+    InvalidConfig { topic: String, reason: String },
 }
 
 /// What applying one command gave.
@@ -290,6 +299,28 @@ impl Metadata {
                 let offsets = &self.offsets;
                 self.last_commit_ms
                     .retain(|group, _| offsets.contains_key(group));
+                Ok(())
+            }
+            Command::AlterTopicConfig { name, changes } => {
+                let record = self
+                    .topics
+                    .get_mut(name)
+                    .ok_or_else(|| MetadataError::UnknownTopic { name: name.clone() })?;
+                let config = altered(&record.config, changes).map_err(|error| {
+                    MetadataError::InvalidConfig {
+                        topic: name.clone(),
+                        reason: error.to_string(),
+                    }
+                })?;
+                if config.min_insync_replicas != record.config.min_insync_replicas {
+                    // An ELR member holds every acks=all record only while acks=all needed
+                    // min_insync_replicas in sync: under another minimum that no longer holds
+                    // (Kafka's KIP-966 clears the ELR likewise).
+                    for partition in &mut record.partitions {
+                        partition.elr.clear();
+                    }
+                }
+                record.config = config;
                 Ok(())
             }
             Command::CommitOffsets {

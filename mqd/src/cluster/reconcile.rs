@@ -2,7 +2,7 @@
 //! in place (each partition this node leads starts at its durable offset ceiling; one it follows
 //! starts empty and copies from its leader), a topic it lost is dropped with everything groups
 //! remember of it, and each partition takes the role (leader, follower, neither), leader epoch and
-//! ISR the metadata gives it, keeping its log. Runs at start and after every applied change.
+//! ISR the metadata gives it, keeping its log; a topic whose settings were altered takes them. Runs at start and after every applied change.
 //!
 //! Until the metadata knows this very process (its incarnation), nothing is put in place: the
 //! metadata may still say this node leads partitions whose records died with its previous process,
@@ -145,6 +145,10 @@ impl Reconciler {
         for (name, record) in topics {
             if self.installed.get(name) == Some(&record.id) {
                 if let Ok(topic) = self.broker.topic(name) {
+                    if topic.config() != record.config {
+                        topic.set_config(record.config.clone());
+                        tracing::info!(topic = %name, config = ?record.config, "topic config changed");
+                    }
                     for (partition, placed) in topic.partitions().iter().zip(&record.partitions) {
                         moved |= partition.apply_placement(&replica_set(placed));
                     }

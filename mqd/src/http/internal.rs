@@ -186,6 +186,9 @@ impl From<ClusterError> for ApiError {
             ClusterError::Metadata(MetadataError::StalePartitionState { .. }) => {
                 ErrorCode::NotLeader
             }
+            ClusterError::Metadata(MetadataError::InvalidConfig { .. }) => {
+                ErrorCode::InvalidRequest
+            }
             ClusterError::Placement(PlacementError::NotEnoughNodes { .. }) => {
                 ErrorCode::NotEnoughNodes
             }

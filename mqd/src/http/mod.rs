@@ -71,6 +71,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(seed::commit))
         .routes(routes!(topics::create, topics::list))
         .routes(routes!(topics::describe, topics::delete))
+        .routes(routes!(topics::alter_config))
         .routes(routes!(records::produce))
         .routes(routes!(records::fetch, records::produce_to_partition))
         .routes(routes!(offsets::list))

@@ -1,14 +1,18 @@
-//! `POST /v1/topics`, `GET /v1/topics`, `GET /v1/topics/{topic}`, `DELETE /v1/topics/{topic}`.
+//! `POST /v1/topics`, `GET /v1/topics`, `GET /v1/topics/{topic}`, `PATCH
+//! /v1/topics/{topic}/config`, `DELETE /v1/topics/{topic}`.
 
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, AppState};
+use crate::broker::BrokerError;
 use crate::cluster::metadata::Command;
 use crate::cluster::placement::place_replicas;
 use crate::cluster::{Cluster, ClusterError};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use mq_wire::api::{CreateTopicRequest, DeleteTopicResponse, TopicDescription, TopicList};
+use mq_wire::api::{
+    AlterTopicConfigRequest, CreateTopicRequest, DeleteTopicResponse, TopicDescription, TopicList,
+};
 use mq_wire::ErrorBody;
 use uuid::Uuid;
 
@@ -111,6 +115,66 @@ pub async fn describe(
         return Ok(Json(super::spread::describe(&state, cluster, &name).await?));
     }
     Ok(Json(state.broker.topic(&name)?.describe()))
+}
+
+/// Change a topic's settings.
+///
+/// Only the settings named change; the partition count and the replication factor are fixed at
+/// creation. In a cluster the change goes through the controller and every node takes it; the
+/// answer is the topic's description after it.
+#[utoipa::path(
+    patch,
+    path = "/v1/topics/{topic}/config",
+    tag = "topics",
+    params(super::openapi::TopicParam),
+    request_body = AlterTopicConfigRequest,
+    responses(
+        (status = 200, description = "Changed: the topic as describe shows it", body = TopicDescription),
+        (status = 400, description = "`malformed_json`, `invalid_request` (an unknown or fixed setting such as `partitions`, no setting named, `min_insync_replicas` outside 1 to the replication factor, a path parameter that is not UTF-8)", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 503, description = "`controller_unavailable` (cluster)", body = ErrorBody),
+    )
+)]
+pub async fn alter_config(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(changes): ApiJson<AlterTopicConfigRequest>,
+) -> Result<Json<TopicDescription>, ApiError> {
+    alter_topic_config(&state, &name, &changes).await?;
+    if let Some(cluster) = &state.cluster {
+        return Ok(Json(super::spread::describe(&state, cluster, &name).await?));
+    }
+    Ok(Json(state.broker.topic(&name)?.describe()))
+}
+
+/// Alters a topic's settings: alone, here; in a cluster, through the controller (this node has
+/// applied the change when it returns). The Kafka listener's AlterConfigs and
+/// IncrementalAlterConfigs call this too.
+pub(crate) async fn alter_topic_config(
+    state: &AppState,
+    name: &str,
+    changes: &AlterTopicConfigRequest,
+) -> Result<(), ApiError> {
+    if let Some(cluster) = &state.cluster {
+        cluster
+            .propose(Command::AlterTopicConfig {
+                name: name.to_owned(),
+                changes: changes.clone(),
+            })
+            .await?;
+        tracing::info!(topic = %name, ?changes, "topic config altered in the cluster");
+        return Ok(());
+    }
+    let config = state
+        .broker
+        .topic(name)?
+        .alter_config(changes)
+        .map_err(|error| BrokerError::InvalidArgument(error.to_string()))?;
+    tracing::info!(topic = %name, ?config, "topic config altered");
+    Ok(())
 }
 
 /// Delete a topic, its records, committed offsets and seed consumers' state.

@@ -6,6 +6,7 @@
 //! the controller (others answer `NOT_CONTROLLER`, and clients ask the controller Metadata
 //! names), as Kafka's admin clients expect.
 
+use super::alter_configs::TopicSetting;
 use super::error_codes::kafka_error;
 use super::KafkaState;
 use crate::http::topics::{create_in_cluster, delete_topic};
@@ -63,7 +64,9 @@ async fn create_one(
         ..CreateTopicRequest::default()
     };
     for config in &topic.configs {
-        apply_config(&mut request, config.name.as_str(), config.value.as_deref())?;
+        if let Some(value) = config.value.as_deref() {
+            TopicSetting::parse(config.name.as_str(), value)?.apply_to_create(&mut request);
+        }
     }
     let app = &state.app;
     let refused = |error: ApiError| (kafka_error(error.code), error.message);
@@ -91,50 +94,6 @@ async fn create_one(
             .map_err(refused)?,
     }
     Ok((config.partitions, config.replication_factor))
-}
-
-/// One topic config, by Kafka's name.
-fn apply_config(
-    request: &mut CreateTopicRequest,
-    name: &str,
-    value: Option<&str>,
-) -> Result<(), (ResponseError, String)> {
-    let invalid = |why: &str| {
-        (
-            ResponseError::InvalidConfig,
-            format!("{name}={}: {why}", value.unwrap_or("null")),
-        )
-    };
-    let Some(value) = value else {
-        return Ok(());
-    };
-    let number = || {
-        value
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| invalid("not a number"))
-    };
-    // Kafka's -1: unlimited, mq's 0.
-    let unlimited_or = |n: i64| if n < 0 { 0 } else { n as u64 };
-    match name {
-        "retention.ms" => request.retention_ms = Some(unlimited_or(number()?)),
-        "retention.bytes" => request.retention_bytes = Some(unlimited_or(number()?)),
-        "min.insync.replicas" => {
-            request.min_insync_replicas =
-                Some(u32::try_from(number()?).map_err(|_| invalid("out of range"))?)
-        }
-        "unclean.leader.election.enable" => {
-            request.unclean_leader_election = Some(
-                value
-                    .parse::<bool>()
-                    .map_err(|_| invalid("not true or false"))?,
-            )
-        }
-        "cleanup.policy" if value == "delete" => {}
-        "cleanup.policy" => return Err(invalid("only `delete` is supported")),
-        _ => return Err(invalid("not a topic config mq has")),
-    }
-    Ok(())
 }
 
 pub(super) async fn delete_topics(

@@ -3,8 +3,8 @@
 //! as Kafka's clients expect.
 
 use super::{
-    admin, configs, coordinator, fetch, groups, list_offsets, metadata, offset_for_leader_epoch,
-    produce, producer_id, refusals, versions, KafkaState,
+    admin, alter_configs, configs, coordinator, fetch, groups, list_offsets, metadata,
+    offset_for_leader_epoch, produce, producer_id, refusals, versions, KafkaState,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -133,6 +133,12 @@ pub(super) async fn answer(
         RequestKind::DescribeConfigs(request) => {
             ResponseKind::DescribeConfigs(configs::describe_configs(state, &request))
         }
+        RequestKind::AlterConfigs(request) => {
+            ResponseKind::AlterConfigs(alter_configs::alter_configs(state, request).await)
+        }
+        RequestKind::IncrementalAlterConfigs(request) => ResponseKind::IncrementalAlterConfigs(
+            alter_configs::incremental_alter_configs(state, request).await,
+        ),
         RequestKind::DescribeCluster(_) => {
             ResponseKind::DescribeCluster(configs::describe_cluster(state))
         }
@@ -224,19 +230,25 @@ mod tests {
             ResponseError::UnsupportedSaslMechanism.code()
         );
 
-        // AlterConfigs v1: one topic resource named "t", no configs, validate_only false.
-        // Answer: throttle, then per resource: error code, message, type, name.
+        // DeleteRecords v1: topic "t", partition 0 up to offset 5, timeout 1000 ms.
+        // Answer: throttle, then per topic: name, per partition: index, low watermark, error.
         let mut body = BytesMut::new();
         body.put_i32(1);
-        body.put_i8(2);
         body.put_i16(1);
         body.put_slice(b"t");
+        body.put_i32(1);
         body.put_i32(0);
-        body.put_u8(0);
-        let mut alter = ask(frame(ApiKey::AlterConfigs, 1, false, &body), false).await;
-        let _throttle = alter.get_i32();
-        assert_eq!(alter.get_i32(), 1, "one resource answered");
-        assert_eq!(alter.get_i16(), ResponseError::UnsupportedVersion.code());
+        body.put_i64(5);
+        body.put_i32(1000);
+        let mut delete = ask(frame(ApiKey::DeleteRecords, 1, false, &body), false).await;
+        let _throttle = delete.get_i32();
+        assert_eq!(delete.get_i32(), 1, "one topic answered");
+        assert_eq!(delete.get_i16(), 1);
+        assert_eq!(&delete.split_to(1)[..], b"t");
+        assert_eq!(delete.get_i32(), 1, "one partition answered");
+        assert_eq!(delete.get_i32(), 0);
+        let _low_watermark = delete.get_i64();
+        assert_eq!(delete.get_i16(), ResponseError::UnsupportedVersion.code());
 
         // ListGroups v5 (served up to v4): empty states and types filters.
         let mut groups = ask(frame(ApiKey::ListGroups, 5, true, &[1, 1, 0]), true).await;

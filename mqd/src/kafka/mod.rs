@@ -19,6 +19,7 @@
 //! - `refusals.rs`: the answer to an API or version not served.
 
 mod admin;
+mod alter_configs;
 mod configs;
 mod connection;
 mod coordinator;

@@ -7,16 +7,11 @@
 //! answered: their connection is closed with a log line, which is what Kafka does for any API it
 //! does not expose.
 
-use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
-use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResourceResponse;
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
-
-/// Why configs cannot be altered here.
-const FIXED_CONFIGS: &str = "mq sets a topic's configs when it is created; they cannot be altered";
 
 /// `XResponse::default()` with its top-level error code set, for the APIs listed, when the
 /// version asked has that field (the ranges are the codec's): at another version the error
@@ -48,36 +43,6 @@ pub(super) fn refusal(request: &RequestKind, version: i16) -> Option<ResponseKin
         ),
         RequestKind::DescribeAcls(_) => ResponseKind::DescribeAcls(
             DescribeAclsResponse::default().with_error_code(ResponseError::SecurityDisabled.code()),
-        ),
-        RequestKind::AlterConfigs(request) => ResponseKind::AlterConfigs(
-            AlterConfigsResponse::default().with_responses(
-                request
-                    .resources
-                    .iter()
-                    .map(|r| {
-                        AlterConfigsResourceResponse::default()
-                            .with_resource_type(r.resource_type)
-                            .with_resource_name(r.resource_name.clone())
-                            .with_error_code(unsupported)
-                            .with_error_message(Some(FIXED_CONFIGS.into()))
-                    })
-                    .collect(),
-            ),
-        ),
-        RequestKind::IncrementalAlterConfigs(request) => ResponseKind::IncrementalAlterConfigs(
-            IncrementalAlterConfigsResponse::default().with_responses(
-                request
-                    .resources
-                    .iter()
-                    .map(|r| {
-                        IncrementalResourceResponse::default()
-                            .with_resource_type(r.resource_type)
-                            .with_resource_name(r.resource_name.clone())
-                            .with_error_code(unsupported)
-                            .with_error_message(Some(FIXED_CONFIGS.into()))
-                    })
-                    .collect(),
-            ),
         ),
         RequestKind::DeleteRecords(request) => ResponseKind::DeleteRecords(
             DeleteRecordsResponse::default().with_topics(

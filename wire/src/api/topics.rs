@@ -1,4 +1,4 @@
-//! Topic administration: create, list, describe, delete.
+//! Topic administration: create, list, describe, alter, delete.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,36 @@ pub struct CreateTopicRequest {
     /// `new` (refuse it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discard: Option<DiscardPolicy>,
+}
+
+/// `PATCH /v1/topics/{topic}/config`: the settings to change, the rest kept. The partition count
+/// and the replication factor are fixed at creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlterTopicConfigRequest {
+    /// 1 to the topic's `replication_factor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub min_insync_replicas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unclean_leader_election: Option<bool>,
+    /// 0 keeps records forever. A shorter retention evicts the segments it no longer keeps at
+    /// the next retention pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_ms: Option<u64>,
+    /// 0 means no size limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard: Option<DiscardPolicy>,
+}
+
+impl AlterTopicConfigRequest {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// What a topic does when the node's memory limit (`limits.memory`) is reached, with NATS

@@ -451,3 +451,97 @@ fn an_eligible_replica_coming_back_takes_over_an_offline_partition() {
         "node 2 is eligible and back"
     );
 }
+
+#[test]
+fn altering_a_topic_changes_the_named_settings_and_checks_them() {
+    let (mut metadata, _) = replicated_with_node_3_down();
+    let before = metadata.topics["r"].config.clone();
+    let changes = AlterTopicConfigRequest {
+        retention_ms: Some(60_000),
+        unclean_leader_election: Some(true),
+        ..Default::default()
+    };
+    metadata
+        .apply(&Command::AlterTopicConfig {
+            name: "r".into(),
+            changes,
+        })
+        .unwrap();
+    let after = &metadata.topics["r"].config;
+    assert_eq!(
+        *after,
+        TopicConfig {
+            retention_ms: 60_000,
+            unclean_leader_election: true,
+            ..before.clone()
+        }
+    );
+
+    let too_many = AlterTopicConfigRequest {
+        min_insync_replicas: Some(before.replication_factor + 1),
+        ..Default::default()
+    };
+    let refused = metadata.apply(&Command::AlterTopicConfig {
+        name: "r".into(),
+        changes: too_many,
+    });
+    assert!(
+        matches!(&refused, Err(MetadataError::InvalidConfig { topic, .. }) if topic == "r"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        metadata.topics["r"].config.retention_ms, 60_000,
+        "unchanged"
+    );
+    assert_eq!(
+        metadata.apply(&Command::AlterTopicConfig {
+            name: "nope".into(),
+            changes: AlterTopicConfigRequest {
+                retention_ms: Some(1),
+                ..Default::default()
+            },
+        }),
+        Err(MetadataError::UnknownTopic {
+            name: "nope".into()
+        })
+    );
+}
+
+#[test]
+fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
+    let (mut metadata, _) = replicated_with_node_3_down();
+    metadata
+        .apply(&Command::NodeDown { id: 2, now_ms: 3 })
+        .unwrap();
+    assert_eq!(metadata.topics["r"].partitions[0].elr, vec![2]);
+    let retention_only = AlterTopicConfigRequest {
+        retention_ms: Some(5),
+        ..Default::default()
+    };
+    metadata
+        .apply(&Command::AlterTopicConfig {
+            name: "r".into(),
+            changes: retention_only,
+        })
+        .unwrap();
+    assert_eq!(metadata.topics["r"].partitions[0].elr, vec![2], "kept");
+    let lower = AlterTopicConfigRequest {
+        min_insync_replicas: Some(1),
+        ..Default::default()
+    };
+    metadata
+        .apply(&Command::AlterTopicConfig {
+            name: "r".into(),
+            changes: lower,
+        })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!(
+        (
+            p.elr.clone(),
+            metadata.topics["r"].config.min_insync_replicas
+        ),
+        (vec![], 1),
+        "with one in sync enough, node 2 may lack acknowledged records"
+    );
+}
