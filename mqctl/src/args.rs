@@ -124,6 +124,16 @@ pub enum TopicCommand {
         #[arg(long, value_enum)]
         discard: Option<DiscardArg>,
     },
+    /// Delete a partition's records below an offset (Kafka's DeleteRecords); the partition
+    /// then starts there.
+    DeleteRecords {
+        name: String,
+        #[arg(long)]
+        partition: u32,
+        /// Every record below this offset goes (at most the high watermark).
+        #[arg(long)]
+        before: u64,
+    },
     /// Delete a topic and its records.
     Delete { name: String },
 }

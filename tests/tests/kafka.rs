@@ -732,22 +732,16 @@ fn an_api_the_listener_does_not_serve_is_answered_and_the_connection_stays_open(
     // SaslHandshake v1 asking for PLAIN: UNSUPPORTED_SASL_MECHANISM (33).
     let answer = exchange(&mut socket, 17, 1, b"\x00\x05PLAIN");
     assert_eq!(i16::from_be_bytes([answer[4], answer[5]]), 33, "{answer:?}");
-    // DeleteRecords v1 for partition 0 of "t": UNSUPPORTED_VERSION (35) for the partition.
-    let mut body = Vec::new();
-    body.extend_from_slice(&1i32.to_be_bytes()); // one topic
-    body.extend_from_slice(b"\x00\x01t");
-    body.extend_from_slice(&1i32.to_be_bytes()); // one partition
-    body.extend_from_slice(&0i32.to_be_bytes()); // partition 0
-    body.extend_from_slice(&5i64.to_be_bytes()); // before offset 5
-    body.extend_from_slice(&1000i32.to_be_bytes()); // timeout
-    let answer = exchange(&mut socket, 21, 1, &body);
-    // correlation id, throttle, topics [name "t", partitions [index, low watermark, error]]
-    let error_at = 4 + 4 + 4 + 3 + 4 + 4 + 8;
-    assert_eq!(
-        i16::from_be_bytes([answer[error_at], answer[error_at + 1]]),
-        35,
-        "{answer:?}"
-    );
+    // DescribeAcls v1, any ACL: SECURITY_DISABLED (54), as a broker without an authorizer.
+    let mut body = vec![1u8]; // resource type: any
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // resource name: null
+    body.push(1); // pattern type: any
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // principal: null
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // host: null
+    body.extend_from_slice(&[1, 1]); // operation, permission: any
+    let answer = exchange(&mut socket, 29, 1, &body);
+    // correlation id, throttle, error code
+    assert_eq!(i16::from_be_bytes([answer[8], answer[9]]), 54, "{answer:?}");
     // The same connection still answers what is served: ApiVersions v0.
     let answer = exchange(&mut socket, 18, 0, &[]);
     assert_eq!(i16::from_be_bytes([answer[4], answer[5]]), 0);
@@ -851,4 +845,59 @@ fn topic_configs_are_altered_through_kafka() {
     let config = &mqd.get("/v1/topics/tuned").body["config"];
     assert_eq!(config["retention_bytes"], 0, "unlimited");
     assert_eq!(config["retention_ms"], default_retention);
+}
+
+/// DeleteRecords through librdkafka's admin client (`kafka-delete-records`): the low watermark it
+/// answers is the partition's new log start, over HTTP too; `Offset::End` deletes up to the high
+/// watermark.
+#[test]
+fn records_are_deleted_through_kafka() {
+    let (mqd, bootstrap) = start();
+    create_topic(&bootstrap, "purged", 2);
+    for partition in 0..2 {
+        let records: Vec<_> = (0..10).map(|i| json!({"value": format!("v{i}")})).collect();
+        let produced = mqd.post(
+            &format!("/v1/topics/purged/partitions/{partition}/records"),
+            &json!({ "records": records }),
+        );
+        assert_eq!(produced.status, 200, "{:?}", produced.body);
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(&bootstrap).create().unwrap();
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("purged", 0, Offset::Offset(4))
+        .unwrap();
+    offsets
+        .add_partition_offset("purged", 1, Offset::End)
+        .unwrap();
+    let deleted = runtime()
+        .block_on(admin.delete_records(&offsets, &AdminOptions::new()))
+        .expect("DeleteRecords answered");
+    let low: Vec<(i32, Offset)> = deleted
+        .elements()
+        .iter()
+        .map(|e| {
+            assert!(e.error().is_ok(), "{e:?}");
+            (e.partition(), e.offset())
+        })
+        .collect();
+    assert_eq!(low, [(0, Offset::Offset(4)), (1, Offset::Offset(10))]);
+    let described = mqd.get("/v1/topics/purged").body;
+    assert_eq!(described["partitions"][0]["log_start"], 4);
+    assert_eq!(described["partitions"][1]["log_start"], 10);
+
+    let mut past = TopicPartitionList::new();
+    past.add_partition_offset("purged", 0, Offset::Offset(11))
+        .unwrap();
+    let refused = runtime()
+        .block_on(admin.delete_records(&past, &AdminOptions::new()))
+        .expect("DeleteRecords answered");
+    assert!(
+        refused.elements()[0].error().is_err(),
+        "past the high watermark: {refused:?}"
+    );
+    assert_eq!(
+        mqd.get("/v1/topics/purged").body["partitions"][0]["log_start"],
+        4
+    );
 }

@@ -6,6 +6,7 @@
 
 use mq_e2e::cluster::{json_lines, Cluster, Node};
 use mq_e2e::faults::{Fault, FaultRun};
+use mq_e2e::fetch_pages;
 use mq_wire::api::TopicDescription;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -358,6 +359,53 @@ fn an_altered_min_insync_replicas_applies_on_every_node() {
         (400, "invalid_request"),
         "{:?}",
         too_many.body
+    );
+}
+
+/// Records deleted through any node stay deleted after the leader dies: the delete is answered
+/// only once every in-sync follower starts where the leader does, so the follower elected next
+/// serves nothing below it.
+#[test]
+fn deleted_records_stay_deleted_after_a_failover() {
+    let mut cluster = Cluster::start_with(3, TIMINGS);
+    let controller = cluster.wait_for_controller();
+    create(cluster.node(controller), "purged", 2);
+    let described = wait_in_sync(&cluster, controller, "purged");
+    let leader = described.partitions[0].leader as usize;
+    let via = cluster.ids().into_iter().find(|&n| n != leader).unwrap();
+    let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    let offsets = cluster.node(via).produce_values("purged", 0, &values);
+    assert_eq!(offsets, (0..100).collect::<Vec<u64>>());
+
+    let deleted = cluster
+        .node(via)
+        .delete("/v1/topics/purged/partitions/0/records?before=60");
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(deleted.body["log_start"], 60);
+
+    cluster.kill(leader);
+    let survivor = cluster.ids().into_iter().find(|&n| n != leader).unwrap();
+    let after = cluster.eventually(HEAL_DEADLINE, "a new leader for partition 0", || {
+        let answer = cluster.node(survivor).try_get("/v1/topics/purged").ok()?;
+        let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
+        let p = described.partitions[0].clone();
+        (p.leader != leader as u64 && p.high_watermark == 100).then_some(p)
+    });
+    assert_eq!(after.log_start, 60, "{after:?}");
+    let below = cluster
+        .node(survivor)
+        .get("/v1/topics/purged/partitions/0/records?offset=59");
+    assert_eq!(
+        (below.status, below.error_code()),
+        (416, "offset_out_of_range"),
+        "{:?}",
+        below.body
+    );
+    let left = fetch_pages(|path| cluster.node(survivor).get(path), "", "purged", 0, 60);
+    let left: Vec<&str> = left.iter().filter_map(|r| r.value.as_deref()).collect();
+    assert_eq!(
+        left,
+        values[60..].iter().map(String::as_str).collect::<Vec<_>>()
     );
 }
 

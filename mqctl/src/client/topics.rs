@@ -3,9 +3,9 @@
 use super::decode_json;
 use super::{Client, ClientError};
 use mq_wire::api::{
-    Acks, AlterTopicConfigRequest, BatchProduceResponse, CreateTopicRequest, DeleteTopicResponse,
-    FetchQuery, FetchResponse, ListOffsetsQuery, ListOffsetsResponse, ProduceRequest,
-    ProduceResponse, TopicDescription, TopicList,
+    Acks, AlterTopicConfigRequest, BatchProduceResponse, CreateTopicRequest, DeleteRecordsResponse,
+    DeleteTopicResponse, FetchQuery, FetchResponse, ListOffsetsQuery, ListOffsetsResponse,
+    ProduceRequest, ProduceResponse, TopicDescription, TopicList,
 };
 use mq_wire::binary::{
     BATCH_CONTENT_TYPE, HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
@@ -135,6 +135,29 @@ impl Client {
         let path = format!("/v1/topics/{}/config", segment(topic));
         self.call(reqwest::Method::PATCH, &path, Some(changes))
             .await
+    }
+
+    /// Deletes a partition's records below `before`; the answer says where it starts now.
+    pub async fn delete_records(
+        &self,
+        topic: &str,
+        partition: u32,
+        before: u64,
+    ) -> Result<DeleteRecordsResponse, ClientError> {
+        let path = format!(
+            "/v1/topics/{}/partitions/{partition}/records?before={before}",
+            segment(topic)
+        );
+        self.call_partition(
+            topic,
+            partition,
+            reqwest::Method::DELETE,
+            &path,
+            None,
+            "application/json",
+        )
+        .await
+        .and_then(|(url, status, _, body)| decode_json(&url, status, &body))
     }
 
     pub async fn delete_topic(&self, topic: &str) -> Result<DeleteTopicResponse, ClientError> {

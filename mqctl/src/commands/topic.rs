@@ -1,4 +1,4 @@
-//! `mqctl topic create|list|describe|alter|delete`.
+//! `mqctl topic create|list|describe|alter|delete-records|delete`.
 
 use crate::args::{OutputFormat, TopicCommand};
 use crate::output::{bytes, json_line, table};
@@ -93,6 +93,23 @@ pub async fn run(client: &Client, command: TopicCommand, format: OutputFormat) -
             match format {
                 OutputFormat::Json => json_line(&altered),
                 OutputFormat::Table => describe_table(&altered),
+            }
+        }
+        TopicCommand::DeleteRecords {
+            name,
+            partition,
+            before,
+        } => {
+            let deleted = client
+                .delete_records(&name, partition, before)
+                .await
+                .with_context(|| format!("topic delete-records {name}"))?;
+            match format {
+                OutputFormat::Json => json_line(&deleted),
+                OutputFormat::Table => println!(
+                    "{name}/{partition} now starts at offset {}",
+                    deleted.log_start
+                ),
             }
         }
         TopicCommand::Delete { name } => {

@@ -63,6 +63,13 @@ pub enum BrokerError {
         partition: u32,
         waited_ms: u64,
     },
+    #[error("{topic}/{partition}: records below {log_start} are deleted on the leader, but an in-sync follower did not start there within {waited_ms} ms (a follower elected now could still serve them); send the delete again")]
+    DeleteNotReplicated {
+        topic: String,
+        partition: u32,
+        log_start: u64,
+        waited_ms: u64,
+    },
     #[error("{topic}/{partition}: producer {producer_id} sent sequence {got}, behind {expected}, in a batch this partition no longer remembers: a resend too old to recognise")]
     OutOfOrderSequence {
         topic: String,
@@ -92,7 +99,9 @@ impl BrokerError {
             BrokerError::InvalidBatch { .. } => ErrorCode::InvalidBatch,
             BrokerError::NotLeader { .. } => ErrorCode::NotLeader,
             BrokerError::NotEnoughReplicas { .. } => ErrorCode::NotEnoughReplicas,
-            BrokerError::ReplicationTimeout { .. } => ErrorCode::ReplicationTimeout,
+            BrokerError::ReplicationTimeout { .. } | BrokerError::DeleteNotReplicated { .. } => {
+                ErrorCode::ReplicationTimeout
+            }
             BrokerError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     log_end: u64,
+    /// The follower's own log start, as its last fetch said (it follows the leader's: deleted
+    /// records, retention).
+    log_start: u64,
     caught_up_at: Instant,
     fetched_at: Instant,
     leader_end_at_fetch: u64,
@@ -41,12 +44,19 @@ impl Followers {
         }
     }
 
-    /// A follower asked for records from `fetch_offset` (so it holds everything below it) while the
-    /// leader's log ended at `leader_end`.
-    pub fn fetched(&mut self, node: u64, fetch_offset: u64, leader_end: u64, now: Instant) {
+    /// A follower whose log starts at `log_start` asked for records from `fetch_offset` (so it
+    /// holds everything below it) while the leader's log ended at `leader_end`.
+    pub fn fetched(
+        &mut self,
+        node: u64,
+        (log_start, fetch_offset): (u64, u64),
+        leader_end: u64,
+        now: Instant,
+    ) {
         let since = self.leading_since;
         let progress = self.progress.entry(node).or_insert(Progress {
             log_end: fetch_offset,
+            log_start,
             caught_up_at: since,
             fetched_at: now,
             leader_end_at_fetch: leader_end,
@@ -57,6 +67,7 @@ impl Followers {
             progress.caught_up_at = progress.caught_up_at.max(progress.fetched_at);
         }
         progress.log_end = fetch_offset;
+        progress.log_start = log_start;
         progress.fetched_at = now;
         progress.leader_end_at_fetch = leader_end;
     }
@@ -69,6 +80,11 @@ impl Followers {
     /// The log end a follower reported, if it fetched since this node began leading.
     pub fn log_end(&self, node: u64) -> Option<u64> {
         self.progress.get(&node).map(|p| p.log_end)
+    }
+
+    /// The log start a follower reported, if it fetched since this node began leading.
+    pub fn log_start(&self, node: u64) -> Option<u64> {
+        self.progress.get(&node).map(|p| p.log_start)
     }
 
     /// The lowest log end among the ISR (`me` at `leader_end`); `None` while an ISR follower has
@@ -134,8 +150,8 @@ mod tests {
             None,
             "2 and 3 unheard of"
         );
-        followers.fetched(2, 80, 100, start);
-        followers.fetched(3, 100, 100, start);
+        followers.fetched(2, (0, 80), 100, start);
+        followers.fetched(3, (0, 100), 100, start);
         assert_eq!(followers.high_watermark(1, 100, &[1, 2, 3]), Some(80));
         assert_eq!(
             followers.high_watermark(1, 100, &[1, 3]),
@@ -150,20 +166,20 @@ mod tests {
         let lag = Duration::from_secs(1);
         let at = |ms| start + Duration::from_millis(ms);
         let mut followers = Followers::new(start);
-        followers.fetched(2, 0, 0, at(100));
-        followers.fetched(3, 0, 0, at(100));
+        followers.fetched(2, (0, 0), 0, at(100));
+        followers.fetched(3, (0, 0), 0, at(100));
         // The leader's log grows; 2 keeps up (it asks for what the leader had at its last fetch),
         // 3 keeps asking for offset 0.
         for (i, ms) in [300u64, 600, 900, 1200, 1500].into_iter().enumerate() {
             let end = 100 * (i as u64 + 1);
-            followers.fetched(2, end - 100, end, at(ms));
-            followers.fetched(3, 0, end, at(ms));
+            followers.fetched(2, (0, end - 100), end, at(ms));
+            followers.fetched(3, (0, 0), end, at(ms));
         }
         assert_eq!(followers.lagging(1, &[1, 2, 3], at(1500), lag), vec![3]);
         assert!(followers
             .caught_up(&[1, 2, 3], &[1, 2], 400, at(1500), lag)
             .is_empty());
-        followers.fetched(3, 500, 500, at(1600));
+        followers.fetched(3, (0, 500), 500, at(1600));
         assert_eq!(
             followers.caught_up(&[1, 2, 3], &[1, 2], 400, at(1600), lag),
             vec![3]

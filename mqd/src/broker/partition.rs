@@ -13,6 +13,8 @@
 //!
 //! Readers only ever see records below the high watermark.
 
+mod delete_records;
+
 use super::followers::Followers;
 use super::leader_epochs::LeaderEpochs;
 use super::offset_lease::OffsetLease;
@@ -112,6 +114,9 @@ pub struct Partition {
     needs_truncation: AtomicBool,
     /// Bumped at every append anywhere on the node: followers' fetches wait on it.
     appended: Arc<watch::Sender<u64>>,
+    /// On the leader: wakes what waits for followers' progress (a delete of records waiting for
+    /// the in-sync followers to take the new log start).
+    followers_fetched: tokio::sync::Notify,
 }
 
 /// A read of a partition, with the bounds seen at that moment.
@@ -197,6 +202,7 @@ impl Partition {
             high_watermark_step: Mutex::new(()),
             needs_truncation: AtomicBool::new(role == Role::Follower),
             appended,
+            followers_fetched: tokio::sync::Notify::new(),
         }
     }
 
@@ -479,7 +485,7 @@ impl Partition {
     pub fn serve_follower(
         &self,
         follower: u64,
-        fetch_offset: u64,
+        (follower_log_start, fetch_offset): (u64, u64),
         max_bytes: usize,
     ) -> Result<PartitionRead, BrokerError> {
         self.check_leader()?;
@@ -496,9 +502,13 @@ impl Partition {
                 log_end,
             });
         }
-        self.followers
-            .lock()
-            .fetched(follower, fetch_offset, log_end, Instant::now());
+        self.followers.lock().fetched(
+            follower,
+            (follower_log_start, fetch_offset),
+            log_end,
+            Instant::now(),
+        );
+        self.followers_fetched.notify_waiters();
         tracing::trace!(topic = %self.topic, partition = self.index, follower, fetch_offset, log_end, "follower fetched");
         self.advance_high_watermark();
         if fetch_offset == log_end {
@@ -685,6 +695,7 @@ impl Partition {
                     );
                 }
             }
+            delete_records::follow_log_start(&mut **log, leader_log_start);
             tracing::trace!(topic = %self.topic, partition = self.index, end = log.log_end(), epoch = fetched_at_epoch, "copied");
             log.log_end()
         };
@@ -702,6 +713,11 @@ impl Partition {
     /// A receiver that wakes whenever the high watermark moves.
     pub fn watch_high_watermark(&self) -> watch::Receiver<u64> {
         self.high_watermark.subscribe()
+    }
+
+    /// This replica's own log start (on a follower, where its copy begins).
+    pub fn local_log_start(&self) -> u64 {
+        self.stored.read().log.log_start()
     }
 
     /// The partition's log start as known here: this log's where it leads, else the leader's as

@@ -313,17 +313,17 @@ fn a_follower_joining_the_isr_holds_back_the_high_watermark_while_it_is_proposed
         0,
         "follower 2 has not fetched yet"
     );
-    partition.serve_follower(2, 10, 1 << 20).unwrap();
+    partition.serve_follower(2, (0, 10), 1 << 20).unwrap();
     assert_eq!(partition.high_watermark(), 10);
     append_records(&partition, &budget, 10);
-    partition.serve_follower(3, 10, 1 << 20).unwrap();
+    partition.serve_follower(3, (0, 10), 1 << 20).unwrap();
     // Node 3 holds everything below the high watermark (10): it may join.
     let change = partition
         .isr_change(std::time::Duration::from_secs(60))
         .expect("node 3 caught up");
     assert_eq!(change.isr, vec![1, 2, 3]);
-    partition.serve_follower(3, 15, 1 << 20).unwrap();
-    partition.serve_follower(2, 20, 1 << 20).unwrap();
+    partition.serve_follower(3, (0, 15), 1 << 20).unwrap();
+    partition.serve_follower(2, (0, 20), 1 << 20).unwrap();
     assert_eq!(
         partition.high_watermark(),
         15,
@@ -514,4 +514,38 @@ fn a_follower_remembers_the_record_ids_it_copies_and_knows_them_when_it_leads() 
     );
     assert_eq!(retried.offset, 1);
     assert_eq!(partition.log_end(), 2);
+}
+
+#[tokio::test]
+async fn a_delete_of_records_waits_for_every_in_sync_follower_to_start_there() {
+    let (partition, budget) = replicated_partition(vec![1, 2, 3], 1);
+    append_records(&partition, &budget, 20);
+    partition.serve_follower(2, (0, 20), 1 << 20).unwrap();
+    partition.serve_follower(3, (0, 20), 1 << 20).unwrap();
+    assert_eq!(partition.high_watermark(), 20);
+    assert!(matches!(
+        partition.delete_records_before(21),
+        Err(BrokerError::OffsetOutOfRange { requested: 21, .. })
+    ));
+    assert_eq!(partition.delete_records_before(12).unwrap(), 12);
+    assert_eq!(partition.log_start(), 12);
+    let short = std::time::Duration::from_millis(30);
+    assert!(
+        matches!(
+            partition.wait_followers_log_start(12, short).await,
+            Err(BrokerError::DeleteNotReplicated { log_start: 12, .. })
+        ),
+        "followers 2 and 3 still start at 0"
+    );
+    // A follower still starting at 0 is told where the leader starts now.
+    let read = partition.serve_follower(2, (0, 20), 1 << 20).unwrap();
+    assert_eq!(read.batches.log_start, 12);
+    partition.serve_follower(2, (12, 20), 1 << 20).unwrap();
+    let waiting = partition.wait_followers_log_start(12, std::time::Duration::from_secs(10));
+    let answering = async {
+        tokio::task::yield_now().await;
+        partition.serve_follower(3, (12, 20), 1 << 20).unwrap();
+    };
+    let (waited, ()) = tokio::join!(waiting, answering);
+    waited.expect("both followers start at 12: the wait wakes on the fetch");
 }

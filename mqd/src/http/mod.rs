@@ -19,6 +19,7 @@
 #[cfg(test)]
 mod batch_fuzz_tests;
 mod cluster;
+pub(crate) mod delete_records;
 mod error;
 mod extract;
 pub(crate) mod groups;
@@ -73,7 +74,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(topics::describe, topics::delete))
         .routes(routes!(topics::alter_config))
         .routes(routes!(records::produce))
-        .routes(routes!(records::fetch, records::produce_to_partition))
+        .routes(routes!(
+            records::fetch,
+            records::produce_to_partition,
+            delete_records::delete
+        ))
         .routes(routes!(offsets::list))
         .routes(routes!(cluster::status))
         .routes(routes!(groups::list))

@@ -3,8 +3,8 @@
 //! as Kafka's clients expect.
 
 use super::{
-    admin, alter_configs, configs, coordinator, fetch, groups, list_offsets, metadata,
-    offset_for_leader_epoch, produce, producer_id, refusals, versions, KafkaState,
+    admin, alter_configs, configs, coordinator, delete_records, fetch, groups, list_offsets,
+    metadata, offset_for_leader_epoch, produce, producer_id, refusals, versions, KafkaState,
 };
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
@@ -133,6 +133,9 @@ pub(super) async fn answer(
         RequestKind::DescribeConfigs(request) => {
             ResponseKind::DescribeConfigs(configs::describe_configs(state, &request))
         }
+        RequestKind::DeleteRecords(request) => {
+            ResponseKind::DeleteRecords(delete_records::delete_records(state, &request).await)
+        }
         RequestKind::AlterConfigs(request) => {
             ResponseKind::AlterConfigs(alter_configs::alter_configs(state, request).await)
         }
@@ -230,25 +233,19 @@ mod tests {
             ResponseError::UnsupportedSaslMechanism.code()
         );
 
-        // DeleteRecords v1: topic "t", partition 0 up to offset 5, timeout 1000 ms.
-        // Answer: throttle, then per topic: name, per partition: index, low watermark, error.
+        // DescribeAcls v1, any ACL: SECURITY_DISABLED, as a broker without an authorizer.
+        // Answer: throttle, error code.
         let mut body = BytesMut::new();
-        body.put_i32(1);
-        body.put_i16(1);
-        body.put_slice(b"t");
-        body.put_i32(1);
-        body.put_i32(0);
-        body.put_i64(5);
-        body.put_i32(1000);
-        let mut delete = ask(frame(ApiKey::DeleteRecords, 1, false, &body), false).await;
-        let _throttle = delete.get_i32();
-        assert_eq!(delete.get_i32(), 1, "one topic answered");
-        assert_eq!(delete.get_i16(), 1);
-        assert_eq!(&delete.split_to(1)[..], b"t");
-        assert_eq!(delete.get_i32(), 1, "one partition answered");
-        assert_eq!(delete.get_i32(), 0);
-        let _low_watermark = delete.get_i64();
-        assert_eq!(delete.get_i16(), ResponseError::UnsupportedVersion.code());
+        body.put_i8(1); // resource type: any
+        body.put_i16(-1); // resource name: null
+        body.put_i8(1); // pattern type: any
+        body.put_i16(-1); // principal: null
+        body.put_i16(-1); // host: null
+        body.put_i8(1); // operation: any
+        body.put_i8(1); // permission: any
+        let mut acls = ask(frame(ApiKey::DescribeAcls, 1, false, &body), false).await;
+        let _throttle = acls.get_i32();
+        assert_eq!(acls.get_i16(), ResponseError::SecurityDisabled.code());
 
         // ListGroups v5 (served up to v4): empty states and types filters.
         let mut groups = ask(frame(ApiKey::ListGroups, 5, true, &[1, 1, 0]), true).await;

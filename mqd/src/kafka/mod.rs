@@ -24,6 +24,7 @@ mod configs;
 mod connection;
 mod coordinator;
 mod decompress;
+mod delete_records;
 mod dispatch;
 mod error_codes;
 mod fetch;

@@ -7,9 +7,6 @@
 //! answered: their connection is closed with a log line, which is what Kafka does for any API it
 //! does not expose.
 
-use kafka_protocol::messages::delete_records_response::{
-    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
-};
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
@@ -43,25 +40,6 @@ pub(super) fn refusal(request: &RequestKind, version: i16) -> Option<ResponseKin
         ),
         RequestKind::DescribeAcls(_) => ResponseKind::DescribeAcls(
             DescribeAclsResponse::default().with_error_code(ResponseError::SecurityDisabled.code()),
-        ),
-        RequestKind::DeleteRecords(request) => ResponseKind::DeleteRecords(
-            DeleteRecordsResponse::default().with_topics(
-                request
-                    .topics
-                    .iter()
-                    .map(|t| {
-                        let partitions = t.partitions.iter().map(|p| {
-                            DeleteRecordsPartitionResult::default()
-                                .with_partition_index(p.partition_index)
-                                .with_low_watermark(-1)
-                                .with_error_code(unsupported)
-                        });
-                        DeleteRecordsTopicResult::default()
-                            .with_name(t.name.clone())
-                            .with_partitions(partitions.collect())
-                    })
-                    .collect(),
-            ),
         ),
         other => {
             return top_level_error!(other, version, unsupported, [

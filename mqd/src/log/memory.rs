@@ -18,6 +18,10 @@ pub struct MemoryLog {
     budget: Arc<MemoryBudget>,
     /// Bytes taken from the budget and not yet released.
     accounted_bytes: u64,
+    /// The first offset a reader may ask for when records were deleted inside the first segment
+    /// (Kafka's DeleteRecords moves the log start to any offset); below the first segment's base
+    /// otherwise. See [`PartitionLog::log_start`].
+    deleted_before: u64,
 }
 
 impl MemoryLog {
@@ -35,6 +39,7 @@ impl MemoryLog {
             settings,
             budget,
             accounted_bytes: 0,
+            deleted_before: log_start,
         }
     }
 
@@ -119,6 +124,16 @@ impl PartitionLog for MemoryLog {
     ) -> Result<(), LogError> {
         let header = BatchHeader::read(batch)?;
         let log_end = self.log_end();
+        if self.log_start() == log_end
+            && header.base_offset < log_end
+            && log_end < header.next_offset()
+        {
+            // An empty follower starting where its leader deleted records inside a batch: the
+            // batch is kept whole, its records below the start are not readable.
+            self.reset_to(header.base_offset);
+            self.deleted_before = log_end;
+            return self.store(batch, &header, reservation);
+        }
         if header.base_offset != log_end {
             return Err(LogError::NotContiguous {
                 base_offset: header.base_offset,
@@ -142,6 +157,7 @@ impl PartitionLog for MemoryLog {
         dropped += self.active().truncate_to(offset)? as u64;
         self.accounted_bytes -= dropped;
         self.budget.release(dropped);
+        self.deleted_before = self.deleted_before.min(self.log_end());
         Ok(dropped)
     }
 
@@ -151,6 +167,31 @@ impl PartitionLog for MemoryLog {
         self.segments.clear();
         self.segments
             .push_back(Segment::new(log_start, self.settings.segment_bytes));
+        self.deleted_before = log_start;
+    }
+
+    fn delete_before(&mut self, offset: u64) -> Result<Evicted, LogError> {
+        let (log_start, log_end) = (self.log_start(), self.log_end());
+        if offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start,
+                log_end,
+            });
+        }
+        let mut evicted = Evicted::default();
+        if offset <= log_start {
+            return Ok(evicted);
+        }
+        while self
+            .segments
+            .front()
+            .is_some_and(|s| !s.is_empty() && s.next_offset() <= offset)
+        {
+            self.evict_front(&mut evicted);
+        }
+        self.deleted_before = offset;
+        Ok(evicted)
     }
 
     fn read(&self, from: u64, max_bytes: usize) -> Result<ReadBatches, LogError> {
@@ -185,7 +226,8 @@ impl PartitionLog for MemoryLog {
     }
 
     fn log_start(&self) -> u64 {
-        self.segments.front().map_or(0, Segment::base_offset)
+        let first = self.segments.front().map_or(0, Segment::base_offset);
+        first.max(self.deleted_before)
     }
 
     fn log_end(&self) -> u64 {
@@ -201,9 +243,11 @@ impl PartitionLog for MemoryLog {
     }
 
     fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
+        let log_start = self.log_start();
         self.segments
             .iter()
             .find_map(|segment| segment.offset_for_timestamp(timestamp_ms))
+            .map(|(offset, timestamp)| (offset.max(log_start), timestamp))
     }
 
     fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

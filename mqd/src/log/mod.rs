@@ -85,11 +85,18 @@ pub trait PartitionLog: Send + Sync {
     /// leader's log start).
     fn reset_to(&mut self, log_start: u64);
 
+    /// Deletes every record below `offset` (Kafka's DeleteRecords): whole segments below it are
+    /// dropped and their memory returned; the log start becomes `offset`, possibly inside a
+    /// batch, whose records below it are no longer readable. An offset at or below the log start
+    /// changes nothing; one past the log end is out of range.
+    fn delete_before(&mut self, offset: u64) -> Result<Evicted, LogError>;
+
     /// Copies whole batches from the one holding `from` on, stopping before `max_bytes` is passed
     /// (but always returning at least one batch when `from` is below the log end).
     fn read(&self, from: u64, max_bytes: usize) -> Result<ReadBatches, LogError>;
 
-    /// The first retained offset.
+    /// The first offset a reader may ask for: the first retained one, or where records were
+    /// deleted up to (then inside the first batch a read returns).
     fn log_start(&self) -> u64;
     /// The offset the next record will get.
     fn log_end(&self) -> u64;

@@ -52,8 +52,12 @@ fn read_all(broker: &Broker, fetch: &ReplicaFetch) -> (Vec<FetchedPartition>, Ve
                 } else if asked.leader_epoch > epoch {
                     part.error = Some(ReplicaError::NotLeader);
                 } else {
-                    match partition.serve_follower(fetch.replica, asked.fetch_offset, budget) {
+                    let at = (asked.log_start, asked.fetch_offset);
+                    match partition.serve_follower(fetch.replica, at, budget) {
                         Ok(read) => {
+                            // A follower still starting below records deleted here learns of
+                            // it now, not at the end of a long poll.
+                            ready |= read.batches.log_start > asked.log_start;
                             part.log_start = read.batches.log_start;
                             part.log_end = read.batches.log_end;
                             part.high_watermark = read.high_watermark;

@@ -30,6 +30,11 @@ pub struct FetchPartition {
     pub leader_epoch: u32,
     /// The follower's log end: it holds everything below.
     pub fetch_offset: u64,
+    /// The follower's own log start (Kafka's follower `log_start_offset`): a leader that deleted
+    /// records answers at once a follower still starting below, and waits for it to catch up
+    /// before it answers the delete.
+    #[serde(default)]
+    pub log_start: u64,
 }
 
 /// Why a leader did not serve one partition.

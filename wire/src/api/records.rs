@@ -222,3 +222,26 @@ pub struct FetchResponse {
     pub next_offset: u64,
     pub records: Vec<FetchedRecord>,
 }
+
+/// `DELETE /v1/topics/{topic}/partitions/{partition}/records`: the records to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRecordsQuery {
+    /// Every record below this offset is deleted; at most the high watermark.
+    pub before: u64,
+}
+
+/// The answer to a delete of records: where the partition now starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeleteRecordsResponse {
+    pub topic: String,
+    pub partition: u32,
+    /// The first offset left: `before`, or the log start if it was already past it.
+    pub log_start: u64,
+}

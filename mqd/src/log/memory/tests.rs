@@ -327,3 +327,88 @@ fn a_reset_log_starts_empty_where_it_is_told() {
     assert_eq!(budget.used(), 0);
     assert_eq!(append(&mut log, &budget, batch(0, 1, 1_000, 10)), 5_000);
 }
+
+#[test]
+fn deleting_records_moves_the_log_start_inside_a_batch_and_frees_whole_segments() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
+    for i in 0..50 {
+        append(&mut log, &budget, batch(i * 4, 4, 1_000 + i as i64, 64));
+    }
+    let (segments, bytes) = (log.segment_count(), log.size_bytes());
+    let evicted = log.delete_before(101).unwrap();
+    assert!(evicted.segments > 0, "{evicted:?}");
+    assert_eq!(log.segment_count(), segments - evicted.segments as usize);
+    assert_eq!(log.size_bytes(), bytes - evicted.bytes);
+    assert_eq!(budget.used(), log.size_bytes());
+    assert_eq!((log.log_start(), log.log_end()), (101, 200));
+    assert!(matches!(
+        log.read(100, usize::MAX),
+        Err(LogError::OffsetOutOfRange {
+            requested: 100,
+            log_start: 101,
+            ..
+        })
+    ));
+    // The batch holding 101 begins at 100: a read gives it whole, readers skip below.
+    let read = log.read(101, usize::MAX).unwrap();
+    assert_eq!(read.log_start, 101);
+    let first = BatchIter::new(&read.bytes).next().unwrap().unwrap();
+    assert_eq!(first.header.base_offset, 100);
+    assert_eq!(records_of(&read, 101).len(), 99);
+    assert_eq!(log.offset_for_timestamp(0), Some((101, 1_025)));
+
+    assert_eq!(
+        log.delete_before(50).unwrap().segments,
+        0,
+        "below the start: nothing"
+    );
+    assert_eq!(log.log_start(), 101);
+    assert!(matches!(
+        log.delete_before(201),
+        Err(LogError::OffsetOutOfRange { requested: 201, .. })
+    ));
+    // Up to the end: empty, offsets kept, memory back.
+    log.delete_before(200).unwrap();
+    assert_eq!((log.log_start(), log.log_end()), (200, 200));
+    assert_eq!(budget.used(), log.size_bytes());
+    assert_eq!(append(&mut log, &budget, batch(200, 1, 5_000, 8)), 200);
+    assert_eq!(log.log_start(), 200);
+}
+
+#[test]
+fn an_empty_replica_starting_inside_a_batch_keeps_that_batch_whole() {
+    let budget = MemoryBudget::new(1 << 30);
+    let mut leader = MemoryLog::new(settings(2048, 256), Arc::clone(&budget));
+    for i in 0..10 {
+        append(&mut leader, &budget, batch(i * 4, 4, 1, 16));
+    }
+    leader.delete_before(22).unwrap();
+    let read = leader.read(22, usize::MAX).unwrap();
+
+    let mut follower = MemoryLog::starting_at(22, settings(2048, 256), Arc::clone(&budget));
+    for batch in BatchIter::new(&read.bytes) {
+        let batch = batch.unwrap();
+        let mut reservation = budget.try_reserve(batch.as_bytes().len() as u64).unwrap();
+        follower
+            .append_replica(batch.as_bytes(), &mut reservation)
+            .unwrap();
+    }
+    assert_eq!(
+        (follower.log_start(), follower.log_end()),
+        (22, 40),
+        "the leader's start, not the batch's"
+    );
+    assert_eq!(
+        records_of(&follower.read(22, usize::MAX).unwrap(), 22),
+        records_of(&read, 22)
+    );
+    // A batch that does not reach the follower's end is still refused.
+    let mut stray = batch(0, 4, 1, 16);
+    patch_leader_fields(&mut stray, 30, 3);
+    let mut reservation = budget.try_reserve(stray.len() as u64).unwrap();
+    assert!(matches!(
+        follower.append_replica(&stray, &mut reservation),
+        Err(LogError::NotContiguous { .. })
+    ));
+}

@@ -1,0 +1,66 @@
+//! `DELETE /v1/topics/{topic}/partitions/{partition}/records?before=N`: deletes a partition's
+//! records below an offset (Kafka's DeleteRecords, which the Kafka listener serves through the
+//! same [`crate::broker::Partition::delete_records_before`]). Routing sends it to the leader.
+
+use super::extract::{ApiPath, ApiQuery};
+use super::{ApiError, AppState};
+use axum::extract::State;
+use axum::Json;
+use mq_wire::api::{DeleteRecordsQuery, DeleteRecordsResponse};
+use mq_wire::ErrorBody;
+use std::time::Duration;
+
+/// Delete a partition's records below an offset.
+///
+/// The log start moves to `before` (at most the high watermark); whole segments below it give
+/// their memory back at once, and a record below it is never read again, from this node or, in a
+/// cluster, from a follower that becomes leader: the answer comes once every in-sync follower's
+/// log starts there too. Consumers whose position is below get `offset_out_of_range` and reset.
+#[utoipa::path(
+    delete,
+    path = "/v1/topics/{topic}/partitions/{partition}/records",
+    tag = "records",
+    params(super::openapi::PartitionParams, DeleteRecordsQuery),
+    responses(
+        (status = 200, description = "Deleted: where the partition starts now", body = DeleteRecordsResponse),
+        (status = 400, description = "`invalid_request`: `before` missing or not a u64, an unknown parameter, a path partition that is not a u32", body = ErrorBody),
+        (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 416, description = "`offset_out_of_range`: `before` past the high watermark", body = ErrorBody),
+        (status = 421, description = "`not_leader` (cluster): the request reached a node that does not lead the partition", body = ErrorBody),
+        (status = 503, description = "`partition_unavailable` (cluster): the leader is down or cannot be reached", body = ErrorBody),
+        (status = 504, description = "`replication_timeout` (cluster): an in-sync follower did not take the new log start within `cluster.replication_timeout` (the leader has deleted the records)", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath((topic_name, partition_index)): ApiPath<(String, u32)>,
+    ApiQuery(query): ApiQuery<DeleteRecordsQuery>,
+) -> Result<Json<DeleteRecordsResponse>, ApiError> {
+    let log_start = delete_records(&state, &topic_name, partition_index, query.before).await?;
+    Ok(Json(DeleteRecordsResponse {
+        topic: topic_name,
+        partition: partition_index,
+        log_start,
+    }))
+}
+
+/// Deletes `topic`/`partition`'s records below `before` on this node, its leader, and waits for
+/// the in-sync followers to start there too; the new log start. The Kafka listener's
+/// DeleteRecords calls this too.
+pub(crate) async fn delete_records(
+    state: &AppState,
+    topic: &str,
+    partition: u32,
+    before: u64,
+) -> Result<u64, ApiError> {
+    let topic = state.broker.topic(topic)?;
+    let partition = topic.partition(partition)?;
+    let log_start = partition.delete_records_before(before)?;
+    let timeout = state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
+        c.settings().replication_timeout.0
+    });
+    partition
+        .wait_followers_log_start(log_start, timeout)
+        .await?;
+    Ok(log_start)
+}
