@@ -574,8 +574,22 @@ fn a_restarted_node_that_has_not_caught_up_answers_retriable_not_unknown_topic()
     );
     let fetched = node.try_get(&format!("{}?offset=0", produce_path("known", partition)));
     let unknown = node.try_get(&format!("{}?offset=0", produce_path("never-created", 0)));
+    let described = node.try_get("/v1/topics/known");
+    let spread = node.try_post(
+        "/v1/topics/known/records",
+        &json!({"records": [{"value": "x"}]}),
+    );
     for &id in &others {
         cluster.resume(id);
+    }
+    for (what, answer) in [("describe", described), ("topic-wide produce", spread)] {
+        let answer = answer.unwrap_or_else(|e| panic!("{what} to the restarted node: {e}"));
+        assert!(
+            is_unavailable(&answer) && message(&answer).contains("rejoining"),
+            "{what} to a restarted node that has not caught up: {} {:?}",
+            answer.status,
+            answer.body
+        );
     }
     for (what, answer) in [("produce", produced), ("fetch", fetched)] {
         let answer = answer.unwrap_or_else(|e| panic!("{what} to the restarted node: {e}"));

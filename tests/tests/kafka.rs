@@ -782,12 +782,16 @@ fn topic_configs_are_altered_through_kafka() {
         )
         .expect("DescribeConfigs answered");
     let described = described[0].as_ref().expect("the topic's configs");
+    let retention = described.get("retention.ms").expect("retention.ms");
+    assert_eq!(retention.value.as_deref(), Some("60000"));
+    assert!(!retention.is_read_only, "alterable: {retention:?}");
     assert_eq!(
-        described
-            .get("retention.ms")
-            .and_then(|e| e.value.as_deref()),
-        Some("60000")
+        retention.source,
+        rdkafka::admin::ConfigSource::DynamicTopic,
+        "set for the topic"
     );
+    let segment = described.get("segment.bytes").expect("segment.bytes");
+    assert!(segment.is_read_only, "{segment:?}");
 
     // A config mq does not alter, in a raw AlterConfigs v0 (the rdkafka crate drops the
     // per-resource error): INVALID_CONFIG (40) with a message naming it.
@@ -892,8 +896,11 @@ fn records_are_deleted_through_kafka() {
     let refused = runtime()
         .block_on(admin.delete_records(&past, &AdminOptions::new()))
         .expect("DeleteRecords answered");
-    assert!(
-        refused.elements()[0].error().is_err(),
+    assert_eq!(
+        refused.elements()[0].error(),
+        Err(rdkafka::error::KafkaError::OffsetFetch(
+            rdkafka::types::RDKafkaErrorCode::OffsetOutOfRange
+        )),
         "past the high watermark: {refused:?}"
     );
     assert_eq!(

@@ -130,12 +130,18 @@ fn alter_errors_have_their_codes() {
         (unknown.status, unknown.error_code()),
         (404, "unknown_topic")
     );
-    let malformed = mqd.post_raw("/v1/topics/fixed/config", "application/json", b"{".to_vec());
-    assert_eq!(
-        malformed.status, 405,
-        "POST is not the method: {:?}",
-        malformed.body
-    );
+    let malformed = mqd
+        .http()
+        .patch(mqd.url("/v1/topics/fixed/config"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let body: serde_json::Value = malformed.json().unwrap();
+    assert_eq!(body["error"]["code"], "malformed_json", "{body}");
+    let wrong_method = mqd.post("/v1/topics/fixed/config", &json!({"retention_ms": 1}));
+    assert_eq!(wrong_method.status, 405, "{:?}", wrong_method.body);
     let described = mqd.get("/v1/topics/fixed");
     assert_eq!(
         described.body["config"]["min_insync_replicas"], 1,

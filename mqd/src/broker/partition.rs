@@ -294,6 +294,8 @@ impl Partition {
         if changed_role {
             self.high_watermark.send_modify(|_| {});
         }
+        // A delete of records waiting on followers re-checks against the new ISR.
+        self.followers_fetched.notify_waiters();
         changed_role
     }
 

@@ -4,10 +4,12 @@
 
 use super::extract::{ApiPath, ApiQuery};
 use super::{ApiError, AppState};
+use crate::broker::Partition;
 use axum::extract::State;
 use axum::Json;
 use mq_wire::api::{DeleteRecordsQuery, DeleteRecordsResponse};
 use mq_wire::ErrorBody;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Delete a partition's records below an offset.
@@ -45,22 +47,36 @@ pub async fn delete(
 }
 
 /// Deletes `topic`/`partition`'s records below `before` on this node, its leader, and waits for
-/// the in-sync followers to start there too; the new log start. The Kafka listener's
-/// DeleteRecords calls this too.
+/// the in-sync followers to start there too; the new log start.
 pub(crate) async fn delete_records(
     state: &AppState,
     topic: &str,
     partition: u32,
     before: u64,
 ) -> Result<u64, ApiError> {
-    let topic = state.broker.topic(topic)?;
-    let partition = topic.partition(partition)?;
-    let log_start = partition.delete_records_before(before)?;
-    let timeout = state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
-        c.settings().replication_timeout.0
-    });
+    let (partition, log_start) = start_delete(state, topic, partition, before)?;
     partition
-        .wait_followers_log_start(log_start, timeout)
+        .wait_followers_log_start(log_start, replication_timeout(state))
         .await?;
     Ok(log_start)
+}
+
+/// The leader's part of a delete: the partition and its new log start, followers not waited
+/// for (the Kafka listener deletes in every partition of a request first, then waits for all).
+pub(crate) fn start_delete(
+    state: &AppState,
+    topic: &str,
+    partition: u32,
+    before: u64,
+) -> Result<(Arc<Partition>, u64), ApiError> {
+    let partition = Arc::clone(state.broker.topic(topic)?.partition(partition)?);
+    let log_start = partition.delete_records_before(before)?;
+    Ok((partition, log_start))
+}
+
+/// How long a delete waits for the in-sync followers: `cluster.replication_timeout`.
+pub(crate) fn replication_timeout(state: &AppState) -> Duration {
+    state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
+        c.settings().replication_timeout.0
+    })
 }

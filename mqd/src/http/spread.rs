@@ -110,6 +110,21 @@ fn leaders_of(record: &TopicRecord, alive: impl Fn(u64) -> bool) -> BTreeSet<u64
         .collect()
 }
 
+/// A topic this node does not know: unknown (404) once this node has re-applied the metadata,
+/// retriable (503, "rejoining") before, when it may only not have heard of it yet.
+fn unknown_topic(cluster: &Cluster, name: &str) -> ApiError {
+    if cluster.registered() {
+        return ApiError::new(ErrorCode::UnknownTopic, format!("unknown topic `{name}`"));
+    }
+    ApiError::new(
+        ErrorCode::PartitionUnavailable,
+        format!(
+            "node {} is rejoining the cluster after a restart and does not know topic `{name}` yet; retry shortly",
+            cluster.node_id()
+        ),
+    )
+}
+
 pub async fn describe(
     state: &AppState,
     cluster: &Arc<Cluster>,
@@ -117,10 +132,11 @@ pub async fn describe(
 ) -> Result<TopicDescription, ApiError> {
     let _ = cluster.catch_up().await;
     let applied = cluster.metadata();
-    let record =
-        applied.metadata.topics.get(name).ok_or_else(|| {
-            ApiError::new(ErrorCode::UnknownTopic, format!("unknown topic `{name}`"))
-        })?;
+    let record = applied
+        .metadata
+        .topics
+        .get(name)
+        .ok_or_else(|| unknown_topic(cluster, name))?;
     let nodes = leaders_of(record, |n| applied.metadata.is_alive(n));
     let mut found = led_partitions(state, cluster, nodes).await;
     let partitions = record
@@ -191,16 +207,18 @@ pub async fn produce(
         Ok(topic) => topic,
         Err(_) => {
             let _ = cluster.catch_up().await;
-            state.broker.topic(topic_name)?
+            state
+                .broker
+                .topic(topic_name)
+                .map_err(|_| unknown_topic(cluster, topic_name))?
         }
     };
     let applied = cluster.metadata();
-    let placed = applied.metadata.topics.get(topic_name).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownTopic,
-            format!("unknown topic `{topic_name}`"),
-        )
-    })?;
+    let placed = applied
+        .metadata
+        .topics
+        .get(topic_name)
+        .ok_or_else(|| unknown_topic(cluster, topic_name))?;
     // The metadata decides the count: the local topic may be an older one of the same name.
     let count = placed.partitions.len() as u32;
     let mut parts: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -282,7 +300,10 @@ pub async fn list_offsets(
         Ok(topic) => topic,
         Err(_) => {
             let _ = cluster.catch_up().await;
-            state.broker.topic(topic_name)?
+            state
+                .broker
+                .topic(topic_name)
+                .map_err(|_| unknown_topic(cluster, topic_name))?
         }
     };
     let wanted: Vec<u32> = match query.partition {

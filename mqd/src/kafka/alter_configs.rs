@@ -56,11 +56,17 @@ impl TopicSetting {
                 .parse::<i64>()
                 .map_err(|_| invalid("not a number"))
         };
-        // Kafka's -1: unlimited, mq's 0.
-        let unlimited_or = |n: i64| if n < 0 { 0 } else { n as u64 };
+        // Kafka's -1 is unlimited, mq's 0; Kafka's 0 keeps nothing past the active segment,
+        // the closest mq has is 1 (ms or byte). Below -1 Kafka refuses, and so does this.
+        let limit = || match number()? {
+            -1 => Ok(0),
+            0 => Ok(1),
+            n if n > 0 => Ok(n as u64),
+            _ => Err(invalid("-1 (unlimited) or more")),
+        };
         Ok(match name {
-            "retention.ms" => Self::RetentionMs(unlimited_or(number()?)),
-            "retention.bytes" => Self::RetentionBytes(unlimited_or(number()?)),
+            "retention.ms" => Self::RetentionMs(limit()?),
+            "retention.bytes" => Self::RetentionBytes(limit()?),
             "min.insync.replicas" => Self::MinInsyncReplicas(
                 u32::try_from(number()?).map_err(|_| invalid("out of range"))?,
             ),
@@ -385,6 +391,10 @@ mod tests {
             ),
             (vec![("no.such.config", SET, Some("1"))], "no.such.config"),
             (vec![("retention.ms", 2, Some("1"))], "APPEND"),
+            (
+                vec![("retention.bytes", SET, Some("-7"))],
+                "-1 (unlimited) or more",
+            ),
         ] {
             let answer = incremental_alter_configs(&state, incremental(&configs, false)).await;
             let response = &answer.responses[0];

@@ -1,8 +1,9 @@
 //! DescribeConfigs and DescribeCluster. A topic's configs are the settings mq has, under Kafka's
 //! names (`retention.ms`, `retention.bytes`, `segment.bytes`, `max.message.bytes`,
 //! `min.insync.replicas`, `unclean.leader.election.enable`, `cleanup.policy`); a broker's are the
-//! node limits Kafka clients size their requests by. All are read-only here: configs change by
-//! recreating a topic or editing the node's file.
+//! node limits Kafka clients size their requests by. A topic's retention, `min.insync.replicas`
+//! and `unclean.leader.election.enable` are alterable (`alter_configs.rs`), and shown as set for
+//! the topic when they differ from the node's default; the rest come from the node's file.
 
 use super::metadata::{brokers, controller, CLUSTER_ID};
 use super::{text, KafkaState};
@@ -21,6 +22,15 @@ const BROKER: i8 = 4;
 /// Kafka's config sources: set for this topic, or the node's default.
 const TOPIC_CONFIG: i8 = 1;
 const DEFAULT_CONFIG: i8 = 5;
+
+/// The topic configs AlterConfigs and IncrementalAlterConfigs change.
+const ALTERABLE: [&str; 5] = [
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+];
 
 /// mq's "0: no limit" as Kafka's -1.
 fn unlimited(value: u64) -> String {
@@ -48,18 +58,33 @@ pub(super) fn describe_configs(
                 TOPIC => match state.app.broker.topic(name) {
                     Ok(topic) => {
                         let config = topic.config();
+                        let source = |is_default: bool| {
+                            if is_default {
+                                DEFAULT_CONFIG
+                            } else {
+                                TOPIC_CONFIG
+                            }
+                        };
+                        let default_min_insync = node
+                            .topics
+                            .default_min_insync_replicas
+                            .min(config.replication_factor);
                         vec![
                             ("cleanup.policy", "delete".to_owned(), DEFAULT_CONFIG),
-                            ("retention.ms", unlimited(config.retention_ms), TOPIC_CONFIG),
+                            (
+                                "retention.ms",
+                                unlimited(config.retention_ms),
+                                source(config.retention_ms == node.log.retention.as_millis()),
+                            ),
                             (
                                 "retention.bytes",
                                 unlimited(config.retention_bytes),
-                                TOPIC_CONFIG,
+                                source(config.retention_bytes == node.log.retention_bytes.0),
                             ),
                             (
                                 "segment.bytes",
                                 config.segment_bytes.to_string(),
-                                TOPIC_CONFIG,
+                                DEFAULT_CONFIG,
                             ),
                             (
                                 "max.message.bytes",
@@ -69,12 +94,12 @@ pub(super) fn describe_configs(
                             (
                                 "min.insync.replicas",
                                 config.min_insync_replicas.to_string(),
-                                TOPIC_CONFIG,
+                                source(config.min_insync_replicas == default_min_insync),
                             ),
                             (
                                 "unclean.leader.election.enable",
                                 config.unclean_leader_election.to_string(),
-                                TOPIC_CONFIG,
+                                source(!config.unclean_leader_election),
                             ),
                         ]
                     }
@@ -131,10 +156,11 @@ pub(super) fn describe_configs(
                 .into_iter()
                 .filter(|(key, _, _)| wanted(key))
                 .map(|(key, value, source)| {
+                    let alterable = resource.resource_type == TOPIC && ALTERABLE.contains(&key);
                     DescribeConfigsResourceResult::default()
                         .with_name(text(key))
                         .with_value(Some(text(&value)))
-                        .with_read_only(true)
+                        .with_read_only(!alterable)
                         .with_config_source(source)
                 })
                 .collect();

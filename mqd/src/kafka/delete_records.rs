@@ -1,17 +1,22 @@
 //! DeleteRecords (what `kafka-delete-records` and Kafka Streams' repartition purge send): each
 //! partition's records below an offset are deleted on its leader, through the same
 //! [`crate::broker::Partition::delete_records_before`] as the HTTP API's `DELETE
-//! /v1/topics/{topic}/partitions/{partition}/records`, which also waits for the in-sync followers
-//! to take the new log start. Offset -1 stands for the high watermark.
+//! /v1/topics/{topic}/partitions/{partition}/records`: every partition asked is deleted first, then
+//! the in-sync followers of all are waited for together (within the request's `timeout_ms`, at
+//! most `cluster.replication_timeout`). Offset -1 stands for the high watermark.
 
 use super::error_codes::kafka_error;
 use super::KafkaState;
+use crate::broker::Partition;
+use crate::http::delete_records::{replication_timeout, start_delete};
 use crate::http::ApiError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Kafka's "up to the high watermark".
 const HIGH_WATERMARK: i64 = -1;
@@ -20,35 +25,58 @@ pub(super) async fn delete_records(
     state: &KafkaState,
     request: &DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
-    let mut topics = Vec::with_capacity(request.topics.len());
+    // Every partition's records go first; then the in-sync followers of all of them are waited
+    // for together, within the request's timeout.
+    let mut started = Vec::new();
     for asked in &request.topics {
-        let mut partitions = Vec::with_capacity(asked.partitions.len());
-        for p in &asked.partitions {
-            let result =
-                DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-            partitions.push(
-                match delete_one(state, asked.name.as_str(), p.partition_index, p.offset).await {
-                    Ok(log_start) => result.with_low_watermark(log_start as i64),
-                    Err(error) => result.with_low_watermark(-1).with_error_code(error.code()),
-                },
-            );
-        }
+        let outcomes: Vec<_> = asked
+            .partitions
+            .iter()
+            .map(|p| {
+                let outcome = start_one(state, asked.name.as_str(), p.partition_index, p.offset);
+                (p.partition_index, outcome)
+            })
+            .collect();
+        started.push((asked.name.clone(), outcomes));
+    }
+    let mut timeout = replication_timeout(&state.app);
+    if let Ok(asked) = u64::try_from(request.timeout_ms) {
+        timeout = timeout.min(Duration::from_millis(asked));
+    }
+    let mut topics = Vec::with_capacity(started.len());
+    for (name, outcomes) in started {
+        let waits = outcomes.into_iter().map(|(index, outcome)| async move {
+            let outcome = match outcome {
+                Ok((partition, log_start)) => partition
+                    .wait_followers_log_start(log_start, timeout)
+                    .await
+                    .map(|()| log_start)
+                    .map_err(|e| kafka_error(ApiError::from(e).code)),
+                Err(error) => Err(error),
+            };
+            let result = DeleteRecordsPartitionResult::default().with_partition_index(index);
+            match outcome {
+                Ok(log_start) => result.with_low_watermark(log_start as i64),
+                Err(error) => result.with_low_watermark(-1).with_error_code(error.code()),
+            }
+        });
+        let partitions = futures_util::future::join_all(waits).await;
         topics.push(
             DeleteRecordsTopicResult::default()
-                .with_name(asked.name.clone())
+                .with_name(name)
                 .with_partitions(partitions),
         );
     }
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
-/// The new log start of one partition.
-async fn delete_one(
+/// Deletes one partition's records on its leader: the partition and its new log start.
+fn start_one(
     state: &KafkaState,
     topic: &str,
     partition: i32,
     offset: i64,
-) -> Result<u64, ResponseError> {
+) -> Result<(Arc<Partition>, u64), ResponseError> {
     let refused = |error: ApiError| kafka_error(error.code);
     let partition = u32::try_from(partition).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
     let before = match offset {
@@ -60,9 +88,7 @@ async fn delete_one(
             .map_err(|e| refused(e.into()))?,
         offset => u64::try_from(offset).map_err(|_| ResponseError::OffsetOutOfRange)?,
     };
-    crate::http::delete_records::delete_records(&state.app, topic, partition, before)
-        .await
-        .map_err(refused)
+    start_delete(&state.app, topic, partition, before).map_err(refused)
 }
 
 #[cfg(test)]

@@ -246,8 +246,7 @@ impl PartitionLog for MemoryLog {
         let log_start = self.log_start();
         self.segments
             .iter()
-            .find_map(|segment| segment.offset_for_timestamp(timestamp_ms))
-            .map(|(offset, timestamp)| (offset.max(log_start), timestamp))
+            .find_map(|segment| segment.offset_for_timestamp(timestamp_ms, log_start))
     }
 
     fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

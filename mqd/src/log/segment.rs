@@ -160,20 +160,21 @@ impl Segment {
         Ok(next)
     }
 
-    /// The first record at or after `timestamp_ms`, scanning batches whose newest record is late
-    /// enough (timestamps need not be monotonic, as in Kafka).
-    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        if self.max_timestamp < timestamp_ms {
+    /// The first record at offset `from` or later whose timestamp is at or after `timestamp_ms`,
+    /// scanning batches whose newest record is late enough (timestamps need not be monotonic,
+    /// as in Kafka). `from` is the log start, which may fall inside a batch.
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64, from: u64) -> Option<(u64, i64)> {
+        if self.max_timestamp < timestamp_ms || self.next_offset <= from {
             return None;
         }
         for batch in BatchIter::new(&self.data) {
             let batch: BatchView<'_> = batch.ok()?;
-            if batch.header.max_timestamp < timestamp_ms {
+            if batch.header.max_timestamp < timestamp_ms || batch.header.next_offset() <= from {
                 continue;
             }
             for record in batch.records() {
                 let record = record.ok()?;
-                if record.timestamp >= timestamp_ms {
+                if record.offset >= from && record.timestamp >= timestamp_ms {
                     return Some((record.offset, record.timestamp));
                 }
             }

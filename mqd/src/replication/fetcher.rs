@@ -178,7 +178,7 @@ async fn copy_round(
                 partition: partition.index(),
                 leader_epoch: partition.leader_epoch(),
                 fetch_offset: partition.log_end(),
-                log_start: partition.local_log_start(),
+                log_start: Some(partition.local_log_start()),
             })
             .collect(),
     };

@@ -22,6 +22,13 @@ fn replica_error(error: &BrokerError) -> ReplicaError {
     }
 }
 
+/// Whether a follower whose fetch said its log starts at `follower` must be answered at once
+/// to learn that the leader's now starts at `leader` (records deleted, or retention). A follower
+/// that does not say (an older version) is not: it would be answered at once forever.
+fn starts_below(follower: Option<u64>, leader: u64) -> bool {
+    follower.is_some_and(|start| start < leader)
+}
+
 /// Reads once for every partition of the fetch: their outcomes, their batches, and whether any
 /// had records or an error (either answers at once).
 fn read_all(broker: &Broker, fetch: &ReplicaFetch) -> (Vec<FetchedPartition>, Vec<Vec<u8>>, bool) {
@@ -52,12 +59,12 @@ fn read_all(broker: &Broker, fetch: &ReplicaFetch) -> (Vec<FetchedPartition>, Ve
                 } else if asked.leader_epoch > epoch {
                     part.error = Some(ReplicaError::NotLeader);
                 } else {
-                    let at = (asked.log_start, asked.fetch_offset);
+                    let at = (asked.log_start.unwrap_or(0), asked.fetch_offset);
                     match partition.serve_follower(fetch.replica, at, budget) {
                         Ok(read) => {
                             // A follower still starting below records deleted here learns of
                             // it now, not at the end of a long poll.
-                            ready |= read.batches.log_start > asked.log_start;
+                            ready |= starts_below(asked.log_start, read.batches.log_start);
                             part.log_start = read.batches.log_start;
                             part.log_end = read.batches.log_end;
                             part.high_watermark = read.high_watermark;
@@ -145,4 +152,26 @@ pub fn serve_epochs(broker: &Broker, query: &EpochQuery) -> EpochAnswer {
         })
         .collect();
     EpochAnswer { partitions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replication::protocol::FetchPartition;
+
+    #[test]
+    fn only_a_follower_that_says_it_starts_below_is_answered_at_once() {
+        assert!(starts_below(Some(0), 60));
+        assert!(!starts_below(Some(60), 60));
+        assert!(
+            !starts_below(Some(70), 60),
+            "its own retention went further"
+        );
+        assert!(!starts_below(None, 60), "an older follower says nothing");
+        let older: FetchPartition = serde_json::from_str(
+            r#"{"topic":"t","partition":0,"leader_epoch":1,"fetch_offset":5}"#,
+        )
+        .unwrap();
+        assert_eq!(older.log_start, None);
+    }
 }

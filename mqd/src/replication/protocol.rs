@@ -32,9 +32,10 @@ pub struct FetchPartition {
     pub fetch_offset: u64,
     /// The follower's own log start (Kafka's follower `log_start_offset`): a leader that deleted
     /// records answers at once a follower still starting below, and waits for it to catch up
-    /// before it answers the delete.
+    /// before it answers the delete. Absent from a node that does not send it (an older
+    /// version): never answered early, never counted as caught up.
     #[serde(default)]
-    pub log_start: u64,
+    pub log_start: Option<u64>,
 }
 
 /// Why a leader did not serve one partition.

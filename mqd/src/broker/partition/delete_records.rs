@@ -41,10 +41,12 @@ impl Partition {
         Ok(log_start)
     }
 
-    /// On the leader: waits until every in-sync follower's log starts at `log_start` or later
-    /// (Kafka's DeleteRecords waits for the replicas' low watermark likewise), so that no
-    /// follower elected next serves the deleted records. Fails with `not_leader` when leadership
-    /// moves meanwhile, `replication_timeout` past `timeout` (the leader has deleted them).
+    /// On the leader: waits until every in-sync follower's log starts at `log_start` or later,
+    /// and every follower being taken into the ISR (it may be elected once that applies), as
+    /// Kafka's DeleteRecords waits for the replicas' low watermark, so that the follower elected
+    /// next does not serve the deleted records. Wakes at every follower fetch and placement
+    /// change. Fails with `not_leader` when leadership moves meanwhile, `replication_timeout`
+    /// past `timeout` (the leader has deleted them).
     pub async fn wait_followers_log_start(
         &self,
         log_start: u64,
@@ -55,32 +57,45 @@ impl Partition {
             let fetched = self.followers_fetched.notified();
             tokio::pin!(fetched);
             fetched.as_mut().enable();
-            {
-                let placement = self.placement.read();
-                if placement.0 != Role::Leader {
-                    return Err(self.not_leader(placement.1.leader));
-                }
-                let followers = self.followers.lock();
-                let behind = placement.1.isr.iter().find(|&&node| {
-                    node != self.node
-                        && followers
-                            .log_start(node)
-                            .is_none_or(|start| start < log_start)
-                });
-                let Some(&behind) = behind else {
-                    return Ok(());
-                };
-                tracing::trace!(topic = %self.topic, partition = self.index, log_start, behind, "waiting for a follower to take the log start");
-            }
+            let Some(behind) = self.follower_starting_below(log_start)? else {
+                return Ok(());
+            };
+            tracing::trace!(topic = %self.topic, partition = self.index, log_start, behind, "waiting for a follower to take the log start");
             if tokio::time::timeout_at(deadline, fetched).await.is_err() {
-                return Err(BrokerError::DeleteNotReplicated {
-                    topic: self.topic.to_string(),
-                    partition: self.index,
-                    log_start,
-                    waited_ms: timeout.as_millis() as u64,
-                });
+                return match self.follower_starting_below(log_start)? {
+                    None => Ok(()),
+                    Some(_) => Err(BrokerError::DeleteNotReplicated {
+                        topic: self.topic.to_string(),
+                        partition: self.index,
+                        log_start,
+                        waited_ms: timeout.as_millis() as u64,
+                    }),
+                };
             }
         }
+    }
+
+    /// An in-sync (or joining) follower whose log, as its last fetch said, starts below
+    /// `log_start`; `not_leader` when this node no longer leads.
+    fn follower_starting_below(&self, log_start: u64) -> Result<Option<u64>, BrokerError> {
+        let joining = self.joining.lock().clone();
+        let placement = self.placement.read();
+        if placement.0 != Role::Leader {
+            return Err(self.not_leader(placement.1.leader));
+        }
+        let followers = self.followers.lock();
+        Ok(placement
+            .1
+            .isr
+            .iter()
+            .chain(&joining)
+            .copied()
+            .find(|&node| {
+                node != self.node
+                    && followers
+                        .log_start(node)
+                        .is_none_or(|start| start < log_start)
+            }))
     }
 }
 

@@ -357,6 +357,12 @@ fn deleting_records_moves_the_log_start_inside_a_batch_and_frees_whole_segments(
     assert_eq!(first.header.base_offset, 100);
     assert_eq!(records_of(&read, 101).len(), 99);
     assert_eq!(log.offset_for_timestamp(0), Some((101, 1_025)));
+    assert_eq!(
+        log.offset_for_timestamp(1_025),
+        Some((101, 1_025)),
+        "100 (deleted) shares the timestamp; the first left is 101"
+    );
+    assert_eq!(log.offset_for_timestamp(1_026), Some((104, 1_026)));
 
     assert_eq!(
         log.delete_before(50).unwrap().segments,
@@ -403,6 +409,19 @@ fn an_empty_replica_starting_inside_a_batch_keeps_that_batch_whole() {
         records_of(&follower.read(22, usize::MAX).unwrap(), 22),
         records_of(&read, 22)
     );
+    // An empty log is not extended backwards by a batch that ends before its start.
+    let mut empty = MemoryLog::starting_at(22, settings(2048, 256), Arc::clone(&budget));
+    let mut before_start = batch(0, 4, 1, 16);
+    patch_leader_fields(&mut before_start, 16, 3);
+    let mut reservation = budget.try_reserve(before_start.len() as u64).unwrap();
+    assert!(matches!(
+        empty.append_replica(&before_start, &mut reservation),
+        Err(LogError::NotContiguous {
+            base_offset: 16,
+            log_end: 22
+        })
+    ));
+    assert_eq!((empty.log_start(), empty.log_end()), (22, 22));
     // A batch that does not reach the follower's end is still refused.
     let mut stray = batch(0, 4, 1, 16);
     patch_leader_fields(&mut stray, 30, 3);
