@@ -458,15 +458,21 @@ struct Member {
 
 impl Member {
     fn new(bootstrap: &str, group: &str, topic: &str) -> Member {
-        let consumer: BaseConsumer = client_config(bootstrap)
+        Member::with(bootstrap, group, topic, &[("session.timeout.ms", "6000")])
+    }
+
+    fn with(bootstrap: &str, group: &str, topic: &str, extra: &[(&str, &str)]) -> Member {
+        let mut config = client_config(bootstrap);
+        config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "100")
-            .set("fetch.wait.max.ms", "50")
-            .create()
-            .expect("a consumer");
+            .set("fetch.wait.max.ms", "50");
+        for (key, value) in extra {
+            config.set(*key, *value);
+        }
+        let consumer: BaseConsumer = config.create().expect("a consumer");
         consumer.subscribe(&[topic]).expect("subscribe");
         Member {
             consumer,
@@ -907,4 +913,59 @@ fn records_are_deleted_through_kafka() {
         mqd.get("/v1/topics/purged").body["partitions"][0]["log_start"],
         4
     );
+}
+
+/// Static membership (KIP-345): a consumer with a `group.instance.id` that restarts takes its own
+/// place back, partitions and generation, without a rebalance, and does not wait for its previous
+/// session (30 s here) to expire; the group never shows two members for one name.
+#[test]
+fn a_static_member_restarts_into_its_own_place() {
+    let (mqd, bootstrap) = start();
+    create_topic(&bootstrap, "steady", 2);
+    produce_values(&bootstrap, "steady", (0..100).map(|i| format!("first {i}")));
+    let static_member = [
+        ("session.timeout.ms", "30000"),
+        ("group.instance.id", "worker-1"),
+    ];
+    let mut committed = std::collections::HashSet::new();
+    let mut first = Member::with(&bootstrap, "statics", "steady", &static_member);
+    let started = std::time::Instant::now();
+    while committed.len() < 100 {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "committed {}",
+            committed.len()
+        );
+        first.poll(&mut committed);
+    }
+    let before = mqd.get("/v1/groups/statics").body;
+    assert_eq!(before["members"].as_array().unwrap().len(), 1, "{before}");
+    assert_eq!(before["members"][0]["instance_id"], "worker-1", "{before}");
+    // The process goes away without leaving (a static member does not send LeaveGroup).
+    drop(first);
+
+    produce_values(&bootstrap, "steady", (0..50).map(|i| format!("second {i}")));
+    let mut second = Member::with(&bootstrap, "statics", "steady", &static_member);
+    let started = std::time::Instant::now();
+    while committed.len() < 150 {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "committed {}",
+            committed.len()
+        );
+        second.poll(&mut committed);
+    }
+    let after = mqd.get("/v1/groups/statics").body;
+    let members = after["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "one member for one name: {after}");
+    assert_eq!(members[0]["instance_id"], "worker-1");
+    assert_ne!(
+        members[0]["member_id"], before["members"][0]["member_id"],
+        "a new member id"
+    );
+    assert_eq!(
+        after["generation"], before["generation"],
+        "no rebalance: {after}"
+    );
+    assert_every_request_answered(&mqd);
 }

@@ -222,6 +222,7 @@ impl Groups {
                     .map(|m| MemberDescription {
                         member_id: m.id.clone(),
                         client_id: m.client_id.clone(),
+                        instance_id: m.instance_id.clone(),
                         topics: m.topics.clone(),
                         generation: m.delivered_generation,
                         assignment: by_topic(&m.owned),

@@ -77,6 +77,34 @@ impl ConsumerGroup {
         expired
     }
 
+    /// The id of the member joined under static name `instance`, if one is in the group.
+    pub fn member_of_instance(&self, instance: &str) -> Option<&str> {
+        self.members
+            .values()
+            .find(|m| m.instance_id.as_deref() == Some(instance))
+            .map(|m| m.id.as_str())
+    }
+
+    /// A static member back under a new id (KIP-345): `new_id` takes `old_id`'s place, what it
+    /// owns, its target and the generation delivered to it, so nothing is rebalanced; `old_id` is
+    /// no longer a member (its commits and heartbeats are refused). Its group-fetch positions
+    /// start again at the committed offsets: the new process has processed nothing.
+    pub fn replace_member(&mut self, old_id: &str, new_id: &str) -> bool {
+        let Some(mut member) = self.members.remove(old_id) else {
+            return false;
+        };
+        member.id = new_id.to_owned();
+        member.positions.clear();
+        for tp in &member.owned {
+            self.owners.insert(tp.clone(), new_id.to_owned());
+        }
+        if let Some(target) = self.target.remove(old_id) {
+            self.target.insert(new_id.to_owned(), target);
+        }
+        self.members.insert(new_id.to_owned(), member);
+        true
+    }
+
     /// Removes a member and frees its partitions. Returns whether it was there.
     pub fn remove_member(&mut self, id: &str) -> bool {
         let Some(member) = self.members.remove(id) else {

@@ -71,11 +71,37 @@ impl Groups {
         let mut topics = request.topics.clone();
         topics.sort();
         topics.dedup();
+        let returning = request
+            .instance_id
+            .as_deref()
+            .and_then(|instance| group.member_of_instance(instance))
+            .map(str::to_owned);
+        if let Some(previous) = returning {
+            group.replace_member(&previous, &id);
+            let member = group.members.get_mut(&id).expect("just replaced");
+            member.client_id = request.client_id.clone();
+            member.session_timeout = session_timeout;
+            member.last_seen = Instant::now();
+            member.offset_reset = request.auto_offset_reset.unwrap_or_default();
+            let resubscribed = member.topics != topics;
+            member.topics = topics;
+            tracing::info!(group = %group_name, member = %id, %previous, instance = ?request.instance_id, "static member back: it takes its previous member's place");
+            if resubscribed {
+                Self::refresh(group, broker, true);
+            }
+            // A new process holds nothing: it acknowledges the generation at once, freeing what
+            // moved away from it meanwhile.
+            let delivered = group.deliver(&id).expect("the member was just replaced");
+            group.acknowledge(&id, delivered.generation);
+            Self::refresh(group, broker, false);
+            return Ok(group.deliver(&id).expect("the member was just replaced"));
+        }
         group.members.insert(
             id.clone(),
             Member {
                 id: id.clone(),
                 client_id: request.client_id.clone(),
+                instance_id: request.instance_id.clone(),
                 topics,
                 session_timeout,
                 last_seen: Instant::now(),

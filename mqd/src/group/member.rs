@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Member {
     pub id: String,
     pub client_id: Option<String>,
+    /// A static member's name (Kafka's `group.instance.id`): kept across its restarts.
+    pub instance_id: Option<String>,
     pub topics: Vec<String>,
     pub session_timeout: Duration,
     pub last_seen: Instant,

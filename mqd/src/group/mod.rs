@@ -127,6 +127,15 @@ impl Groups {
         }
     }
 
+    /// The member id a static member (`instance_id` at join) holds now in `group`, if any.
+    pub fn member_of_instance(&self, group: &str, instance: &str) -> Option<String> {
+        let groups = self.groups.lock();
+        groups
+            .get(group)?
+            .member_of_instance(instance)
+            .map(str::to_owned)
+    }
+
     /// Drops the live state (members, assignments) of groups this node no longer coordinates:
     /// their members find the new coordinator and join there.
     pub fn retain_coordinated(&self, coordinates: impl Fn(&str) -> bool) {

@@ -492,3 +492,62 @@ async fn a_partition_handed_over_during_its_owners_commit_starts_past_that_commi
         "answered: no longer in flight"
     );
 }
+
+fn join_static(broker: &Broker, groups: &Groups, instance: &str) -> MemberAssignment {
+    let request = JoinGroupRequest {
+        topics: vec!["t".into()],
+        session_timeout_ms: Some(10_000),
+        instance_id: Some(instance.into()),
+        ..Default::default()
+    };
+    groups.join(broker, "g", &request).unwrap()
+}
+
+#[test]
+fn a_static_member_back_under_a_new_id_takes_its_place_without_a_rebalance() {
+    let (broker, groups) = setup();
+    let a = join_static(&broker, &groups, "a");
+    let b = join_static(&broker, &groups, "b");
+    // Settle: a lets go of what moved to b, b takes it.
+    let a = heartbeat(&broker, &groups, &a);
+    let a = heartbeat(&broker, &groups, &a);
+    let b = heartbeat(&broker, &groups, &b);
+    assert_eq!((owned(&a).len(), owned(&b).len()), (3, 3));
+    assert_eq!(a.generation, b.generation);
+
+    // a's process restarts: a new member id, the same name.
+    let back = join_static(&broker, &groups, "a");
+    assert_ne!(back.member_id, a.member_id);
+    assert_eq!(back.generation, a.generation, "no rebalance");
+    assert_eq!(owned(&back), owned(&a), "what a owned");
+    assert_no_overlap(&groups);
+    let stale = groups.heartbeat(
+        &broker,
+        "g",
+        &HeartbeatRequest {
+            member_id: a.member_id.clone(),
+            generation: a.generation,
+        },
+    );
+    assert!(
+        matches!(stale, Err(GroupError::UnknownMember { .. })),
+        "the old id is fenced: {stale:?}"
+    );
+    let b_after = heartbeat(&broker, &groups, &b);
+    assert_eq!(
+        (b_after.generation, owned(&b_after)),
+        (b.generation, owned(&b)),
+        "b noticed nothing"
+    );
+    assert_eq!(
+        groups.member_of_instance("g", "a").as_deref(),
+        Some(back.member_id.as_str())
+    );
+    {
+        let guard = groups.groups.lock();
+        assert_eq!(guard["g"].members.len(), 2, "one member per name");
+    }
+    // A member without a name still joins as a new member: a rebalance.
+    let c = join(&broker, &groups, 10_000);
+    assert_eq!(c.generation, b.generation + 1);
+}

@@ -22,7 +22,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 use mq_wire::api::{
     AssignmentStrategy, CommitRequest, GroupState, JoinGroupRequest as MqJoin, OffsetCommit,
@@ -41,6 +41,29 @@ fn code_of(error: GroupError) -> i16 {
         GroupError::SessionTimeoutOutOfRange { .. } => ResponseError::InvalidSessionTimeout.code(),
         error => kafka_error(ApiError::from(error).code).code(),
     }
+}
+
+/// [`code_of`], except that a request naming a static member (`group.instance.id`) whose name
+/// another member id holds now gets Kafka's `FENCED_INSTANCE_ID`: a newer process with the same
+/// name replaced this one, and the error is fatal for the older, so that two processes never
+/// take turns replacing each other.
+fn code_for_member(
+    state: &KafkaState,
+    group: &str,
+    instance: Option<&StrBytes>,
+    member_id: &str,
+    error: GroupError,
+) -> i16 {
+    if let (GroupError::UnknownMember { .. }, Some(instance)) = (&error, instance) {
+        let holder = state
+            .app
+            .groups
+            .member_of_instance(group, instance.as_str());
+        if holder.is_some_and(|holder| holder != member_id) {
+            return ResponseError::FencedInstanceId.code();
+        }
+    }
+    code_of(error)
 }
 
 /// The assignor a protocol name stands for here.
@@ -129,6 +152,10 @@ pub(super) async fn join_group(
                     session_timeout_ms: u64::try_from(request.session_timeout_ms).ok(),
                     strategy: Some(strategy),
                     client_id: client_id.map(str::to_owned),
+                    instance_id: request
+                        .group_instance_id
+                        .as_ref()
+                        .map(|i| i.as_str().to_owned()),
                     ..MqJoin::default()
                 },
             ),
@@ -160,7 +187,13 @@ pub(super) async fn join_group(
             .with_protocol_type(Some(text(CONSUMER)))
             .with_protocol_name(Some(protocol))
             .with_member_id(text(&assignment.member_id)),
-        Err(error) => failed(code_of(error)),
+        Err(error) => failed(code_for_member(
+            state,
+            group,
+            request.group_instance_id.as_ref(),
+            request.member_id.as_str(),
+            error,
+        )),
     }
 }
 
@@ -178,7 +211,13 @@ pub(super) fn sync_group(state: &KafkaState, request: &SyncGroupRequest) -> Sync
     match synced {
         Ok(Some(assignment)) => response.with_assignment(assignment_bytes(&assignment.assignment)),
         Ok(None) => response.with_error_code(ResponseError::RebalanceInProgress.code()),
-        Err(error) => response.with_error_code(code_of(error)),
+        Err(error) => response.with_error_code(code_for_member(
+            state,
+            request.group_id.as_str(),
+            request.group_instance_id.as_ref(),
+            request.member_id.as_str(),
+            error,
+        )),
     }
 }
 
@@ -193,7 +232,13 @@ pub(super) fn heartbeat(state: &KafkaState, request: &HeartbeatRequest) -> Heart
     let code = match alive {
         Ok(Liveness::Settled) => 0,
         Ok(Liveness::MustRejoin) => ResponseError::RebalanceInProgress.code(),
-        Err(error) => code_of(error),
+        Err(error) => code_for_member(
+            state,
+            request.group_id.as_str(),
+            request.group_instance_id.as_ref(),
+            request.member_id.as_str(),
+            error,
+        ),
     };
     HeartbeatResponse::default().with_error_code(code)
 }
@@ -201,12 +246,23 @@ pub(super) fn heartbeat(state: &KafkaState, request: &HeartbeatRequest) -> Heart
 pub(super) fn leave_group(state: &KafkaState, request: &LeaveGroupRequest) -> LeaveGroupResponse {
     let app = &state.app;
     let group = request.group_id.as_str();
-    let leave = |member: &str| match app.groups.leave(&app.broker, group, member) {
-        Ok(()) => 0,
-        Err(error) => code_of(error),
+    // A static member may leave by its name alone (member id empty: `kafka-consumer-groups
+    // --delete-members`); named with another member's id, it is fenced.
+    let leave = |member: &str, instance: Option<&StrBytes>| {
+        let holder = instance.and_then(|i| app.groups.member_of_instance(group, i.as_str()));
+        let member = match holder {
+            Some(holder) if member.is_empty() => holder,
+            Some(holder) if holder != member => return ResponseError::FencedInstanceId.code(),
+            _ => member.to_owned(),
+        };
+        match app.groups.leave(&app.broker, group, &member) {
+            Ok(()) => 0,
+            Err(error) => code_of(error),
+        }
     };
     if request.members.is_empty() {
-        return LeaveGroupResponse::default().with_error_code(leave(request.member_id.as_str()));
+        return LeaveGroupResponse::default()
+            .with_error_code(leave(request.member_id.as_str(), None));
     }
     let members = request
         .members
@@ -214,7 +270,8 @@ pub(super) fn leave_group(state: &KafkaState, request: &LeaveGroupRequest) -> Le
         .map(|m| {
             MemberResponse::default()
                 .with_member_id(m.member_id.clone())
-                .with_error_code(leave(m.member_id.as_str()))
+                .with_group_instance_id(m.group_instance_id.clone())
+                .with_error_code(leave(m.member_id.as_str(), m.group_instance_id.as_ref()))
         })
         .collect();
     LeaveGroupResponse::default().with_members(members)
@@ -269,7 +326,13 @@ pub(super) async fn offset_commit(
             .await
         {
             Ok(_) => 0,
-            Err(error) => code_of(error),
+            Err(error) => code_for_member(
+                state,
+                request.group_id.as_str(),
+                request.group_instance_id.as_ref(),
+                request.member_id.as_str(),
+                error,
+            ),
         }
     };
     let topics = request
@@ -399,6 +462,7 @@ pub(super) async fn describe_groups(
                         .map(|m| {
                             DescribedGroupMember::default()
                                 .with_member_id(text(&m.member_id))
+                                .with_group_instance_id(m.instance_id.as_deref().map(text))
                                 .with_client_id(text(m.client_id.as_deref().unwrap_or("")))
                                 .with_member_metadata(subscription_bytes(&m.topics))
                                 .with_member_assignment(assignment_bytes(&m.assignment))
@@ -441,6 +505,7 @@ pub(super) async fn delete_groups(
 mod tests {
     use super::*;
     use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::leave_group_request::MemberIdentity;
 
     fn state() -> KafkaState {
         let state = KafkaState::for_tests();
@@ -491,5 +556,49 @@ mod tests {
             too_short.error_code,
             ResponseError::InvalidSessionTimeout.code()
         );
+    }
+
+    #[tokio::test]
+    async fn a_static_member_replaced_by_a_newer_process_is_fenced() {
+        let state = state();
+        let instance = Some(text("worker-1"));
+        let first = join_group(
+            &state,
+            join("range", &["t"], 10_000).with_group_instance_id(instance.clone()),
+            None,
+        )
+        .await;
+        assert_eq!(first.error_code, 0);
+        let second = join_group(
+            &state,
+            join("range", &["t"], 10_000).with_group_instance_id(instance.clone()),
+            None,
+        )
+        .await;
+        assert_eq!(second.error_code, 0);
+        assert_ne!(second.member_id, first.member_id);
+        assert_eq!(second.generation_id, first.generation_id, "no rebalance");
+
+        let heartbeat_of = |member: &StrBytes| {
+            HeartbeatRequest::default()
+                .with_group_id(GroupId(text("g")))
+                .with_member_id(member.clone())
+                .with_generation_id(second.generation_id)
+                .with_group_instance_id(instance.clone())
+        };
+        let old = heartbeat(&state, &heartbeat_of(&first.member_id));
+        assert_eq!(old.error_code, ResponseError::FencedInstanceId.code());
+        let new = heartbeat(&state, &heartbeat_of(&second.member_id));
+        assert_ne!(new.error_code, ResponseError::FencedInstanceId.code());
+
+        // Leaving by name alone (what kafka-consumer-groups --delete-members sends).
+        let leave = LeaveGroupRequest::default()
+            .with_group_id(GroupId(text("g")))
+            .with_members(vec![MemberIdentity::default()
+                .with_member_id(text(""))
+                .with_group_instance_id(instance.clone())]);
+        let left = leave_group(&state, &leave);
+        assert_eq!(left.members[0].error_code, 0, "{left:?}");
+        assert_eq!(state.app.groups.member_of_instance("g", "worker-1"), None);
     }
 }

@@ -53,6 +53,11 @@ pub struct JoinGroupRequest {
     /// Free text shown by describe (host, process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// A static member's name (Kafka's `group.instance.id`, KIP-345), the same across restarts:
+    /// joining under the name of a member still in the group takes that member's place, its
+    /// partitions and generation, without a rebalance; the member id it had is fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
 }
 
 /// Partitions of one topic.
@@ -184,6 +189,9 @@ pub struct MemberDescription {
     pub member_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// A static member's name (`instance_id` at join).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     pub topics: Vec<String>,
     /// The generation last delivered to the member.
     pub generation: u64,
