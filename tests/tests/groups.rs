@@ -395,3 +395,53 @@ fn describe_reports_lag_as_log_end_minus_committed() {
         0
     );
 }
+
+/// A static member (`instance_id`) that joins again takes its own place: same partitions, same
+/// generation, one member in describe. The process it replaced is told `fenced_instance` (not
+/// `unknown_member`, which would make it join again and replace the newer one in turn).
+#[test]
+fn a_static_member_joining_again_takes_its_place_and_fences_the_old_process() {
+    let mqd = Mqd::start();
+    mqd.create_topic("steady", 2);
+    let join = |instance: &str| {
+        let joined = mqd.post(
+            "/v1/groups/statics/members",
+            &json!({"topics": ["steady"], "instance_id": instance, "session_timeout_ms": 30000}),
+        );
+        assert_eq!(joined.status, 200, "{:?}", joined.body);
+        joined.body
+    };
+    let first = join("worker-1");
+    let second = join("worker-1");
+    assert_ne!(second["member_id"], first["member_id"]);
+    assert_eq!(second["generation"], first["generation"], "no rebalance");
+    assert_eq!(second["assignment"], first["assignment"]);
+    let described = describe(&mqd, "statics");
+    let members = described["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{described}");
+    assert_eq!(members[0]["instance_id"], "worker-1");
+
+    let old = mqd.post(
+        "/v1/groups/statics/heartbeat",
+        &json!({"member_id": first["member_id"], "generation": first["generation"]}),
+    );
+    assert_eq!(
+        (old.status, old.error_code()),
+        (409, "fenced_instance"),
+        "{:?}",
+        old.body
+    );
+    let new = mqd.post(
+        "/v1/groups/statics/heartbeat",
+        &json!({"member_id": second["member_id"], "generation": second["generation"]}),
+    );
+    assert_eq!(new.status, 200, "{:?}", new.body);
+    let nameless = mqd.post(
+        "/v1/groups/statics/members",
+        &json!({"topics": ["steady"], "instance_id": ""}),
+    );
+    assert_eq!(
+        (nameless.status, nameless.error_code()),
+        (400, "invalid_request")
+    );
+}

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     StaleGeneration,
     /// Fencing: the member does not own the partition in the current assignment.
     NotPartitionOwner,
+    /// Fencing: a static member (`instance_id`) was replaced by a newer process joining under
+    /// the same name. Stop: joining again would replace the newer one in turn.
+    FencedInstance,
     /// The group has members: delete, reset and administrative commits need it empty.
     GroupNotEmpty,
     /// The member's `auto_offset_reset` is `none` and a partition has no committed offset.
@@ -101,8 +104,8 @@ impl ErrorCode {
             NotFound | UnknownTopic | UnknownPartition | NoRecord | UnknownGroup => 404,
             MethodNotAllowed => 405,
             RequestTimeout => 408,
-            TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | GroupNotEmpty
-            | NoCommittedOffset | OutOfOrderSequence => 409,
+            TopicExists | UnknownMember | StaleGeneration | NotPartitionOwner | FencedInstance
+            | GroupNotEmpty | NoCommittedOffset | OutOfOrderSequence => 409,
             PayloadTooLarge | RecordTooLarge | TooManyRecords => 413,
             UnsupportedMediaType => 415,
             OffsetOutOfRange => 416,
@@ -144,6 +147,7 @@ impl ErrorCode {
             UnknownMember => "unknown_member",
             StaleGeneration => "stale_generation",
             NotPartitionOwner => "not_partition_owner",
+            FencedInstance => "fenced_instance",
             GroupNotEmpty => "group_not_empty",
             NoCommittedOffset => "no_committed_offset",
             MemoryLimitExceeded => "memory_limit_exceeded",
@@ -210,6 +214,7 @@ mod tests {
             ErrorCode::OffsetOutOfRange,
             ErrorCode::StaleGeneration,
             ErrorCode::NotPartitionOwner,
+            ErrorCode::FencedInstance,
             ErrorCode::NoCommittedOffset,
             ErrorCode::NotLeader,
             ErrorCode::PartitionUnavailable,

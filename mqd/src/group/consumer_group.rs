@@ -37,6 +37,10 @@ pub(super) struct ConsumerGroup {
     /// that offset, not at the committed one the commit is about to replace: the old owner
     /// processed those records, and its commit is acknowledged once it applies.
     pub commits_in_flight: HashMap<TopicPartition, (u32, u64)>,
+    /// Member ids a static member's newer process replaced, with its name, until the old
+    /// session would have expired: their requests are told `fenced_instance`, not
+    /// `unknown_member`, so that the older process stops instead of joining again.
+    pub replaced: HashMap<String, (String, Instant)>,
 }
 
 impl ConsumerGroup {
@@ -52,6 +56,7 @@ impl ConsumerGroup {
             wake: Arc::new(Notify::new()),
             claim_epoch: None,
             commits_in_flight: HashMap::new(),
+            replaced: HashMap::new(),
         }
     }
 
@@ -65,6 +70,7 @@ impl ConsumerGroup {
 
     /// Removes members whose session expired; returns their ids.
     pub fn expire(&mut self, now: Instant) -> Vec<String> {
+        self.replaced.retain(|_, (_, until)| *until > now);
         let expired: Vec<String> = self
             .members
             .values()
@@ -93,8 +99,14 @@ impl ConsumerGroup {
         let Some(mut member) = self.members.remove(old_id) else {
             return false;
         };
+        if let Some(instance) = &member.instance_id {
+            let until = Instant::now() + member.session_timeout;
+            self.replaced
+                .insert(old_id.to_owned(), (instance.clone(), until));
+        }
         member.id = new_id.to_owned();
         member.positions.clear();
+        member.synced.clear();
         for tp in &member.owned {
             self.owners.insert(tp.clone(), new_id.to_owned());
         }
@@ -102,7 +114,25 @@ impl ConsumerGroup {
             self.target.insert(new_id.to_owned(), target);
         }
         self.members.insert(new_id.to_owned(), member);
+        // A group fetch the old id has waiting answers now (and finds it gone).
+        self.wake.notify_waiters();
         true
+    }
+
+    /// `error`, or `fenced_instance` when it is an unknown member that a static member's newer
+    /// process replaced.
+    pub fn refine(&self, error: GroupError) -> GroupError {
+        match error {
+            GroupError::UnknownMember { group, member } => match self.replaced.get(&member) {
+                Some((instance, _)) => GroupError::FencedInstance {
+                    group,
+                    member,
+                    instance: instance.clone(),
+                },
+                None => GroupError::UnknownMember { group, member },
+            },
+            error => error,
+        }
     }
 
     /// Removes a member and frees its partitions. Returns whether it was there.

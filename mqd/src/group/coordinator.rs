@@ -44,6 +44,11 @@ impl Groups {
         if request.topics.is_empty() {
             return Err(GroupError::NoTopics);
         }
+        if request.instance_id.as_deref() == Some("") {
+            return Err(GroupError::InvalidArgument(
+                "instance_id must not be empty: leave it out for a dynamic member".to_owned(),
+            ));
+        }
         let session_timeout = self.session_timeout(request.session_timeout_ms)?;
         let strategy = request.strategy.unwrap_or_default();
         let mut groups = self.groups.lock();

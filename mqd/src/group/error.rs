@@ -11,6 +11,12 @@ pub enum GroupError {
         "member `{member}` is not in group `{group}` (its session may have expired): join again"
     )]
     UnknownMember { group: String, member: String },
+    #[error("member `{member}` of group `{group}` was replaced by a newer process joining with instance_id `{instance}`: stop this one (two processes share the name)")]
+    FencedInstance {
+        group: String,
+        member: String,
+        instance: String,
+    },
     #[error("generation {given} is stale: member `{member}` is at generation {current}; heartbeat to learn the assignment")]
     StaleGeneration {
         member: String,
@@ -55,6 +61,7 @@ impl GroupError {
         match self {
             GroupError::UnknownGroup(_) => ErrorCode::UnknownGroup,
             GroupError::UnknownMember { .. } => ErrorCode::UnknownMember,
+            GroupError::FencedInstance { .. } => ErrorCode::FencedInstance,
             GroupError::StaleGeneration { .. } => ErrorCode::StaleGeneration,
             GroupError::NotPartitionOwner { .. } => ErrorCode::NotPartitionOwner,
             GroupError::GroupNotEmpty(_) => ErrorCode::GroupNotEmpty,

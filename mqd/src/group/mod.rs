@@ -136,6 +136,16 @@ impl Groups {
             .map(str::to_owned)
     }
 
+    /// `error` as a member of `group` should read it: `fenced_instance` rather than
+    /// `unknown_member` for a member id a static member's newer process replaced.
+    pub fn refine(&self, group: &str, error: GroupError) -> GroupError {
+        let groups = self.groups.lock();
+        match groups.get(group) {
+            Some(live) => live.refine(error),
+            None => error,
+        }
+    }
+
     /// Drops the live state (members, assignments) of groups this node no longer coordinates:
     /// their members find the new coordinator and join there.
     pub fn retain_coordinated(&self, coordinates: impl Fn(&str) -> bool) {

@@ -531,8 +531,24 @@ fn a_static_member_back_under_a_new_id_takes_its_place_without_a_rebalance() {
     );
     assert!(
         matches!(stale, Err(GroupError::UnknownMember { .. })),
-        "the old id is fenced: {stale:?}"
+        "the old id is out: {stale:?}"
     );
+    let told = groups.refine("g", stale.unwrap_err());
+    assert!(
+        matches!(&told, GroupError::FencedInstance { instance, .. } if instance == "a"),
+        "and told it was replaced, so that it does not join again: {told:?}"
+    );
+    assert_eq!(told.code(), ErrorCode::FencedInstance);
+    let nameless = groups.join(
+        &broker,
+        "g",
+        &JoinGroupRequest {
+            topics: vec!["t".into()],
+            instance_id: Some(String::new()),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(nameless, Err(GroupError::InvalidArgument(_))));
     let b_after = heartbeat(&broker, &groups, &b);
     assert_eq!(
         (b_after.generation, owned(&b_after)),

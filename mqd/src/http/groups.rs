@@ -78,7 +78,7 @@ pub(crate) async fn ready_to_join(state: &AppState, group: &str) -> Result<(), A
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 409, description = "`unknown_member`, `stale_generation` (a generation above the member's)", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `fenced_instance` (a static member replaced by a newer process with its `instance_id`), `stale_generation` (a generation above the member's)", body = ErrorBody),
     )
 )]
 pub async fn heartbeat(
@@ -86,11 +86,8 @@ pub async fn heartbeat(
     ApiPath(group): ApiPath<String>,
     ApiJson(request): ApiJson<HeartbeatRequest>,
 ) -> Result<Json<MemberAssignment>, ApiError> {
-    Ok(Json(state.groups.heartbeat(
-        &state.broker,
-        &group,
-        &request,
-    )?))
+    let answer = state.groups.heartbeat(&state.broker, &group, &request);
+    Ok(Json(answer.map_err(|e| state.groups.refine(&group, e))?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -109,14 +106,17 @@ pub struct LeaveResponse {
     responses(
         (status = 200, description = "The member left", body = LeaveResponse),
         (status = 400, description = "`invalid_request`: a path parameter that is not UTF-8", body = ErrorBody),
-        (status = 409, description = "`unknown_member`", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `fenced_instance`", body = ErrorBody),
     )
 )]
 pub async fn leave(
     State(state): State<AppState>,
     ApiPath((group, member_id)): ApiPath<(String, String)>,
 ) -> Result<Json<LeaveResponse>, ApiError> {
-    state.groups.leave(&state.broker, &group, &member_id)?;
+    state
+        .groups
+        .leave(&state.broker, &group, &member_id)
+        .map_err(|e| state.groups.refine(&group, e))?;
     Ok(Json(LeaveResponse {
         group,
         member_id,
@@ -150,7 +150,7 @@ pub async fn leave(
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-        (status = 409, description = "`unknown_member`, `stale_generation`, `no_committed_offset`", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `fenced_instance`, `stale_generation`, `no_committed_offset`", body = ErrorBody),
         (status = 500, description = "`internal`: a corrupt stored batch", body = ErrorBody),
     )
 )]
@@ -181,7 +181,8 @@ pub async fn fetch(
     let fetched = state
         .groups
         .fetch(&state.broker, &group, &request, fetch_limits, stop)
-        .await?;
+        .await
+        .map_err(|e| state.groups.refine(&group, e))?;
     for (topic, records, payload) in &fetched.counts {
         state.metrics.fetched(topic, *records, *payload);
     }
@@ -216,7 +217,7 @@ pub async fn fetch(
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
-        (status = 409, description = "`unknown_member`, `stale_generation`, `not_partition_owner`, `group_not_empty` (an operator's commit)", body = ErrorBody),
+        (status = 409, description = "`unknown_member`, `fenced_instance`, `stale_generation`, `not_partition_owner`, `group_not_empty` (an operator's commit)", body = ErrorBody),
     )
 )]
 pub async fn commit(
@@ -227,7 +228,8 @@ pub async fn commit(
     let committed = state
         .groups
         .commit_offsets(&state.broker, &group, &request)
-        .await?;
+        .await
+        .map_err(|e| state.groups.refine(&group, e))?;
     Ok(Json(CommitResponse { group, committed }))
 }
 

@@ -198,6 +198,22 @@ fn replication_factor_of(state: &KafkaState, topic: &str) -> u32 {
         .map_or(1, |t| t.config().replication_factor)
 }
 
+/// One resource of either API: a topic's changes, made by `changes` from the topic's defaults,
+/// applied (or with `validate_only` checked); any other resource refused.
+async fn alter_resource(
+    state: &KafkaState,
+    (resource_type, name): (i8, &str),
+    validate_only: bool,
+    changes: impl FnOnce(&AlterTopicConfigRequest) -> Result<AlterTopicConfigRequest, Refusal>,
+) -> Result<(), Refusal> {
+    if resource_type != TOPIC {
+        return Err(not_a_topic(resource_type));
+    }
+    let defaults = defaults(state, replication_factor_of(state, name));
+    let changes = changes(&defaults)?;
+    alter_topic(state, name, changes, validate_only).await
+}
+
 /// AlterConfigs (the older API): the configs named are set and every other goes back to its
 /// default, as Kafka replaces a topic's whole config.
 pub(super) async fn alter_configs(
@@ -207,22 +223,24 @@ pub(super) async fn alter_configs(
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.as_str().to_owned();
-        let outcome = async {
-            if resource.resource_type != TOPIC {
-                return Err(not_a_topic(resource.resource_type));
-            }
-            let mut changes = defaults(state, replication_factor_of(state, &name));
-            for config in &resource.configs {
-                let setting = match config.value.as_deref() {
-                    Some(value) => Some(TopicSetting::parse(config.name.as_str(), value)?),
-                    None => default_of(config.name.as_str(), &changes)?,
-                };
-                if let Some(setting) = setting {
-                    setting.apply_to_alter(&mut changes);
+        let outcome = alter_resource(
+            state,
+            (resource.resource_type, &name),
+            request.validate_only,
+            |defaults| {
+                let mut changes = defaults.clone();
+                for config in &resource.configs {
+                    let setting = match config.value.as_deref() {
+                        Some(value) => Some(TopicSetting::parse(config.name.as_str(), value)?),
+                        None => default_of(config.name.as_str(), defaults)?,
+                    };
+                    if let Some(setting) = setting {
+                        setting.apply_to_alter(&mut changes);
+                    }
                 }
-            }
-            alter_topic(state, &name, changes, request.validate_only).await
-        }
+                Ok(changes)
+            },
+        )
         .await;
         responses.push(answer(
             AlterConfigsResourceResponse::default()
@@ -244,30 +262,31 @@ pub(super) async fn incremental_alter_configs(
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.as_str().to_owned();
-        let outcome = async {
-            if resource.resource_type != TOPIC {
-                return Err(not_a_topic(resource.resource_type));
-            }
-            let defaults = defaults(state, replication_factor_of(state, &name));
-            let mut changes = AlterTopicConfigRequest::default();
-            for config in &resource.configs {
-                let key = config.name.as_str();
-                let setting = match (config.config_operation, config.value.as_deref()) {
-                    (SET, Some(value)) => Some(TopicSetting::parse(key, value)?),
-                    (SET, None) | (DELETE, _) => default_of(key, &defaults)?,
-                    (operation, _) => {
-                        return Err((
-                            ResponseError::InvalidConfig,
-                            format!("{key}: operation {operation} (APPEND or SUBTRACT) applies to list configs only; use SET (0) or DELETE (1)"),
-                        ))
+        let outcome = alter_resource(
+            state,
+            (resource.resource_type, &name),
+            request.validate_only,
+            |defaults| {
+                let mut changes = AlterTopicConfigRequest::default();
+                for config in &resource.configs {
+                    let key = config.name.as_str();
+                    let setting = match (config.config_operation, config.value.as_deref()) {
+                        (SET, Some(value)) => Some(TopicSetting::parse(key, value)?),
+                        (SET, None) | (DELETE, _) => default_of(key, defaults)?,
+                        (operation, _) => {
+                            return Err((
+                                ResponseError::InvalidConfig,
+                                format!("{key}: operation {operation} (APPEND or SUBTRACT) applies to list configs only; use SET (0) or DELETE (1)"),
+                            ))
+                        }
+                    };
+                    if let Some(setting) = setting {
+                        setting.apply_to_alter(&mut changes);
                     }
-                };
-                if let Some(setting) = setting {
-                    setting.apply_to_alter(&mut changes);
                 }
-            }
-            alter_topic(state, &name, changes, request.validate_only).await
-        }
+                Ok(changes)
+            },
+        )
         .await;
         responses.push(answer(
             IncrementalResourceResponse::default()

@@ -24,6 +24,7 @@ pub(super) fn kafka_error(code: ErrorCode) -> ResponseError {
         E::UnknownGroup => K::GroupIdNotFound,
         E::UnknownMember => K::UnknownMemberId,
         E::StaleGeneration | E::NotPartitionOwner => K::IllegalGeneration,
+        E::FencedInstance => K::FencedInstanceId,
         E::GroupNotEmpty => K::NonEmptyGroup,
         E::NotEnoughReplicas | E::NotEnoughNodes => K::NotEnoughReplicas,
         E::ReplicationTimeout | E::RequestTimeout | E::ForwardTimeout => K::RequestTimedOut,

@@ -54,6 +54,7 @@ fn code_for_member(
     member_id: &str,
     error: GroupError,
 ) -> i16 {
+    let error = state.app.groups.refine(group, error);
     if let (GroupError::UnknownMember { .. }, Some(instance)) = (&error, instance) {
         let holder = state
             .app
