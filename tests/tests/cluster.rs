@@ -418,13 +418,13 @@ fn a_dead_leaders_partitions_answer_503_and_the_rest_keeps_working() {
     }
 }
 
-#[test]
-fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
-    let mut cluster = Cluster::start(3);
+/// Creates a 3-partition topic through the controller; the controller, a node that is not the
+/// controller (the victim), and a partition the victim leads.
+fn partition_led_by_a_non_controller(cluster: &Cluster, topic: &str) -> (usize, usize, u32) {
     let controller = cluster.wait_for_controller();
     let created = cluster
         .node(controller)
-        .post("/v1/topics", &json!({"name": "durable", "partitions": 3}));
+        .post("/v1/topics", &json!({"name": topic, "partitions": 3}));
     assert_eq!(created.status, 201, "{:?}", created.body);
     let created: TopicDescription = serde_json::from_value(created.body).unwrap();
     let victim = cluster
@@ -438,6 +438,13 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
         .find(|p| p.leader == victim as u64)
         .expect("a partition led by the victim")
         .partition;
+    (controller, victim, partition)
+}
+
+#[test]
+fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
+    let mut cluster = Cluster::start(3);
+    let (controller, victim, partition) = partition_led_by_a_non_controller(&cluster, "durable");
     let via = cluster.node(controller);
 
     let values: Vec<String> = (0..10).map(|i| format!("before-{i}")).collect();
@@ -537,23 +544,7 @@ fn a_restarted_node_rejoins_and_never_reuses_an_offset() {
 #[test]
 fn a_restarted_node_that_has_not_caught_up_answers_retriable_not_unknown_topic() {
     let mut cluster = Cluster::start(3);
-    let controller = cluster.wait_for_controller();
-    let created = cluster
-        .node(controller)
-        .post("/v1/topics", &json!({"name": "known", "partitions": 3}));
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let created: TopicDescription = serde_json::from_value(created.body).unwrap();
-    let victim = cluster
-        .ids()
-        .into_iter()
-        .find(|&id| id != controller)
-        .unwrap();
-    let partition = created
-        .partitions
-        .iter()
-        .find(|p| p.leader == victim as u64)
-        .expect("a partition led by the victim")
-        .partition;
+    let (_controller, victim, partition) = partition_led_by_a_non_controller(&cluster, "known");
     let others: Vec<usize> = cluster
         .ids()
         .into_iter()
