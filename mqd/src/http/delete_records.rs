@@ -10,7 +10,6 @@ use axum::Json;
 use mq_wire::api::{DeleteRecordsQuery, DeleteRecordsResponse};
 use mq_wire::ErrorBody;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Delete a partition's records below an offset.
 ///
@@ -54,29 +53,24 @@ pub(crate) async fn delete_records(
     partition: u32,
     before: u64,
 ) -> Result<u64, ApiError> {
-    let (partition, log_start) = start_delete(state, topic, partition, before)?;
+    let (partition, log_start) = start_delete(state, topic, partition, Some(before))?;
     partition
-        .wait_followers_log_start(log_start, replication_timeout(state))
+        .wait_followers_log_start(log_start, super::replication_timeout(state))
         .await?;
     Ok(log_start)
 }
 
 /// The leader's part of a delete: the partition and its new log start, followers not waited
 /// for (the Kafka listener deletes in every partition of a request first, then waits for all).
+/// `before` `None`: up to the high watermark (Kafka's offset -1).
 pub(crate) fn start_delete(
     state: &AppState,
     topic: &str,
     partition: u32,
-    before: u64,
+    before: Option<u64>,
 ) -> Result<(Arc<Partition>, u64), ApiError> {
     let partition = Arc::clone(state.broker.topic(topic)?.partition(partition)?);
+    let before = before.unwrap_or_else(|| partition.high_watermark());
     let log_start = partition.delete_records_before(before)?;
     Ok((partition, log_start))
-}
-
-/// How long a delete waits for the in-sync followers: `cluster.replication_timeout`.
-pub(crate) fn replication_timeout(state: &AppState) -> Duration {
-    state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
-        c.settings().replication_timeout.0
-    })
 }

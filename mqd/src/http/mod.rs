@@ -61,6 +61,17 @@ pub struct AppState {
     pub cluster: Option<Arc<Cluster>>,
 }
 
+/// How long an answer waits for the in-sync replicas (an `acks=all` produce, a delete of
+/// records): `cluster.replication_timeout`; 10 s on a node alone, where there are none to wait for.
+pub(crate) fn replication_timeout(state: &AppState) -> std::time::Duration {
+    state
+        .cluster
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(10), |c| {
+            c.settings().replication_timeout.0
+        })
+}
+
 /// Every route, each taken from its handler's `#[utoipa::path]` (method, path and documentation in
 /// one place): the router serves them and [`openapi::document`] describes them.
 fn routes() -> OpenApiRouter<AppState> {

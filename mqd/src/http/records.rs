@@ -182,10 +182,9 @@ pub(crate) async fn acknowledge(
     if acks != Acks::All || commits.is_empty() {
         return Ok(());
     }
-    let timeout = state.cluster.as_ref().map_or(Duration::from_secs(10), |c| {
-        c.settings().replication_timeout.0
-    });
-    topic.await_commits(commits, timeout).await?;
+    topic
+        .await_commits(commits, super::replication_timeout(state))
+        .await?;
     Ok(())
 }
 

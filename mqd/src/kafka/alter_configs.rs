@@ -141,40 +141,6 @@ fn default_of(
     })
 }
 
-/// Applies (or with `validate_only` checks) `changes` to `topic`.
-async fn alter_topic(
-    state: &KafkaState,
-    topic: &str,
-    changes: AlterTopicConfigRequest,
-    validate_only: bool,
-) -> Result<(), Refusal> {
-    let current = state
-        .app
-        .broker
-        .topic(topic)
-        .map_err(|e| {
-            let error: crate::http::ApiError = e.into();
-            (kafka_error(error.code), error.message)
-        })?
-        .config();
-    if changes.is_empty() {
-        return Ok(());
-    }
-    altered(&current, &changes).map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
-    if validate_only {
-        return Ok(());
-    }
-    alter_topic_config(&state.app, topic, &changes)
-        .await
-        .map_err(|error| {
-            let kafka = match error.code {
-                ErrorCode::InvalidRequest => ResponseError::InvalidConfig,
-                code => kafka_error(code),
-            };
-            (kafka, error.message)
-        })
-}
-
 /// The refusal of a resource that is not a topic.
 fn not_a_topic(resource_type: i8) -> Refusal {
     match resource_type {
@@ -190,16 +156,9 @@ fn not_a_topic(resource_type: i8) -> Refusal {
     }
 }
 
-fn replication_factor_of(state: &KafkaState, topic: &str) -> u32 {
-    state
-        .app
-        .broker
-        .topic(topic)
-        .map_or(1, |t| t.config().replication_factor)
-}
-
-/// One resource of either API: a topic's changes, made by `changes` from the topic's defaults,
-/// applied (or with `validate_only` checked); any other resource refused.
+/// One resource of either API: a topic's changes, made by `changes` from the defaults of the
+/// topic's replication factor, applied through the same alter as the HTTP API's (or with
+/// `validate_only` checked against the topic's settings); any other resource refused.
 async fn alter_resource(
     state: &KafkaState,
     (resource_type, name): (i8, &str),
@@ -209,9 +168,30 @@ async fn alter_resource(
     if resource_type != TOPIC {
         return Err(not_a_topic(resource_type));
     }
-    let defaults = defaults(state, replication_factor_of(state, name));
-    let changes = changes(&defaults)?;
-    alter_topic(state, name, changes, validate_only).await
+    let current = state.app.broker.topic(name).map(|t| t.config());
+    let replication_factor = current.as_ref().map_or(1, |c| c.replication_factor);
+    let changes = changes(&defaults(state, replication_factor))?;
+    let current = current.map_err(|e| {
+        let error: crate::http::ApiError = e.into();
+        (kafka_error(error.code), error.message)
+    })?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if validate_only {
+        return altered(&current, &changes)
+            .map(|_| ())
+            .map_err(|e| (ResponseError::InvalidConfig, e.to_string()));
+    }
+    alter_topic_config(&state.app, name, &changes)
+        .await
+        .map_err(|error| {
+            let kafka = match error.code {
+                ErrorCode::InvalidRequest => ResponseError::InvalidConfig,
+                code => kafka_error(code),
+            };
+            (kafka, error.message)
+        })
 }
 
 /// AlterConfigs (the older API): the configs named are set and every other goes back to its

@@ -8,7 +8,8 @@
 use super::error_codes::kafka_error;
 use super::KafkaState;
 use crate::broker::Partition;
-use crate::http::delete_records::{replication_timeout, start_delete};
+use crate::http::delete_records::start_delete;
+use crate::http::replication_timeout;
 use crate::http::ApiError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
@@ -77,18 +78,12 @@ fn start_one(
     partition: i32,
     offset: i64,
 ) -> Result<(Arc<Partition>, u64), ResponseError> {
-    let refused = |error: ApiError| kafka_error(error.code);
     let partition = u32::try_from(partition).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
     let before = match offset {
-        HIGH_WATERMARK => state
-            .app
-            .broker
-            .topic(topic)
-            .and_then(|t| t.partition(partition).map(|p| p.high_watermark()))
-            .map_err(|e| refused(e.into()))?,
-        offset => u64::try_from(offset).map_err(|_| ResponseError::OffsetOutOfRange)?,
+        HIGH_WATERMARK => None,
+        offset => Some(u64::try_from(offset).map_err(|_| ResponseError::OffsetOutOfRange)?),
     };
-    start_delete(&state.app, topic, partition, before).map_err(refused)
+    start_delete(&state.app, topic, partition, before).map_err(|error| kafka_error(error.code))
 }
 
 #[cfg(test)]

@@ -563,19 +563,11 @@ mod tests {
     async fn a_static_member_replaced_by_a_newer_process_is_fenced() {
         let state = state();
         let instance = Some(text("worker-1"));
-        let first = join_group(
-            &state,
-            join("range", &["t"], 10_000).with_group_instance_id(instance.clone()),
-            None,
-        )
-        .await;
+        let join_as_worker =
+            || join("range", &["t"], 10_000).with_group_instance_id(instance.clone());
+        let first = join_group(&state, join_as_worker(), None).await;
         assert_eq!(first.error_code, 0);
-        let second = join_group(
-            &state,
-            join("range", &["t"], 10_000).with_group_instance_id(instance.clone()),
-            None,
-        )
-        .await;
+        let second = join_group(&state, join_as_worker(), None).await;
         assert_eq!(second.error_code, 0);
         assert_ne!(second.member_id, first.member_id);
         assert_eq!(second.generation_id, first.generation_id, "no rebalance");
