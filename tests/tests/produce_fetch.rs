@@ -272,5 +272,7 @@ fn a_record_id_seen_before_is_acknowledged_not_appended() {
         .sum();
     assert_eq!(stored, 2);
     let fetched = fetch_all(&mqd, "once", first["partition"].as_u64().unwrap() as u32, 0);
-    assert!(fetched.iter().any(|r| r.id.to_string() == id));
+    assert!(fetched
+        .iter()
+        .any(|r| r.id.is_some_and(|r| r.to_string() == id)));
 }

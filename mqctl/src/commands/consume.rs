@@ -204,7 +204,10 @@ impl Printer {
                     Some('v') => out.push_str(&value),
                     Some('h') => out.push_str(&headers),
                     Some('T') => out.push_str(&record.timestamp.to_string()),
-                    Some('i') => out.push_str(&record.id.to_string()),
+                    Some('i') => match record.id {
+                        Some(id) => out.push_str(&id.to_string()),
+                        None => out.push('-'),
+                    },
                     Some('%') => out.push('%'),
                     Some(other) => {
                         out.push('%');

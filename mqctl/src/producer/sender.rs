@@ -310,7 +310,8 @@ fn split(batch: &Sealed) -> Vec<Sealed> {
                 header.base_sequence.wrapping_add(index as i32),
             );
             builder.push(&RecordInput {
-                id: record.id,
+                // The producer's own batches always carry ids.
+                id: record.id.unwrap_or_else(uuid::Uuid::now_v7),
                 timestamp: record.timestamp,
                 key: record.key,
                 value: record.value_or_null(),

@@ -43,6 +43,10 @@ pub struct Topic {
 pub struct Produced<T> {
     pub positions: T,
     pub commits: Vec<Commit>,
+    /// Records appended and their key and value bytes (what the metrics count): duplicates,
+    /// acknowledged without an append, are not.
+    pub appended_records: u64,
+    pub appended_payload_bytes: u64,
 }
 
 /// One partition's share of a produce: committed once the high watermark reaches `end` while the
@@ -352,9 +356,19 @@ impl Topic {
             });
             commit.end = commit.end.max(position.offset + 1);
         }
+        let (mut appended_records, mut appended_payload_bytes) = (0u64, 0u64);
+        for (record, position) in records.iter().zip(&positions) {
+            if !position.duplicate {
+                appended_records += 1;
+                appended_payload_bytes +=
+                    (record.value.len() + record.key.as_ref().map_or(0, |k| k.len())) as u64;
+            }
+        }
         Ok(Produced {
             positions,
             commits: commits.into_values().collect(),
+            appended_records,
+            appended_payload_bytes,
         })
     }
 
@@ -482,10 +496,12 @@ impl Topic {
         while at < body.len() {
             let invalid = |source| BrokerError::InvalidBatch { at, source };
             let (batch, _) = BatchView::parse(&body[at..]).map_err(invalid)?;
-            // One pass over the records: the batch's own checks and the size limit.
+            // One pass over the records: the batch's own checks, the size limit, the payload.
             let mut too_large = None;
+            let mut payload = 0u64;
             batch
                 .validate_visiting(|index, record| {
+                    payload += record.payload_len() as u64;
                     if too_large.is_some() {
                         return;
                     }
@@ -513,7 +529,7 @@ impl Topic {
                 });
             }
             records += batch.header.record_count as usize;
-            spans.push((at, batch.header));
+            spans.push((at, batch.header, payload));
             at += batch.header.batch_len as usize;
         }
         if records > limits.max_batch_records as usize {
@@ -534,7 +550,8 @@ impl Topic {
         // are appended.
         let mut next_in_body: HashMap<i64, (i16, i32)> = HashMap::new();
         let mut copies: Vec<(usize, usize)> = Vec::new();
-        for (index, (at, header)) in spans.iter().enumerate() {
+        let (mut appended_records, mut appended_payload_bytes) = (0u64, 0u64);
+        for (index, (at, header, payload)) in spans.iter().enumerate() {
             let identity = (
                 header.producer_id,
                 header.producer_epoch,
@@ -607,6 +624,8 @@ impl Topic {
             });
             if first.is_none() {
                 fresh.push((*at, *header));
+                appended_records += u64::from(header.record_count);
+                appended_payload_bytes += payload;
             }
         }
         let total: u64 = fresh.iter().map(|(_, h)| u64::from(h.batch_len)).sum();
@@ -631,7 +650,7 @@ impl Topic {
             }
         }
         drop(producers);
-        if spans.iter().any(|(_, h)| h.producer_id >= 0) {
+        if spans.iter().any(|(_, h, _)| h.producer_id >= 0) {
             self.sequence_moved[partition as usize].notify_waiters();
         }
         for (copy, first) in copies {
@@ -653,6 +672,8 @@ impl Topic {
                 end,
                 leader_epoch: epoch,
             }],
+            appended_records,
+            appended_payload_bytes,
         })
     }
 

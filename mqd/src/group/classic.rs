@@ -16,10 +16,11 @@
 //! Commits keep their fencing: only a partition's owner in its current generation commits it.
 
 use super::consumer_group::ConsumerGroup;
+use super::member::ClientProtocol;
 use super::{GroupError, Groups, TopicPartition};
 use crate::broker::Broker;
 use mq_wire::api::MemberAssignment;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 /// What a heartbeat found.
@@ -133,6 +134,48 @@ impl Groups {
 
     /// Runs `act` on the member's group, brought up to date, with the member marked alive; an
     /// unknown group or member is `UnknownMember`, a group not served here its coordinator error.
+    /// Remembers the protocol a Kafka member chose at its (re)join, for DescribeGroups. Its
+    /// metadata is copied (never a slice pinning the request) and dropped past
+    /// [`ClientProtocol::MAX_METADATA_BYTES`].
+    pub fn remember_client_protocol(
+        &self,
+        group_name: &str,
+        member_id: &str,
+        name: &str,
+        metadata: &[u8],
+    ) {
+        let mut groups = self.groups.lock();
+        let Some(member) = groups
+            .get_mut(group_name)
+            .and_then(|g| g.members.get_mut(member_id))
+        else {
+            return;
+        };
+        let metadata = if metadata.len() <= ClientProtocol::MAX_METADATA_BYTES {
+            bytes::Bytes::copy_from_slice(metadata)
+        } else {
+            bytes::Bytes::new()
+        };
+        member.client_protocol = Some(ClientProtocol {
+            name: name.to_owned(),
+            metadata,
+        });
+    }
+
+    /// The protocols the group's Kafka members chose, by member id.
+    pub fn client_protocols(&self, group_name: &str) -> HashMap<String, ClientProtocol> {
+        let groups = self.groups.lock();
+        groups
+            .get(group_name)
+            .map(|g| {
+                g.members
+                    .values()
+                    .filter_map(|m| Some((m.id.clone(), m.client_protocol.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn with_member<T>(
         &self,
         broker: &Broker,

@@ -117,6 +117,7 @@ impl Groups {
                 positions: HashMap::new(),
                 fetch_rotation: 0,
                 synced: BTreeSet::new(),
+                client_protocol: None,
             },
         );
         tracing::info!(group = %group_name, member = %id, "member joined");

@@ -30,6 +30,23 @@ pub(super) struct Member {
     /// A Kafka member (classic protocol): the partitions its last SyncGroup handed it, which
     /// are all it reads until it rejoins.
     pub synced: BTreeSet<TopicPartition>,
+    /// A Kafka member: the assignor it chose and its own metadata for it, as DescribeGroups
+    /// answers them.
+    pub client_protocol: Option<ClientProtocol>,
+}
+
+/// A Kafka member's protocol (client-side assignor) as its JoinGroup named it, and the metadata
+/// bytes it sent with it (its subscription, in the client's own version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientProtocol {
+    pub name: String,
+    pub metadata: bytes::Bytes,
+}
+
+impl ClientProtocol {
+    /// At most this much metadata is kept per member (a subscription is tens of bytes; more is
+    /// not remembered, and DescribeGroups shows the subscription as the coordinator knows it).
+    pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 }
 
 impl Member {

@@ -17,7 +17,8 @@ use uuid::Uuid;
 pub struct SeedRecord {
     pub partition: u32,
     pub offset: u64,
-    pub id: Uuid,
+    /// `None` for a record produced through Kafka.
+    pub id: Option<Uuid>,
     pub value: Vec<u8>,
     pub timestamp: i64,
 }

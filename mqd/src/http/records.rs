@@ -15,7 +15,7 @@ use mq_wire::api::{
     FetchEncoding, FetchQuery, FetchResponse, FetchedRecord, ProduceRecord, ProduceRequest,
     ProduceResponse,
 };
-use mq_wire::batch::{visible_prefix, BatchIter};
+use mq_wire::batch::visible_prefix;
 use mq_wire::binary::{
     HEADER_ACKS, HEADER_HIGH_WATERMARK, HEADER_LOG_END, HEADER_LOG_START, HEADER_NEXT_OFFSET,
 };
@@ -119,30 +119,18 @@ pub async fn produce_to_partition(
         )
         .await?;
     acknowledge(&state, &target, &produced.commits, acks).await?;
+    state.metrics.produced(
+        &topic,
+        produced.appended_records,
+        produced.appended_payload_bytes,
+    );
     let batches = produced.positions;
-    let (mut records, mut payload) = (0u64, 0u64);
-    for (batch, position) in BatchIter::new(&bytes).filter_map(Result::ok).zip(&batches) {
-        if !position.duplicate {
-            records += u64::from(position.record_count);
-            payload += payload_of(&batch);
-        }
-    }
-    state.metrics.produced(&topic, records, payload);
     Ok(Json(BatchProduceResponse {
         topic,
         partition,
         batches,
     })
     .into_response())
-}
-
-/// Key and value bytes of a batch's records, for the metrics.
-fn payload_of(batch: &mq_wire::batch::BatchView<'_>) -> u64 {
-    batch
-        .records()
-        .filter_map(Result::ok)
-        .map(|r| r.payload_len() as u64)
-        .sum()
 }
 
 /// `?acks=` of a binary produce.

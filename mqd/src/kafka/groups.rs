@@ -129,10 +129,13 @@ pub(super) async fn join_group(
     if request.protocol_type.as_str() != CONSUMER {
         return failed(ResponseError::InconsistentGroupProtocol.code());
     }
-    let Some((protocol, strategy, subscription)) = request.protocols.iter().find_map(|p| {
-        let strategy = strategy_of(p.name.as_str())?;
-        Some((p.name.clone(), strategy, subscription(p.metadata.clone())?))
-    }) else {
+    let Some((protocol, strategy, subscription, metadata)) =
+        request.protocols.iter().find_map(|p| {
+            let strategy = strategy_of(p.name.as_str())?;
+            let subscription = subscription(p.metadata.clone())?;
+            Some((p.name.clone(), strategy, subscription, &p.metadata))
+        })
+    else {
         return failed(ResponseError::InconsistentGroupProtocol.code());
     };
     let group = request.group_id.as_str();
@@ -182,6 +185,14 @@ pub(super) async fn join_group(
             &still_held,
         )
     };
+    if let Ok(assignment) = &joined {
+        app.groups.remember_client_protocol(
+            group,
+            &assignment.member_id,
+            protocol.as_str(),
+            metadata,
+        );
+    }
     match joined {
         Ok(assignment) => JoinGroupResponse::default()
             .with_generation_id(assignment.generation as i32)
@@ -453,19 +464,30 @@ pub(super) async fn describe_groups(
         described.push(
             match app.groups.describe_group(&app.broker, group.as_str()).await {
                 Ok(description) => {
-                    let protocol = match description.strategy {
-                        AssignmentStrategy::Range => "range",
-                        AssignmentStrategy::RoundRobin => "roundrobin",
-                    };
+                    // What the Kafka members chose and sent (cooperative-sticky, say); for a
+                    // group of HTTP members, the assignor and subscription the coordinator runs.
+                    let chosen = app.groups.client_protocols(group.as_str());
+                    let protocol = chosen.values().next().map_or(
+                        match description.strategy {
+                            AssignmentStrategy::Range => "range",
+                            AssignmentStrategy::RoundRobin => "roundrobin",
+                        },
+                        |p| p.name.as_str(),
+                    );
                     let members = description
                         .members
                         .iter()
                         .map(|m| {
+                            let metadata = chosen
+                                .get(&m.member_id)
+                                .map(|p| p.metadata.clone())
+                                .filter(|bytes| !bytes.is_empty())
+                                .unwrap_or_else(|| subscription_bytes(&m.topics));
                             DescribedGroupMember::default()
                                 .with_member_id(text(&m.member_id))
                                 .with_group_instance_id(m.instance_id.as_deref().map(text))
                                 .with_client_id(text(m.client_id.as_deref().unwrap_or("")))
-                                .with_member_metadata(subscription_bytes(&m.topics))
+                                .with_member_metadata(metadata)
                                 .with_member_assignment(assignment_bytes(&m.assignment))
                         })
                         .collect();
@@ -593,5 +615,31 @@ mod tests {
         let left = leave_group(&state, &leave);
         assert_eq!(left.members[0].error_code, 0, "{left:?}");
         assert_eq!(state.app.groups.member_of_instance("g", "worker-1"), None);
+    }
+
+    #[tokio::test]
+    async fn describe_groups_answers_the_protocol_and_metadata_the_members_sent() {
+        let state = state();
+        // A cooperative client's subscription, in its own version (3), with what it owns.
+        let subscription = ConsumerProtocolSubscription::default()
+            .with_topics(vec![text("t")])
+            .with_owned_partitions(vec![]);
+        let mut metadata = BytesMut::new();
+        metadata.put_i16(3);
+        subscription.encode(&mut metadata, 3).unwrap();
+        let metadata = metadata.freeze();
+        let mut request = join("cooperative-sticky", &["t"], 10_000);
+        request.protocols[0].metadata = metadata.clone();
+        let joined = join_group(&state, request, None).await;
+        assert_eq!(joined.error_code, 0);
+        let described = describe_groups(
+            &state,
+            &DescribeGroupsRequest::default().with_groups(vec![GroupId(text("g"))]),
+        )
+        .await;
+        let group = &described.groups[0];
+        assert_eq!(group.protocol_data.as_str(), "cooperative-sticky");
+        assert_eq!(group.members[0].member_id, joined.member_id);
+        assert_eq!(group.members[0].member_metadata, metadata);
     }
 }

@@ -166,12 +166,12 @@ async fn append(
             let error = ApiError::from(error);
             (kafka_error(error.code).code(), error.message)
         })?;
-    let appended = produced.positions.iter().any(|p| !p.duplicate);
-    if appended {
-        state
-            .app
-            .metrics
-            .produced(topic.name(), batches.records, batches.payload_bytes);
+    if produced.appended_records > 0 {
+        state.app.metrics.produced(
+            topic.name(),
+            produced.appended_records,
+            produced.appended_payload_bytes,
+        );
     }
     let base_offset = produced
         .positions

@@ -1,11 +1,15 @@
-//! Kafka record batches (v2, any compression) to the log's batches and back. A produced Kafka
-//! batch becomes one log batch with the same records, timestamps, headers and idempotent
-//! producer fields (so the partition's producer window deduplicates Kafka retries as it does
-//! mq's); a fetch encodes each stored batch as one uncompressed Kafka batch with the stored
-//! offsets and leader epoch. Each record gets a new id (UUID v7), which Kafka clients do not see.
+//! Kafka record batches (v2, any compression) to the log's batches and back.
 //!
-//! What the log's format cannot carry yet: a compressed batch is stored decompressed, and a
-//! header repeated under one key keeps its last value.
+//! The log stores an uncompressed Kafka batch byte for byte (its records carry no id), and a
+//! fetch serves it as stored: no decoding or re-encoding on either side. A compressed batch is
+//! decompressed and re-encoded as one log batch in mq's encoding with the same records,
+//! timestamps, headers and producer fields, each record given a new id (UUID v7) that Kafka
+//! clients do not see; a fetch encodes such a stored batch (and any batch it must cut at the
+//! high watermark) as one uncompressed Kafka batch with the stored offsets and leader epoch.
+//! Either way the partition's producer window deduplicates Kafka retries as it does mq's.
+//!
+//! What the log cannot carry yet: a compressed batch as it came (it is served uncompressed), and
+//! in a compressed batch a header repeated under one key keeps its last value.
 
 use super::decompress::BoundedDecompressor;
 use crate::broker::IdSequence;
@@ -45,17 +49,18 @@ impl RecordsError {
 pub(super) struct LogBatches {
     pub bytes: Vec<u8>,
     pub records: u64,
-    pub payload_bytes: u64,
 }
 
 /// Where a Kafka batch header keeps its record count (after base offset, length, leader epoch,
 /// magic, CRC, attributes, last offset delta, timestamps and producer fields).
 const KAFKA_RECORD_COUNT_AT: usize = 57;
 
-/// Decodes (and decompresses, checking each CRC) the Kafka batches of one partition's produce and
-/// encodes each as a log batch, one batch at a time. A batch may declare at most
-/// `max_batch_records` records (checked before it is decoded, so a count of 2^31 costs nothing),
-/// and the records may decompress to at most `max_bytes` in all.
+/// Takes the Kafka batches of one partition's produce into the log's form, one batch at a time:
+/// an uncompressed batch outside transactions is kept byte for byte (the log stores Kafka's
+/// record batch v2 as it is, and the append validates its CRC and every record); any other
+/// (compressed) is decompressed, its CRC checked, and re-encoded as a log batch. A batch may
+/// declare at most `max_batch_records` records (checked before it is read, so a count of 2^31
+/// costs nothing), and compressed records may inflate to at most `max_bytes` in all.
 pub(super) fn to_log_batches(
     mut kafka: Bytes,
     max_bytes: usize,
@@ -63,9 +68,8 @@ pub(super) fn to_log_batches(
 ) -> Result<LogBatches, RecordsError> {
     let bounded = BoundedDecompressor::new(max_bytes);
     let mut out = LogBatches {
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(kafka.len()),
         records: 0,
-        payload_bytes: 0,
     };
     while kafka.has_remaining() {
         let declared = kafka
@@ -75,6 +79,12 @@ pub(super) fn to_log_batches(
             return Err(RecordsError::TooManyRecords(format!(
                 "a batch declares {declared} records; limits.max_batch_records is {max_batch_records}"
             )));
+        }
+        if let Some(len) = stored_as_is(&kafka) {
+            let batch = kafka.split_to(len);
+            out.records += u64::from(declared.unwrap_or(0) as u32);
+            out.bytes.extend_from_slice(&batch);
+            continue;
         }
         let set = RecordBatchDecoder::decode_with_custom_compression(
             &mut kafka,
@@ -87,35 +97,58 @@ pub(super) fn to_log_batches(
                 RecordsError::Malformed(e.to_string())
             }
         })?;
-        let Some(first) = set.records.first() else {
-            return Err(RecordsError::Empty);
-        };
-        let mut builder = BatchBuilder::with_capacity(64);
-        let mut ids = IdSequence::new();
-        if first.producer_id >= 0 {
-            builder.set_producer(first.producer_id, first.producer_epoch, first.sequence);
-        }
-        for record in &set.records {
-            let headers: Vec<(&str, &[u8])> = record
-                .headers
-                .iter()
-                .map(|(key, value)| (key.as_str(), value.as_deref().unwrap_or(&[])))
-                .collect();
-            let value = record.value.as_deref();
-            out.payload_bytes +=
-                (value.map_or(0, <[u8]>::len) + record.key.as_ref().map_or(0, Bytes::len)) as u64;
-            builder.push(&RecordInput {
-                id: ids.next_id(),
-                timestamp: record.timestamp,
-                key: record.key.as_deref(),
-                value,
-                headers: &headers,
-            });
-        }
-        out.records += u64::from(builder.record_count());
-        out.bytes.extend_from_slice(&builder.finish());
+        reencode(&set, &mut out)?;
     }
     Ok(out)
+}
+
+/// The length of the batch at the start of `kafka` when the log keeps it as it came: a whole
+/// record batch v2 whose attributes are all clear (uncompressed, CreateTime, not transactional,
+/// not a control batch). Its CRC and records are checked by the append.
+fn stored_as_is(kafka: &[u8]) -> Option<usize> {
+    if kafka.len() < KAFKA_BATCH_HEADER_LEN || kafka[KAFKA_MAGIC_AT] != mq_wire::batch::KAFKA_MAGIC
+    {
+        return None;
+    }
+    let attributes =
+        i16::from_be_bytes([kafka[KAFKA_ATTRIBUTES_AT], kafka[KAFKA_ATTRIBUTES_AT + 1]]);
+    let length = i32::from_be_bytes([kafka[8], kafka[9], kafka[10], kafka[11]]);
+    let len = usize::try_from(length).ok()?.checked_add(12)?;
+    (attributes == 0 && len >= KAFKA_BATCH_HEADER_LEN && len <= kafka.len()).then_some(len)
+}
+
+/// One decoded (decompressed) Kafka batch as a log batch in mq's encoding, each record given a
+/// new id.
+fn reencode(
+    set: &kafka_protocol::records::RecordSet,
+    out: &mut LogBatches,
+) -> Result<(), RecordsError> {
+    let Some(first) = set.records.first() else {
+        return Err(RecordsError::Empty);
+    };
+    let mut builder = BatchBuilder::with_capacity(64);
+    let mut ids = IdSequence::new();
+    if first.producer_id >= 0 {
+        builder.set_producer(first.producer_id, first.producer_epoch, first.sequence);
+    }
+    for record in &set.records {
+        let headers: Vec<(&str, &[u8])> = record
+            .headers
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_deref().unwrap_or(&[])))
+            .collect();
+        let value = record.value.as_deref();
+        builder.push(&RecordInput {
+            id: ids.next_id(),
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value,
+            headers: &headers,
+        });
+    }
+    out.records += u64::from(builder.record_count());
+    out.bytes.extend_from_slice(&builder.finish());
+    Ok(())
 }
 
 /// What a fetch read, as Kafka batches.
@@ -126,11 +159,14 @@ pub(super) struct KafkaBatches {
     pub payload_bytes: u64,
 }
 
-/// Encodes the records of `stored` (log batches back to back) at or after `from` and below
-/// `visible_end` as Kafka batches, one per stored batch: uncompressed, `CreateTime`, with the
-/// stored offsets, timestamps, leader epoch and producer fields. Written straight from the stored
-/// records into one buffer (the layout is Kafka's `DefaultRecordBatch`), because this runs for
-/// every record a Kafka consumer reads; the tests decode what it writes with `kafka-protocol`.
+/// The records of `stored` (log batches back to back) at or after `from` and below `visible_end`
+/// as Kafka batches, one per stored batch. A Kafka batch stored as it came goes out as it is
+/// when it ends within `visible_end` (a consumer skips records below the offset it asked for, as
+/// it does with Kafka's own compressed batches). Any other is encoded: uncompressed,
+/// `CreateTime`, with the stored offsets, timestamps, leader epoch and producer fields, written
+/// straight from the stored records into one buffer (the layout is Kafka's `DefaultRecordBatch`),
+/// because this runs for every record a Kafka consumer reads; the tests decode what it writes
+/// with `kafka-protocol`.
 pub(super) fn to_kafka_batches(
     stored: &Bytes,
     from: u64,
@@ -142,6 +178,20 @@ pub(super) fn to_kafka_batches(
     for batch in BatchIter::new(stored) {
         let batch = batch.map_err(|e| format!("corrupt stored batch: {e}"))?;
         let header = batch.header;
+        if header.is_kafka() && header.next_offset() <= visible_end {
+            if header.next_offset() <= from {
+                continue;
+            }
+            for record in batch.records() {
+                let record = record.map_err(|e| format!("corrupt stored record: {e}"))?;
+                if record.offset >= from {
+                    count += 1;
+                    payload += record.payload_len() as u64;
+                }
+            }
+            out.extend_from_slice(batch.as_bytes());
+            continue;
+        }
         let start = out.len();
         out.resize(start + KAFKA_BATCH_HEADER_LEN, 0);
         let mut first: Option<(u64, i64)> = None;
@@ -212,6 +262,8 @@ const KAFKA_BATCH_HEADER_LEN: usize = 61;
 /// Where the CRC sits, and where the bytes it covers begin (attributes to the end).
 const KAFKA_CRC_AT: usize = 17;
 const KAFKA_CRC_FROM: usize = 21;
+const KAFKA_MAGIC_AT: usize = 16;
+const KAFKA_ATTRIBUTES_AT: usize = 21;
 
 /// One record in Kafka's v2 encoding: zigzag varints, -1 lengths for a null key or value.
 fn put_kafka_record(out: &mut Vec<u8>, record: &RecordRef<'_>, offset_delta: i32, ts_delta: i64) {
@@ -316,7 +368,13 @@ mod tests {
             assert_eq!(fetched.records, 2);
             let mut fetched = fetched.bytes;
             let got = RecordBatchDecoder::decode_all(&mut fetched).unwrap();
-            let got: Vec<&Record> = got.iter().flat_map(|s| &s.records).collect();
+            // An uncompressed batch is served whole, as Kafka serves a compressed one: the
+            // client skips what is below the offset it asked for.
+            let got: Vec<&Record> = got
+                .iter()
+                .flat_map(|s| &s.records)
+                .filter(|r| r.offset >= 41)
+                .collect();
             assert_eq!(got.len(), 2, "{compression:?}");
             for (got, sent) in got.iter().zip(&sent[1..]) {
                 assert_eq!(got.offset, sent.offset + 40);
@@ -387,11 +445,46 @@ mod tests {
     #[test]
     fn a_batch_with_a_bad_crc_is_refused() {
         let sent = vec![kafka_record(0, None, "v")];
-        let mut bytes = encode(&sent, Compression::None).to_vec();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xff;
-        assert!(to_log_batches(Bytes::from(bytes), 1 << 20, 1000).is_err());
+        // Compressed: decoding checks the CRC.
+        let mut packed = encode(&sent, Compression::Lz4).to_vec();
+        let last = packed.len() - 1;
+        packed[last] ^= 0xff;
+        assert!(to_log_batches(Bytes::from(packed), 1 << 20, 1000).is_err());
+        // Uncompressed: kept as it came, and the append's validation checks the CRC.
+        let mut plain = encode(&sent, Compression::None).to_vec();
+        let last = plain.len() - 1;
+        plain[last] ^= 0xff;
+        let kept = to_log_batches(Bytes::from(plain.clone()), 1 << 20, 1000).unwrap();
+        assert_eq!(kept.bytes, plain, "stored byte for byte");
+        let (view, _) = mq_wire::batch::BatchView::parse(&kept.bytes).unwrap();
+        assert!(matches!(
+            view.validate(),
+            Err(mq_wire::batch::BatchError::BadCrc { .. })
+        ));
         assert!(to_log_batches(Bytes::from_static(b"\x00\x01"), 1 << 20, 1000).is_err());
+    }
+
+    #[test]
+    fn an_uncompressed_batch_is_stored_and_served_byte_for_byte() {
+        let sent: Vec<Record> = (0..3).map(|i| kafka_record(i, Some("k"), "v")).collect();
+        let produced = encode(&sent, Compression::None);
+        let mut stored = to_log_batches(produced.clone(), 1 << 20, 1000).unwrap();
+        assert_eq!(stored.bytes, produced.to_vec());
+        assert_eq!(stored.records, 3);
+        patch_leader_fields(&mut stored.bytes, 100, 7);
+        let (view, _) = mq_wire::batch::BatchView::parse(&stored.bytes).unwrap();
+        view.validate().unwrap();
+        assert_eq!(view.header.base_offset, 100);
+        assert_eq!(view.header.leader_epoch, 7);
+        let records: Vec<_> = view.records().map(Result::unwrap).collect();
+        assert_eq!(records[2].offset, 102);
+        assert_eq!(records[2].key, Some(&b"k"[..]));
+        assert_eq!(records[2].id, None);
+        assert_eq!(records[2].headers().next().unwrap().value, b"t-1");
+        let stored = Bytes::from(stored.bytes);
+        let served = to_kafka_batches(&stored, 101, 103).unwrap();
+        assert_eq!(served.bytes, stored, "served as stored");
+        assert_eq!((served.records, served.payload_bytes), (2, 4));
     }
 
     #[test]

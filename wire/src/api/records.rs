@@ -115,7 +115,9 @@ pub struct BatchProduceResponse {
 pub struct FetchedRecord {
     pub offset: u64,
     pub timestamp: i64,
-    pub id: Uuid,
+    /// Absent for a record produced through the Kafka listener: Kafka's records carry no id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

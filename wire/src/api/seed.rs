@@ -74,7 +74,9 @@ pub struct SeedConsumer {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeedMessage {
-    pub id: Uuid,
+    /// Absent for a record produced through the Kafka listener, which carries no id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub topic_id: String,
     /// The value as UTF-8 (invalid sequences replaced); the `/v1` fetch carries exact bytes.
     pub body: String,

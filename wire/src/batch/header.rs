@@ -1,10 +1,20 @@
 //! The fixed 61-byte batch header: reading it from bytes, writing it, and patching the fields the
 //! partition leader owns (base offset, leader epoch) in place.
+//!
+//! Two encodings share this header: mq's own ([`MAGIC`], little-endian, `batch_len` counting the
+//! whole batch) and Kafka's record batch v2 ([`KAFKA_MAGIC`], big-endian, its length field
+//! counting the bytes after itself). Every field sits at the same place in both, and the magic at
+//! byte 16 tells them apart, so a log holds either, and [`BatchHeader`] gives the same fields
+//! (`batch_len` always the whole batch) for both.
 
 use super::BatchError;
 
-/// Format version written in every batch.
+/// Format version written in every batch mq builds.
 pub const MAGIC: u8 = 1;
+/// Kafka's record batch v2, stored as its producer sent it.
+pub const KAFKA_MAGIC: u8 = 2;
+/// Bytes before and including Kafka's length field, which it does not count.
+const KAFKA_LENGTH_EXCLUDES: u32 = 12;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 61;
 /// Attributes bit: records of this batch carry ids their producer chose (a JSON produce's `id`),
@@ -67,31 +77,50 @@ impl BatchHeader {
             });
         }
         let magic = bytes[MAGIC_AT];
-        if magic != MAGIC {
-            return Err(BatchError::BadMagic(magic));
-        }
-        let header = BatchHeader {
-            base_offset: u64_at(bytes, BASE_OFFSET_AT),
-            batch_len: u32_at(bytes, BATCH_LEN_AT),
-            leader_epoch: u32_at(bytes, LEADER_EPOCH_AT),
-            magic,
-            crc: u32_at(bytes, CRC_AT),
-            attributes: u16::from_le_bytes([bytes[ATTRIBUTES_AT], bytes[ATTRIBUTES_AT + 1]]),
-            last_offset_delta: u32_at(bytes, LAST_OFFSET_DELTA_AT),
-            base_timestamp: u64_at(bytes, BASE_TIMESTAMP_AT) as i64,
-            max_timestamp: u64_at(bytes, MAX_TIMESTAMP_AT) as i64,
-            producer_id: u64_at(bytes, PRODUCER_ID_AT) as i64,
-            producer_epoch: u16::from_le_bytes([
-                bytes[PRODUCER_EPOCH_AT],
-                bytes[PRODUCER_EPOCH_AT + 1],
-            ]) as i16,
-            base_sequence: u32_at(bytes, BASE_SEQUENCE_AT) as i32,
-            record_count: u32_at(bytes, RECORD_COUNT_AT),
+        let header = match magic {
+            MAGIC => Self::read_fields(bytes, Endian::Little),
+            KAFKA_MAGIC => {
+                let mut header = Self::read_fields(bytes, Endian::Big);
+                // Kafka's length leaves out base offset and itself; a negative one stays
+                // too small to pass the check below.
+                header.batch_len = match header.batch_len {
+                    len if len > i32::MAX as u32 => 0,
+                    len => len + KAFKA_LENGTH_EXCLUDES,
+                };
+                header
+            }
+            other => return Err(BatchError::BadMagic(other)),
         };
         if (header.batch_len as usize) < HEADER_LEN {
             return Err(BatchError::BadLength(header.batch_len));
         }
         Ok(header)
+    }
+
+    /// Whether this is a Kafka record batch v2 stored as it came.
+    pub fn is_kafka(&self) -> bool {
+        self.magic == KAFKA_MAGIC
+    }
+
+    fn read_fields(bytes: &[u8], endian: Endian) -> Self {
+        let u16_at = |at: usize| endian.u16([bytes[at], bytes[at + 1]]);
+        let u32_at = |at: usize| endian.u32(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| endian.u64(bytes[at..at + 8].try_into().expect("8 bytes"));
+        BatchHeader {
+            base_offset: u64_at(BASE_OFFSET_AT),
+            batch_len: u32_at(BATCH_LEN_AT),
+            leader_epoch: u32_at(LEADER_EPOCH_AT),
+            magic: bytes[MAGIC_AT],
+            crc: u32_at(CRC_AT),
+            attributes: u16_at(ATTRIBUTES_AT),
+            last_offset_delta: u32_at(LAST_OFFSET_DELTA_AT),
+            base_timestamp: u64_at(BASE_TIMESTAMP_AT) as i64,
+            max_timestamp: u64_at(MAX_TIMESTAMP_AT) as i64,
+            producer_id: u64_at(PRODUCER_ID_AT) as i64,
+            producer_epoch: u16_at(PRODUCER_EPOCH_AT) as i16,
+            base_sequence: u32_at(BASE_SEQUENCE_AT) as i32,
+            record_count: u32_at(RECORD_COUNT_AT),
+        }
     }
 
     /// Writes the header into the first [`HEADER_LEN`] bytes of `out`.
@@ -117,28 +146,57 @@ impl BatchHeader {
     }
 }
 
-/// Sets the leader-owned fields of an encoded batch in place. They lie outside the CRC's range.
+/// Sets the leader-owned fields of an encoded batch (either encoding, told by its magic) in
+/// place. They lie outside the CRC's range.
 pub fn patch_leader_fields(batch: &mut [u8], base_offset: u64, leader_epoch: u32) {
-    batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&base_offset.to_le_bytes());
-    batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&leader_epoch.to_le_bytes());
+    let (offset, epoch) = if batch[MAGIC_AT] == KAFKA_MAGIC {
+        (base_offset.to_be_bytes(), leader_epoch.to_be_bytes())
+    } else {
+        (base_offset.to_le_bytes(), leader_epoch.to_le_bytes())
+    };
+    batch[BASE_OFFSET_AT..BASE_OFFSET_AT + 8].copy_from_slice(&offset);
+    batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&epoch);
 }
 
 /// Stamps an encoded batch with another producer epoch and base sequence, and recomputes its CRC
 /// (the producer fields lie inside its range). A producer uses it to resend batches under a new
 /// epoch after one of its batches failed for good and left a gap in its sequences.
 pub fn restamp_producer(batch: &mut [u8], producer_epoch: i16, base_sequence: i32) {
+    debug_assert_eq!(
+        batch[MAGIC_AT], MAGIC,
+        "only mq's own batches are restamped"
+    );
     batch[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2].copy_from_slice(&producer_epoch.to_le_bytes());
     batch[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&base_sequence.to_le_bytes());
     let crc = crc32c::crc32c(&batch[CRC_FROM..]);
     batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+#[derive(Clone, Copy)]
+enum Endian {
+    Little,
+    Big,
 }
 
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
+impl Endian {
+    fn u16(self, bytes: [u8; 2]) -> u16 {
+        match self {
+            Endian::Little => u16::from_le_bytes(bytes),
+            Endian::Big => u16::from_be_bytes(bytes),
+        }
+    }
+
+    fn u32(self, bytes: [u8; 4]) -> u32 {
+        match self {
+            Endian::Little => u32::from_le_bytes(bytes),
+            Endian::Big => u32::from_be_bytes(bytes),
+        }
+    }
+
+    fn u64(self, bytes: [u8; 8]) -> u64 {
+        match self {
+            Endian::Little => u64::from_le_bytes(bytes),
+            Endian::Big => u64::from_be_bytes(bytes),
+        }
+    }
 }

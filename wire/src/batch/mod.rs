@@ -23,15 +23,21 @@
 //!
 //! Base offset and leader epoch sit before the CRC's range, as in Kafka, so the leader can patch them
 //! without recomputing it.
+//!
+//! The same slices may hold Kafka's record batch v2 ([`KAFKA_MAGIC`]), as a Kafka producer (or
+//! any binary producer) sent it: same fields at the same places, big-endian, records without ids
+//! (`kafka_record.rs`). A Kafka produce is stored without re-encoding and a Kafka fetch serves it
+//! as stored; every reader here takes both.
 
 mod builder;
 mod header;
+mod kafka_record;
 mod reader;
 mod record;
 
 pub use builder::BatchBuilder;
 pub use header::{
-    patch_leader_fields, restamp_producer, BatchHeader, CHOSEN_IDS, HEADER_LEN, MAGIC,
+    patch_leader_fields, restamp_producer, BatchHeader, CHOSEN_IDS, HEADER_LEN, KAFKA_MAGIC, MAGIC,
 };
 pub use reader::{visible_prefix, BatchIter, BatchView, RecordIter, VisiblePrefix};
 pub use record::{HeaderRef, RecordInput, RecordRef};
@@ -52,6 +58,8 @@ pub enum BatchError {
     BadRecord { index: u32, reason: &'static str },
     #[error("batch declares {declared} records but holds {found}")]
     CountMismatch { declared: u32, found: u32 },
+    #[error("a Kafka batch stored as it came must be uncompressed, CreateTime and outside transactions (attributes {0:#06x})")]
+    KafkaAttributes(u16),
 }
 
 #[cfg(test)]

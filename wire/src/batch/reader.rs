@@ -3,6 +3,7 @@
 //! [`BatchError`], never a panic or an out-of-bounds read.
 
 use super::header::{BatchHeader, CRC_FROM};
+use super::kafka_record;
 use super::record::{self, RecordRef};
 use super::BatchError;
 
@@ -54,6 +55,9 @@ impl<'a> BatchView<'a> {
         &self,
         mut visit: impl FnMut(u32, &RecordRef<'a>),
     ) -> Result<(), BatchError> {
+        if self.header.is_kafka() && self.header.attributes != 0 {
+            return Err(BatchError::KafkaAttributes(self.header.attributes));
+        }
         let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
         if computed != self.header.crc {
             return Err(BatchError::BadCrc {
@@ -100,6 +104,11 @@ impl<'a> BatchView<'a> {
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
             index: 0,
+            encoding: match (self.header.is_kafka(), self.header.attributes) {
+                (false, _) => Some(Encoding::Mq),
+                (true, 0) => Some(Encoding::Kafka),
+                (true, _) => None,
+            },
             failed: false,
         }
     }
@@ -112,7 +121,15 @@ pub struct RecordIter<'a> {
     base_offset: u64,
     base_timestamp: i64,
     index: u32,
+    /// `None`: a Kafka batch whose records cannot be read in place (compressed).
+    encoding: Option<Encoding>,
     failed: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Mq,
+    Kafka,
 }
 
 impl<'a> Iterator for RecordIter<'a> {
@@ -122,7 +139,14 @@ impl<'a> Iterator for RecordIter<'a> {
         if self.failed || self.rest.is_empty() {
             return None;
         }
-        match record::decode(self.rest, self.base_offset, self.base_timestamp) {
+        let decoded = match self.encoding {
+            Some(Encoding::Mq) => record::decode(self.rest, self.base_offset, self.base_timestamp),
+            Some(Encoding::Kafka) => {
+                kafka_record::decode(self.rest, self.base_offset, self.base_timestamp)
+            }
+            None => Err("a compressed or transactional Kafka batch is not read in place"),
+        };
+        match decoded {
             Ok((record, rest)) => {
                 self.rest = rest;
                 self.index += 1;

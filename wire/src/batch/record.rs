@@ -15,6 +15,9 @@
 //!
 //! For a 560-byte value with no key and no headers this costs about 25 bytes beyond the payload,
 //! 16 of them the id.
+//!
+//! A Kafka record batch v2 stored as it came holds Kafka's records (`kafka_record.rs`): no id,
+//! zigzag varints throughout, -1 lengths for nulls. [`RecordRef`] reads both.
 
 use integer_encoding::VarInt;
 use uuid::Uuid;
@@ -38,13 +41,23 @@ pub struct RecordInput<'a> {
 pub struct RecordRef<'a> {
     pub offset: u64,
     pub timestamp: i64,
-    pub id: Uuid,
+    /// `None` for a record that came in a Kafka batch, which carries no id.
+    pub id: Option<Uuid>,
     pub key: Option<&'a [u8]>,
     /// Empty for a null value too: [`RecordRef::value_or_null`] tells them apart.
     pub value: &'a [u8],
     value_is_null: bool,
     headers: &'a [u8],
     header_count: u32,
+    header_encoding: HeaderEncoding,
+}
+
+/// How a record's headers are laid out: mq's (unsigned lengths) or Kafka's (zigzag lengths, -1
+/// for a null value, which reads as empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderEncoding {
+    Mq,
+    Kafka,
 }
 
 /// One header of a [`RecordRef`].
@@ -58,9 +71,13 @@ impl<'a> RecordRef<'a> {
     /// The record's headers, decoded lazily. Their bytes were validated when the record was read.
     pub fn headers(&self) -> impl Iterator<Item = HeaderRef<'a>> + 'a {
         let mut rest = self.headers;
+        let take = match self.header_encoding {
+            HeaderEncoding::Mq => take_len_prefixed,
+            HeaderEncoding::Kafka => super::kafka_record::take_nullable,
+        };
         (0..self.header_count).map_while(move |_| {
-            let (key, after_key) = take_len_prefixed(rest)?;
-            let (value, after_value) = take_len_prefixed(after_key)?;
+            let (key, after_key) = take(rest)?;
+            let (value, after_value) = take(after_key)?;
             rest = after_value;
             Some(HeaderRef {
                 key: std::str::from_utf8(key).ok()?,
@@ -192,12 +209,13 @@ pub(crate) fn decode<'a>(
     let record = RecordRef {
         offset: base_offset.wrapping_add(u64::from(offset_delta)),
         timestamp: base_timestamp.wrapping_add(timestamp_delta),
-        id: Uuid::from_bytes(id_bytes),
+        id: Some(Uuid::from_bytes(id_bytes)),
         key,
         value,
         value_is_null,
         headers,
         header_count,
+        header_encoding: HeaderEncoding::Mq,
     };
     Ok((record, rest))
 }
@@ -211,6 +229,31 @@ fn put_varint<V: VarInt>(out: &mut Vec<u8>, value: V) {
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len());
     out.extend_from_slice(bytes);
+}
+
+impl<'a> RecordRef<'a> {
+    /// A record read from a Kafka batch; `kafka_record.rs` has checked every part.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_kafka(
+        offset: u64,
+        timestamp: i64,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        headers: &'a [u8],
+        header_count: u32,
+    ) -> Self {
+        RecordRef {
+            offset,
+            timestamp,
+            id: None,
+            key,
+            value: value.unwrap_or_default(),
+            value_is_null: value.is_none(),
+            headers,
+            header_count,
+            header_encoding: HeaderEncoding::Kafka,
+        }
+    }
 }
 
 fn take_len_prefixed(bytes: &[u8]) -> Option<(&[u8], &[u8])> {

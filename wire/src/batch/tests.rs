@@ -70,7 +70,7 @@ proptest! {
             let decoded = decoded.unwrap();
             prop_assert_eq!(decoded.offset, base + i as u64);
             prop_assert_eq!(decoded.timestamp, original.timestamp);
-            prop_assert_eq!(decoded.id.as_bytes(), &original.id);
+            prop_assert_eq!(decoded.id.map(|id| *id.as_bytes()), Some(original.id));
             prop_assert_eq!(decoded.key, original.key.as_deref());
             prop_assert_eq!(decoded.value, original.value.as_slice());
             let headers: Vec<(String, Vec<u8>)> = decoded.headers().map(|h| (h.key.to_owned(), h.value.to_vec())).collect();
@@ -246,4 +246,147 @@ fn a_null_value_stays_apart_from_an_empty_one() {
     assert_eq!(values, vec![None, Some(Vec::new()), Some(b"v".to_vec())]);
     let headers: Vec<_> = view.records().map(|r| r.unwrap().header_count()).collect();
     assert_eq!(headers, vec![1, 1, 1]);
+}
+
+/// A Kafka record batch v2 as a Kafka producer writes it (uncompressed, no producer): records of
+/// (timestamp, key, value, headers), `None` for a null.
+#[allow(clippy::type_complexity)]
+fn kafka_batch(
+    records: &[(i64, Option<&[u8]>, Option<&[u8]>, &[(&str, Option<&[u8]>)])],
+) -> Vec<u8> {
+    use integer_encoding::VarInt;
+    fn varint<V: VarInt>(out: &mut Vec<u8>, v: V) {
+        let mut buf = [0u8; 10];
+        let n = v.encode_var(&mut buf);
+        out.extend_from_slice(&buf[..n]);
+    }
+    fn field(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(b) => {
+                varint(out, b.len() as i32);
+                out.extend_from_slice(b);
+            }
+            None => varint(out, -1i32),
+        }
+    }
+    let base_timestamp = records[0].0;
+    let mut body = Vec::new();
+    for (delta, (timestamp, key, value, headers)) in records.iter().enumerate() {
+        let mut record = vec![0u8];
+        varint(&mut record, timestamp - base_timestamp);
+        varint(&mut record, delta as i32);
+        field(&mut record, *key);
+        field(&mut record, *value);
+        varint(&mut record, headers.len() as i32);
+        for (k, v) in *headers {
+            field(&mut record, Some(k.as_bytes()));
+            field(&mut record, *v);
+        }
+        varint(&mut body, record.len() as i32);
+        body.extend_from_slice(&record);
+    }
+    let max_timestamp = records.iter().map(|r| r.0).max().unwrap();
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&0i64.to_be_bytes());
+    bytes.extend_from_slice(&((HEADER_LEN - 12 + body.len()) as i32).to_be_bytes());
+    bytes.extend_from_slice(&(-1i32).to_be_bytes());
+    bytes.push(KAFKA_MAGIC);
+    bytes.extend_from_slice(&[0; 4]);
+    bytes.extend_from_slice(&0i16.to_be_bytes());
+    bytes.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
+    bytes.extend_from_slice(&base_timestamp.to_be_bytes());
+    bytes.extend_from_slice(&max_timestamp.to_be_bytes());
+    bytes.extend_from_slice(&(-1i64).to_be_bytes());
+    bytes.extend_from_slice(&(-1i16).to_be_bytes());
+    bytes.extend_from_slice(&(-1i32).to_be_bytes());
+    bytes.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    bytes.extend_from_slice(&body);
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn a_kafka_batch_is_read_in_place_beside_mq_batches() {
+    let mut kafka = kafka_batch(&[
+        (
+            1_000,
+            Some(b"k"),
+            Some(b"one"),
+            &[("trace", Some(b"t")), ("gone", None)],
+        ),
+        (900, None, None, &[]),
+        (1_100, Some(b""), Some(b""), &[]),
+    ]);
+    patch_leader_fields(&mut kafka, 5, 9);
+    let mut mq = build(&[OwnedRecord {
+        id: [7; 16],
+        timestamp: 2_000,
+        key: None,
+        value: b"mq".to_vec(),
+        headers: vec![],
+    }]);
+    patch_leader_fields(&mut mq, 8, 9);
+    let mut log = kafka.clone();
+    log.extend_from_slice(&mq);
+
+    let batches: Vec<BatchView<'_>> = BatchIter::new(&log).map(Result::unwrap).collect();
+    assert_eq!(batches.len(), 2);
+    let header = batches[0].header;
+    assert!(header.is_kafka());
+    assert_eq!(header.batch_len as usize, kafka.len());
+    assert_eq!((header.base_offset, header.leader_epoch), (5, 9));
+    assert_eq!((header.record_count, header.next_offset()), (3, 8));
+    assert_eq!(header.max_timestamp, 1_100);
+    batches[0].validate().unwrap();
+    batches[1].validate().unwrap();
+    let records: Vec<RecordRef<'_>> = batches[0].records().map(Result::unwrap).collect();
+    assert_eq!(records[0].offset, 5);
+    assert_eq!(records[0].id, None);
+    assert_eq!(records[0].key, Some(&b"k"[..]));
+    assert_eq!(records[0].value_or_null(), Some(&b"one"[..]));
+    let headers: Vec<(&str, &[u8])> = records[0].headers().map(|h| (h.key, h.value)).collect();
+    assert_eq!(headers, vec![("trace", &b"t"[..]), ("gone", &b""[..])]);
+    assert_eq!((records[1].key, records[1].value_or_null()), (None, None));
+    assert_eq!(records[1].timestamp, 900);
+    assert_eq!(records[2].key, Some(&b""[..]));
+    assert_eq!(records[2].value_or_null(), Some(&b""[..]));
+    let mq_record = batches[1].records().next().unwrap().unwrap();
+    assert_eq!(
+        (mq_record.offset, mq_record.id),
+        (8, Some(Uuid::from_bytes([7; 16])))
+    );
+
+    let visible = visible_prefix(&log, 6, 9, u64::MAX);
+    assert_eq!((visible.records, visible.next_offset), (3, 9));
+}
+
+#[test]
+fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
+    let batch = kafka_batch(&[(1, Some(b"k"), Some(b"v"), &[])]);
+    // Compressed (gzip), transactional, a control batch: attributes the log does not store.
+    for attributes in [1u16, 1 << 4, 1 << 5] {
+        let mut marked = batch.clone();
+        marked[21..23].copy_from_slice(&attributes.to_be_bytes());
+        let crc = crc32c::crc32c(&marked[21..]);
+        marked[17..21].copy_from_slice(&crc.to_be_bytes());
+        let (view, _) = BatchView::parse(&marked).unwrap();
+        assert_eq!(
+            view.validate(),
+            Err(BatchError::KafkaAttributes(attributes))
+        );
+        assert!(view.records().next().unwrap().is_err());
+    }
+    let mut damaged = batch.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let (view, _) = BatchView::parse(&damaged).unwrap();
+    assert!(matches!(view.validate(), Err(BatchError::BadCrc { .. })));
+    // A negative length is not a length.
+    let mut negative = batch;
+    negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+    assert!(matches!(
+        BatchView::parse(&negative),
+        Err(BatchError::BadLength(_))
+    ));
 }

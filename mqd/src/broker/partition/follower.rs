@@ -134,7 +134,7 @@ impl Partition {
                         batch
                             .records()
                             .filter_map(Result::ok)
-                            .map(|r| (r.id, r.offset)),
+                            .filter_map(|r| Some((r.id?, r.offset))),
                     );
                 }
             }
