@@ -387,7 +387,7 @@ fn headers_a_null_key_a_null_value_timestamps_and_a_1_mib_value_round_trip() {
 
 #[test]
 fn lz4_and_zstd_batches_round_trip() {
-    let (_mqd, bootstrap) = start();
+    let (mqd, bootstrap) = start();
     for codec in ["lz4", "zstd", "gzip", "snappy"] {
         let topic = format!("packed-{codec}");
         create_topic(&bootstrap, &topic, 1);
@@ -407,6 +407,38 @@ fn lz4_and_zstd_batches_round_trip() {
             .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
             .collect();
         assert_eq!(got, values, "{codec}");
+        // Stored as the producer compressed it: fewer bytes than the values alone.
+        let described = mqd.get(&format!("/v1/topics/{topic}"));
+        let stored = described.body["partitions"][0]["bytes"].as_u64().unwrap();
+        let payload: usize = values.iter().map(String::len).sum();
+        assert!(
+            (stored as usize) < payload / 2,
+            "{codec}: {stored} bytes stored for {payload} of values"
+        );
+        // HTTP readers get the records inflated: JSON, and mqctl on the binary path.
+        let answer = mqd.get(&format!(
+            "/v1/topics/{topic}/partitions/0/records?offset=0&max_records=1000"
+        ));
+        let over_http: Vec<&str> = answer.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(over_http, values, "{codec} over JSON");
+        let consumed = std::process::Command::new(mq_e2e::binary("mqctl"))
+            .args(["--server", &mqd.base, "consume", &topic, "--partition", "0"])
+            .args(["--offset", "0", "--max-messages", "500", "--format", "%v"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run mqctl");
+        assert!(consumed.status.success(), "{consumed:?}");
+        let lines: Vec<String> = String::from_utf8(consumed.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines, values, "{codec} through mqctl");
     }
 }
 

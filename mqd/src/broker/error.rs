@@ -39,6 +39,8 @@ pub enum BrokerError {
     NoRecord(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("the compressed batch at byte {at} decompresses to more than the {max} bytes a request may carry uncompressed (limits.max_request_bytes)")]
+    InflatesTooLarge { at: usize, max: usize },
     #[error("invalid batch at byte {at}: {source}")]
     InvalidBatch {
         at: usize,
@@ -90,7 +92,9 @@ impl BrokerError {
             BrokerError::TopicExists(_) => ErrorCode::TopicExists,
             BrokerError::InvalidTopicName { .. } => ErrorCode::InvalidTopicName,
             BrokerError::InvalidArgument(_) => ErrorCode::InvalidRequest,
-            BrokerError::RecordTooLarge { .. } => ErrorCode::RecordTooLarge,
+            BrokerError::RecordTooLarge { .. } | BrokerError::InflatesTooLarge { .. } => {
+                ErrorCode::RecordTooLarge
+            }
             BrokerError::TooManyRecords { .. } => ErrorCode::TooManyRecords,
             BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             BrokerError::MemoryLimit(_) => ErrorCode::MemoryLimitExceeded,

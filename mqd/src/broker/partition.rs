@@ -128,6 +128,14 @@ pub struct PartitionRead {
 }
 
 impl PartitionRead {
+    /// This read with every compressed Kafka batch inflated, for readers of records (the HTTP
+    /// and group fetches, whose clients carry no codecs); not copied when it holds none.
+    pub fn inflated(mut self) -> Result<Self, BrokerError> {
+        self.batches.bytes = crate::log::inflate_stored(std::mem::take(&mut self.batches.bytes))
+            .map_err(|e| BrokerError::Internal(e.to_string()))?;
+        Ok(self)
+    }
+
     /// Whether any record at or after `from` and below the high watermark came back.
     pub fn has_records_from(&self, from: u64) -> bool {
         !self.batches.bytes.is_empty() && from < self.high_watermark

@@ -405,6 +405,7 @@ fn a_batch_a_follower_truncated_is_appended_again_when_it_leads() {
     let limits = BatchLimits {
         max_record_bytes: 1 << 20,
         max_batch_records: 1000,
+        max_inflated_bytes: 1 << 20,
     };
     let produce = |sequence: i32| {
         let mut body = producer_batch(sequence, 5);
@@ -548,4 +549,95 @@ async fn a_delete_of_records_waits_for_every_in_sync_follower_to_start_there() {
     };
     let (waited, ()) = tokio::join!(waiting, answering);
     waited.expect("both followers start at 12: the wait wakes on the fetch");
+}
+
+/// A Kafka producer's batch of `values`, compressed with `compression`.
+fn kafka_batch(compression: kafka_protocol::records::Compression, values: &[String]) -> Vec<u8> {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1 + i as i32,
+            timestamp: 1_000 + i as i64,
+            key: None,
+            value: Some(bytes::Bytes::copy_from_slice(v.as_bytes())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut out = bytes::BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut out, records.iter(), &options).unwrap();
+    out.to_vec()
+}
+
+#[test]
+fn a_compressed_kafka_batch_is_checked_inflated_and_stored_as_it_came() {
+    use kafka_protocol::records::Compression;
+    let broker = broker_with(64 << 20);
+    let topic = create(&broker, "t", 1);
+    let limits = |max_inflated_bytes| BatchLimits {
+        max_record_bytes: 1 << 20,
+        max_batch_records: 1000,
+        max_inflated_bytes,
+    };
+    let values: Vec<String> = (0..50).map(|i| format!("{i:0>1000}")).collect();
+    let sent = kafka_batch(Compression::Zstd, &values);
+    assert!(sent.len() < 50_000 / 4, "zeros compress");
+
+    // Past the budget once inflated: refused, nothing stored.
+    let mut body = sent.clone();
+    let refused = topic
+        .append_batches(0, &mut body, &limits(40_000), Acks::Leader, 1)
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            BrokerError::InflatesTooLarge { at: 0, max: 40_000 }
+        ),
+        "{refused}"
+    );
+    assert_eq!(topic.partitions()[0].log_end(), 0);
+
+    // A record of the batch damaged inside the compressed bytes: its CRC says so.
+    let mut damaged = sent.clone();
+    let last = damaged.len() - 2;
+    damaged[last] ^= 0x55;
+    let refused = topic
+        .append_batches(0, &mut damaged, &limits(1 << 20), Acks::Leader, 1)
+        .unwrap_err();
+    assert!(
+        matches!(refused, BrokerError::InvalidBatch { .. }),
+        "{refused}"
+    );
+
+    // Within it: appended as it came, counted by its inflated records.
+    let mut body = sent.clone();
+    let produced = topic
+        .append_batches(0, &mut body, &limits(1 << 20), Acks::Leader, 1)
+        .unwrap();
+    assert_eq!(produced.appended_records, 50);
+    assert_eq!(produced.appended_payload_bytes, 50_000);
+    let read = topic.partitions()[0].read(0, 1 << 20).unwrap();
+    let stored = read.batches.bytes.clone();
+    assert_eq!(stored.len(), sent.len(), "stored compressed");
+    assert_eq!(stored[61..], sent[61..]);
+    // Readers that need records get them inflated.
+    let inflated = crate::log::inflate_stored(stored).unwrap();
+    let values_read: Vec<String> = BatchIter::new(&inflated)
+        .flat_map(|b| b.unwrap().records().collect::<Vec<_>>())
+        .map(|r| String::from_utf8(r.unwrap().value.to_vec()).unwrap())
+        .collect();
+    assert_eq!(values_read, values);
 }

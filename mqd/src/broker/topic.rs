@@ -7,7 +7,7 @@ use super::dedup::DedupWindow;
 use super::producer_window::{ProducerWindow, Sequence};
 use super::topic_config::InvalidConfigChange;
 use super::{BrokerError, IdSequence, NewRecord, Partition};
-use crate::log::{MemoryBudget, RetentionPolicy};
+use crate::log::{InflateError, Inflater, MemoryBudget, RetentionPolicy};
 use mq_wire::api::{
     Acks, AlterTopicConfigRequest, BatchPosition, RecordPosition, TopicConfig, TopicDescription,
     TopicSummary,
@@ -63,6 +63,9 @@ pub struct Commit {
 pub struct BatchLimits {
     pub max_record_bytes: u64,
     pub max_batch_records: u32,
+    /// What the compressed Kafka batches of one body may decompress to in all
+    /// (`limits.max_request_bytes`).
+    pub max_inflated_bytes: usize,
 }
 
 /// Where each record of a request ends up while the request is assembled.
@@ -493,13 +496,25 @@ impl Topic {
         let mut spans = Vec::new();
         let mut at = 0usize;
         let mut records = 0usize;
+        let inflater = Inflater::new(limits.max_inflated_bytes);
         while at < body.len() {
             let invalid = |source| BrokerError::InvalidBatch { at, source };
             let (batch, _) = BatchView::parse(&body[at..]).map_err(invalid)?;
+            // A compressed Kafka batch is stored as it came; its records are checked inflated.
+            let inflated;
+            let checked = if batch.header.compression() != 0 {
+                inflated = inflater.inflate(&batch).map_err(|error| match error {
+                    InflateError::TooLarge { max } => BrokerError::InflatesTooLarge { at, max },
+                    InflateError::Invalid(source) => invalid(source),
+                })?;
+                BatchView::parse(&inflated).map_err(invalid)?.0
+            } else {
+                batch
+            };
             // One pass over the records: the batch's own checks, the size limit, the payload.
             let mut too_large = None;
             let mut payload = 0u64;
-            batch
+            checked
                 .validate_visiting(|index, record| {
                     payload += record.payload_len() as u64;
                     if too_large.is_some() {

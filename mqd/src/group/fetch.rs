@@ -319,7 +319,8 @@ async fn read_plan(
             _ => partition.read(*position, bytes_left),
         };
         let read = match read {
-            Ok(read) => read,
+            // Compressed Kafka batches go out inflated, as on the partition fetch.
+            Ok(read) => read.inflated()?,
             Err(BrokerError::OffsetOutOfRange {
                 log_start, log_end, ..
             }) => {

@@ -105,6 +105,7 @@ pub async fn produce_to_partition(
     let limits = BatchLimits {
         max_record_bytes: config.limits.max_record_bytes.0,
         max_batch_records: config.limits.max_batch_records,
+        max_inflated_bytes: config.limits.max_request_bytes.0 as usize,
     };
     let target = state.broker.topic(&topic)?;
     // The body buffer is ours: the log patches offsets in it and copies it once into a segment.
@@ -337,6 +338,8 @@ pub async fn fetch(
             shutdown.wait(),
         )
         .await?;
+    // Compressed Kafka batches go out inflated: mq's clients read records, without codecs.
+    let read = read.inflated()?;
     if wants_batches(&headers) {
         return Ok(batches_response(&state, &topic_name, from, read));
     }

@@ -9,8 +9,8 @@
 //! - `metadata.rs`: brokers, controller, topics and partition leaders (Metadata);
 //! - `produce.rs`, `fetch.rs`, `list_offsets.rs`: records; `offset_for_leader_epoch.rs`: where
 //!   a leader epoch ended (a consumer's check after a failover);
-//! - `records.rs`: Kafka record batches (v2) to and from the log's batches; `decompress.rs`:
-//!   their records decompressed within a byte budget;
+//! - `records.rs`: Kafka record batches (v2) to and from the log's batches (their records
+//!   decompressed within a byte budget by `log/decompress.rs`);
 //! - `admin.rs`: CreateTopics, DeleteTopics, CreatePartitions; `configs.rs`: DescribeConfigs, DescribeCluster;
 //!   `producer_id.rs`: InitProducerId;
 //! - `coordinator.rs`: FindCoordinator; `groups.rs`: consumer groups (Join, Sync, Heartbeat,
@@ -23,7 +23,6 @@ mod alter_configs;
 mod configs;
 mod connection;
 mod coordinator;
-mod decompress;
 mod delete_records;
 mod dispatch;
 mod error_codes;

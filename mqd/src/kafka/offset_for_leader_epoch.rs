@@ -131,6 +131,7 @@ mod tests {
             let limits = BatchLimits {
                 max_record_bytes: 1 << 20,
                 max_batch_records: 1000,
+                max_inflated_bytes: 1 << 20,
             };
             let mut body = batch.finish().to_vec();
             topic

@@ -140,6 +140,7 @@ async fn append(
     let limits = BatchLimits {
         max_record_bytes: config.limits.max_record_bytes.0,
         max_batch_records: config.limits.max_batch_records,
+        max_inflated_bytes: config.limits.max_request_bytes.0 as usize,
     };
     let produced = topic
         .append_batches_in_order(

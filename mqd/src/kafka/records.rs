@@ -1,18 +1,16 @@
 //! Kafka record batches (v2, any compression) to the log's batches and back.
 //!
-//! The log stores an uncompressed Kafka batch byte for byte (its records carry no id), and a
-//! fetch serves it as stored: no decoding or re-encoding on either side. A compressed batch is
-//! decompressed and re-encoded as one log batch in mq's encoding with the same records,
-//! timestamps, headers and producer fields, each record given a new id (UUID v7) that Kafka
-//! clients do not see; a fetch encodes such a stored batch (and any batch it must cut at the
-//! high watermark) as one uncompressed Kafka batch with the stored offsets and leader epoch.
+//! The log stores a Kafka batch byte for byte, compressed or not (its records carry no id), and
+//! a fetch serves it as stored: no decoding or re-encoding on either side. A batch mq cannot
+//! store so (transactional, a control batch, LogAppendTime, an old message set) is decoded and
+//! re-encoded as one log batch in mq's encoding with the same records, timestamps, headers and
+//! producer fields, each record given a new id (UUID v7) that Kafka clients do not see. A fetch
+//! encodes such a stored batch (and any batch it must cut at the high watermark, inflated first
+//! when compressed) as one uncompressed Kafka batch with the stored offsets and leader epoch.
 //! Either way the partition's producer window deduplicates Kafka retries as it does mq's.
-//!
-//! What the log cannot carry yet: a compressed batch as it came (it is served uncompressed), and
-//! in a compressed batch a header repeated under one key keeps its last value.
 
-use super::decompress::BoundedDecompressor;
 use crate::broker::IdSequence;
+use crate::log::decompress::BoundedDecompressor;
 use bytes::{Buf, BufMut, Bytes};
 use integer_encoding::VarInt;
 use kafka_protocol::records::RecordBatchDecoder;
@@ -56,11 +54,12 @@ pub(super) struct LogBatches {
 const KAFKA_RECORD_COUNT_AT: usize = 57;
 
 /// Takes the Kafka batches of one partition's produce into the log's form, one batch at a time:
-/// an uncompressed batch outside transactions is kept byte for byte (the log stores Kafka's
-/// record batch v2 as it is, and the append validates its CRC and every record); any other
-/// (compressed) is decompressed, its CRC checked, and re-encoded as a log batch. A batch may
-/// declare at most `max_batch_records` records (checked before it is read, so a count of 2^31
-/// costs nothing), and compressed records may inflate to at most `max_bytes` in all.
+/// a record batch v2 outside transactions, compressed or not, is kept byte for byte (the log
+/// stores it as it is; the append validates its CRC and every record, inflating compressed ones
+/// within `limits.max_request_bytes`). Any other (a transactional or control batch, an old
+/// message set) is decoded, decompressed within `max_bytes`, and re-encoded as a log batch. A
+/// batch may declare at most `max_batch_records` records (checked before it is read, so a count
+/// of 2^31 costs nothing).
 pub(super) fn to_log_batches(
     mut kafka: Bytes,
     max_bytes: usize,
@@ -103,18 +102,21 @@ pub(super) fn to_log_batches(
 }
 
 /// The length of the batch at the start of `kafka` when the log keeps it as it came: a whole
-/// record batch v2 whose attributes are all clear (uncompressed, CreateTime, not transactional,
-/// not a control batch). Its CRC and records are checked by the append.
+/// record batch v2 whose attributes name at most a codec (CreateTime, not transactional, not a
+/// control batch). Its CRC and records are checked by the append.
 fn stored_as_is(kafka: &[u8]) -> Option<usize> {
     if kafka.len() < KAFKA_BATCH_HEADER_LEN || kafka[KAFKA_MAGIC_AT] != mq_wire::batch::KAFKA_MAGIC
     {
         return None;
     }
     let attributes =
-        i16::from_be_bytes([kafka[KAFKA_ATTRIBUTES_AT], kafka[KAFKA_ATTRIBUTES_AT + 1]]);
+        u16::from_be_bytes([kafka[KAFKA_ATTRIBUTES_AT], kafka[KAFKA_ATTRIBUTES_AT + 1]]);
+    // Only a codec (gzip, snappy, lz4, zstd) may be named: no transaction, control batch or
+    // LogAppendTime.
+    let plain = attributes & !KAFKA_CODEC_BITS == 0 && attributes & KAFKA_CODEC_BITS <= 4;
     let length = i32::from_be_bytes([kafka[8], kafka[9], kafka[10], kafka[11]]);
     let len = usize::try_from(length).ok()?.checked_add(12)?;
-    (attributes == 0 && len >= KAFKA_BATCH_HEADER_LEN && len <= kafka.len()).then_some(len)
+    (plain && len >= KAFKA_BATCH_HEADER_LEN && len <= kafka.len()).then_some(len)
 }
 
 /// One decoded (decompressed) Kafka batch as a log batch in mq's encoding, each record given a
@@ -182,7 +184,12 @@ pub(super) fn to_kafka_batches(
             if header.next_offset() <= from {
                 continue;
             }
-            for record in batch.records() {
+            if header.compression() != 0 {
+                // Offsets in a batch are dense; the payload counted is the compressed bytes.
+                count += header.next_offset() - header.base_offset.max(from);
+                payload += batch.record_bytes().len() as u64;
+            }
+            for record in batch.records().take_while(|_| header.compression() == 0) {
                 let record = record.map_err(|e| format!("corrupt stored record: {e}"))?;
                 if record.offset >= from {
                     count += 1;
@@ -192,6 +199,17 @@ pub(super) fn to_kafka_batches(
             out.extend_from_slice(batch.as_bytes());
             continue;
         }
+        // A compressed batch cut at the high watermark is encoded from its records inflated.
+        let inflated;
+        let batch = if header.compression() != 0 {
+            inflated =
+                crate::log::inflate_stored(batch.as_bytes().to_vec()).map_err(|e| e.to_string())?;
+            mq_wire::batch::BatchView::parse(&inflated)
+                .map_err(|e| format!("corrupt stored batch: {e}"))?
+                .0
+        } else {
+            batch
+        };
         let start = out.len();
         out.resize(start + KAFKA_BATCH_HEADER_LEN, 0);
         let mut first: Option<(u64, i64)> = None;
@@ -264,6 +282,8 @@ const KAFKA_CRC_AT: usize = 17;
 const KAFKA_CRC_FROM: usize = 21;
 const KAFKA_MAGIC_AT: usize = 16;
 const KAFKA_ATTRIBUTES_AT: usize = 21;
+/// Kafka's attributes bits naming the records' codec.
+const KAFKA_CODEC_BITS: u16 = 0b111;
 
 /// One record in Kafka's v2 encoding: zigzag varints, -1 lengths for a null key or value.
 fn put_kafka_record(out: &mut Vec<u8>, record: &RecordRef<'_>, offset_delta: i32, ts_delta: i64) {
@@ -355,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_kafka_batch_comes_back_as_it_went_in_with_the_log_offsets() {
-        for compression in super::super::decompress::EVERY_COMPRESSION {
+        for compression in crate::log::decompress::EVERY_COMPRESSION {
             let sent = vec![
                 kafka_record(0, Some("k1"), "one"),
                 kafka_record(1, None, "two"),
@@ -443,24 +463,20 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_with_a_bad_crc_is_refused() {
+    fn a_batch_with_a_bad_crc_is_kept_for_the_append_to_refuse() {
         let sent = vec![kafka_record(0, None, "v")];
-        // Compressed: decoding checks the CRC.
-        let mut packed = encode(&sent, Compression::Lz4).to_vec();
-        let last = packed.len() - 1;
-        packed[last] ^= 0xff;
-        assert!(to_log_batches(Bytes::from(packed), 1 << 20, 1000).is_err());
-        // Uncompressed: kept as it came, and the append's validation checks the CRC.
-        let mut plain = encode(&sent, Compression::None).to_vec();
-        let last = plain.len() - 1;
-        plain[last] ^= 0xff;
-        let kept = to_log_batches(Bytes::from(plain.clone()), 1 << 20, 1000).unwrap();
-        assert_eq!(kept.bytes, plain, "stored byte for byte");
-        let (view, _) = mq_wire::batch::BatchView::parse(&kept.bytes).unwrap();
-        assert!(matches!(
-            view.validate(),
-            Err(mq_wire::batch::BatchError::BadCrc { .. })
-        ));
+        for compression in [Compression::None, Compression::Lz4] {
+            let mut bytes = encode(&sent, compression).to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            let kept = to_log_batches(Bytes::from(bytes.clone()), 1 << 20, 1000).unwrap();
+            assert_eq!(kept.bytes, bytes, "stored byte for byte");
+            let (view, _) = mq_wire::batch::BatchView::parse(&kept.bytes).unwrap();
+            assert!(matches!(
+                view.validate(),
+                Err(mq_wire::batch::BatchError::BadCrc { .. })
+            ));
+        }
         assert!(to_log_batches(Bytes::from_static(b"\x00\x01"), 1 << 20, 1000).is_err());
     }
 
@@ -488,12 +504,20 @@ mod tests {
     }
 
     #[test]
-    fn records_that_decompress_past_the_budget_are_too_large_not_corrupt() {
+    fn a_transactional_batch_is_decoded_within_the_budget_and_too_large_past_it() {
+        // Not stored as it came (mq does not serve transactions): decoded, so the budget
+        // applies here.
         let sent: Vec<Record> = (0..100)
-            .map(|i| kafka_record(i, None, "zzzzzzzzzz"))
+            .map(|i| {
+                let mut record = kafka_record(i, None, "zzzzzzzzzz");
+                record.transactional = true;
+                record
+            })
             .collect();
         let packed = encode(&sent, Compression::Zstd);
-        assert!(to_log_batches(packed.clone(), 1 << 20, 1000).is_ok());
+        let decoded = to_log_batches(packed.clone(), 1 << 20, 1000).unwrap();
+        assert_eq!(decoded.records, 100);
+        assert_ne!(decoded.bytes[16], mq_wire::batch::KAFKA_MAGIC, "re-encoded");
         let refused = to_log_batches(packed.clone(), 512, 1000).unwrap_err();
         assert_eq!(
             refused.kafka_error(),

@@ -8,11 +8,14 @@
 //! The log knows nothing of topics, leaders or high watermarks: those belong to
 //! [`crate::broker::Partition`], which wraps a log.
 
+pub(crate) mod decompress;
+mod inflate;
 mod memory;
 mod memory_budget;
 mod retention;
 mod segment;
 
+pub use inflate::{inflate_stored, InflateError, Inflater};
 pub use memory::MemoryLog;
 pub use memory_budget::{MemoryBudget, MemoryLimitExceeded, Reservation};
 pub use retention::{Evicted, RetentionPolicy};

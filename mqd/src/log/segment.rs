@@ -172,6 +172,14 @@ impl Segment {
             if batch.header.max_timestamp < timestamp_ms || batch.header.next_offset() <= from {
                 continue;
             }
+            // A compressed Kafka batch is searched inflated.
+            let inflated;
+            let batch = if batch.header.compression() != 0 {
+                inflated = super::inflate_stored(batch.as_bytes().to_vec()).ok()?;
+                BatchView::parse(&inflated).ok()?.0
+            } else {
+                batch
+            };
             for record in batch.records() {
                 let record = record.ok()?;
                 if record.offset >= from && record.timestamp >= timestamp_ms {

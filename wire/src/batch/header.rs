@@ -14,7 +14,11 @@ pub const MAGIC: u8 = 1;
 /// Kafka's record batch v2, stored as its producer sent it.
 pub const KAFKA_MAGIC: u8 = 2;
 /// Bytes before and including Kafka's length field, which it does not count.
-const KAFKA_LENGTH_EXCLUDES: u32 = 12;
+pub(crate) const KAFKA_LENGTH_EXCLUDES: u32 = 12;
+/// Kafka's attributes bits naming the records' codec.
+pub(crate) const KAFKA_COMPRESSION_BITS: u16 = 0b111;
+/// The highest codec Kafka defines (zstd).
+pub(crate) const KAFKA_LAST_CODEC: u16 = 4;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 61;
 /// Attributes bit: records of this batch carry ids their producer chose (a JSON produce's `id`),
@@ -28,7 +32,7 @@ pub(crate) const MAGIC_AT: usize = 16;
 pub(crate) const CRC_AT: usize = 17;
 /// First byte covered by the CRC.
 pub(crate) const CRC_FROM: usize = 21;
-const ATTRIBUTES_AT: usize = 21;
+pub(crate) const ATTRIBUTES_AT: usize = 21;
 const LAST_OFFSET_DELTA_AT: usize = 23;
 const BASE_TIMESTAMP_AT: usize = 27;
 const MAX_TIMESTAMP_AT: usize = 35;
@@ -100,6 +104,16 @@ impl BatchHeader {
     /// Whether this is a Kafka record batch v2 stored as it came.
     pub fn is_kafka(&self) -> bool {
         self.magic == KAFKA_MAGIC
+    }
+
+    /// The codec of a Kafka batch's records (Kafka's attributes bits 0-2: 1 gzip, 2 snappy,
+    /// 3 lz4, 4 zstd); 0 for uncompressed records and for every mq batch.
+    pub fn compression(&self) -> u8 {
+        if self.is_kafka() {
+            (self.attributes & KAFKA_COMPRESSION_BITS) as u8
+        } else {
+            0
+        }
     }
 
     fn read_fields(bytes: &[u8], endian: Endian) -> Self {

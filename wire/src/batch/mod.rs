@@ -26,8 +26,10 @@
 //!
 //! The same slices may hold Kafka's record batch v2 ([`KAFKA_MAGIC`]), as a Kafka producer (or
 //! any binary producer) sent it: same fields at the same places, big-endian, records without ids
-//! (`kafka_record.rs`). A Kafka produce is stored without re-encoding and a Kafka fetch serves it
-//! as stored; every reader here takes both.
+//! (`kafka_record.rs`), perhaps compressed. A Kafka produce is stored without re-encoding and a
+//! Kafka fetch serves it as stored; every reader here takes both, and a compressed batch's records
+//! are read from its inflated equivalent ([`BatchView::uncompressed_with`]; the broker holds the
+//! codecs).
 
 mod builder;
 mod header;
@@ -58,8 +60,12 @@ pub enum BatchError {
     BadRecord { index: u32, reason: &'static str },
     #[error("batch declares {declared} records but holds {found}")]
     CountMismatch { declared: u32, found: u32 },
-    #[error("a Kafka batch stored as it came must be uncompressed, CreateTime and outside transactions (attributes {0:#06x})")]
+    #[error("a Kafka batch is stored as it came only when CreateTime, outside transactions, not a control batch, and uncompressed or compressed with one of Kafka's four codecs (attributes {0:#06x})")]
     KafkaAttributes(u16),
+    #[error("the batch's records are compressed: inflate it to read them")]
+    Compressed,
+    #[error("the batch's records do not decompress: {0}")]
+    Inflate(String),
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! [`BatchIter`]. Every length is checked against the slice, so corrupt or hostile bytes give a
 //! [`BatchError`], never a panic or an out-of-bounds read.
 
-use super::header::{BatchHeader, CRC_FROM};
+use super::header::{
+    BatchHeader, ATTRIBUTES_AT, BATCH_LEN_AT, CRC_AT, CRC_FROM, KAFKA_COMPRESSION_BITS,
+    KAFKA_LAST_CODEC, KAFKA_LENGTH_EXCLUDES,
+};
 use super::kafka_record;
 use super::record::{self, RecordRef};
 use super::BatchError;
@@ -55,15 +58,9 @@ impl<'a> BatchView<'a> {
         &self,
         mut visit: impl FnMut(u32, &RecordRef<'a>),
     ) -> Result<(), BatchError> {
-        if self.header.is_kafka() && self.header.attributes != 0 {
-            return Err(BatchError::KafkaAttributes(self.header.attributes));
-        }
-        let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
-        if computed != self.header.crc {
-            return Err(BatchError::BadCrc {
-                stored: self.header.crc,
-                computed,
-            });
+        self.check_crc()?;
+        if self.header.compression() != 0 {
+            return Err(BatchError::Compressed);
         }
         let mut found = 0u32;
         let mut max_timestamp = i64::MIN;
@@ -97,7 +94,51 @@ impl<'a> BatchView<'a> {
         Ok(())
     }
 
-    /// The batch's records in order.
+    /// Checks the attributes a stored batch may have and the CRC: all [`BatchView::validate`]
+    /// can check of a compressed batch without inflating it.
+    pub fn check_crc(&self) -> Result<(), BatchError> {
+        let attributes = self.header.attributes;
+        if self.header.is_kafka()
+            && (attributes & !KAFKA_COMPRESSION_BITS != 0
+                || attributes & KAFKA_COMPRESSION_BITS > KAFKA_LAST_CODEC)
+        {
+            return Err(BatchError::KafkaAttributes(attributes));
+        }
+        let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
+        if computed != self.header.crc {
+            return Err(BatchError::BadCrc {
+                stored: self.header.crc,
+                computed,
+            });
+        }
+        Ok(())
+    }
+
+    /// The bytes after the header: the records, compressed when [`BatchHeader::compression`]
+    /// says so.
+    pub fn record_bytes(&self) -> &'a [u8] {
+        &self.bytes[super::HEADER_LEN..]
+    }
+
+    /// This compressed Kafka batch with `records` (its records inflated) in place of its
+    /// compressed ones: the same header with the codec bits cleared, its length and CRC made
+    /// for the new records. What a reader that needs the records reads instead.
+    pub fn uncompressed_with(&self, records: &[u8]) -> Vec<u8> {
+        debug_assert!(self.header.is_kafka());
+        let mut out = Vec::with_capacity(super::HEADER_LEN + records.len());
+        out.extend_from_slice(&self.bytes[..super::HEADER_LEN]);
+        out.extend_from_slice(records);
+        let length = (out.len() as u32).saturating_sub(KAFKA_LENGTH_EXCLUDES);
+        out[BATCH_LEN_AT..BATCH_LEN_AT + 4].copy_from_slice(&length.to_be_bytes());
+        let attributes = self.header.attributes & !KAFKA_COMPRESSION_BITS;
+        out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+        let crc = crc32c::crc32c(&out[CRC_FROM..]);
+        out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    /// The batch's records in order. A compressed batch yields one error
+    /// ([`BatchView::uncompressed_with`] gives a batch whose records can be read).
     pub fn records(&self) -> RecordIter<'a> {
         RecordIter {
             rest: &self.bytes[super::HEADER_LEN..],
@@ -232,6 +273,16 @@ pub fn visible_prefix(
         }
         visible.len += batch.as_bytes().len();
         visible.next_offset = batch.header.next_offset().min(high_watermark).max(from);
+        if batch.header.compression() != 0 {
+            // Offsets in a batch are dense: count them; the payload is the compressed bytes.
+            let first = batch.header.base_offset.max(from);
+            let end = batch.header.next_offset().min(high_watermark);
+            if end > first {
+                visible.records += end - first;
+                visible.payload_bytes += batch.record_bytes().len() as u64;
+            }
+            continue;
+        }
         for record in batch.records().filter_map(Result::ok) {
             if record.offset >= from && record.offset < high_watermark {
                 visible.records += 1;

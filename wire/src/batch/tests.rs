@@ -364,12 +364,16 @@ fn a_kafka_batch_is_read_in_place_beside_mq_batches() {
 #[test]
 fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
     let batch = kafka_batch(&[(1, Some(b"k"), Some(b"v"), &[])]);
-    // Compressed (gzip), transactional, a control batch: attributes the log does not store.
-    for attributes in [1u16, 1 << 4, 1 << 5] {
+    let marked = |attributes: u16| {
         let mut marked = batch.clone();
         marked[21..23].copy_from_slice(&attributes.to_be_bytes());
         let crc = crc32c::crc32c(&marked[21..]);
         marked[17..21].copy_from_slice(&crc.to_be_bytes());
+        marked
+    };
+    // Transactional, a control batch, LogAppendTime, a codec Kafka does not define: refused.
+    for attributes in [1u16 << 4, 1 << 5, 1 << 3, 5, 1 | 1 << 4] {
+        let marked = marked(attributes);
         let (view, _) = BatchView::parse(&marked).unwrap();
         assert_eq!(
             view.validate(),
@@ -377,6 +381,20 @@ fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
         );
         assert!(view.records().next().unwrap().is_err());
     }
+    // Compressed (gzip here): its CRC is checked, its records only once inflated.
+    let gzip = marked(1);
+    let (view, _) = BatchView::parse(&gzip).unwrap();
+    assert_eq!(view.header.compression(), 1);
+    assert_eq!(view.validate(), Err(BatchError::Compressed));
+    assert!(view.records().next().unwrap().is_err());
+    // Inflating gives the batch back with its codec bits cleared (these records were never
+    // compressed, so the result is the original batch).
+    assert_eq!(view.uncompressed_with(view.record_bytes()), batch);
+    let mut damaged = gzip.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let (view, _) = BatchView::parse(&damaged).unwrap();
+    assert!(matches!(view.validate(), Err(BatchError::BadCrc { .. })));
     let mut damaged = batch.clone();
     let last = damaged.len() - 1;
     damaged[last] ^= 1;
@@ -389,4 +407,9 @@ fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
         BatchView::parse(&negative),
         Err(BatchError::BadLength(_))
     ));
+    // A compressed batch in a fetch is counted by its offsets.
+    let mut gzip = gzip;
+    patch_leader_fields(&mut gzip, 10, 0);
+    let visible = visible_prefix(&gzip, 10, 11, u64::MAX);
+    assert_eq!((visible.records, visible.next_offset), (1, 11));
 }

@@ -1,8 +1,8 @@
-//! Decompression of produced Kafka batches, bounded: a batch's records are inflated only up to
-//! what a request may carry uncompressed (`limits.max_request_bytes`, summed over the batches of
-//! one partition's record set), so a few kilobytes of zeros compressed cannot make the node
-//! allocate gigabytes. The codecs are Kafka's: gzip, snappy (xerial's framing, or raw as Kafka's
-//! Java client also reads), lz4 (the frame format) and zstd.
+//! Decompression of Kafka batches' records, bounded: records are inflated only up to a budget
+//! (at a produce, what a request may carry uncompressed, `limits.max_request_bytes`, summed over
+//! the batches of one partition's body), so a few kilobytes of zeros compressed cannot make the
+//! node allocate gigabytes. The codecs are Kafka's: gzip, snappy (xerial's framing, or raw as
+//! Kafka's Java client also reads), lz4 (the frame format) and zstd.
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::records::Compression;
@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::io::Read;
 
 /// Decompresses record sets while the total stays within a budget.
-pub(super) struct BoundedDecompressor {
+pub(crate) struct BoundedDecompressor {
     left: Cell<usize>,
     exceeded: Cell<bool>,
 }
@@ -39,14 +39,23 @@ impl BoundedDecompressor {
         compression: Compression,
     ) -> anyhow::Result<Bytes> {
         let input = compressed.split_to(compressed.remaining());
+        if compression == Compression::None {
+            self.spend(input.len())?;
+            return Ok(input);
+        }
+        self.inflate(&input, compression)
+    }
+
+    /// `input` decompressed with `compression`, counted against the budget.
+    pub fn inflate(&self, input: &[u8], compression: Compression) -> anyhow::Result<Bytes> {
         let out = match compression {
-            Compression::None => input,
-            Compression::Gzip => self.read_all(flate2::read::MultiGzDecoder::new(&input[..]))?,
-            Compression::Lz4 => self.read_all(lz4::Decoder::new(&input[..])?)?,
+            Compression::None => Bytes::copy_from_slice(input),
+            Compression::Gzip => self.read_all(flate2::read::MultiGzDecoder::new(input))?,
+            Compression::Lz4 => self.read_all(lz4::Decoder::new(input)?)?,
             // zstd's own cap on a frame's window (128 MiB) applies: the window is reserved, and
             // only what the frame really inflates to is touched and counted.
-            Compression::Zstd => self.read_all(zstd::stream::read::Decoder::new(&input[..])?)?,
-            Compression::Snappy => self.snappy(&input)?,
+            Compression::Zstd => self.read_all(zstd::stream::read::Decoder::new(input)?)?,
+            Compression::Snappy => self.snappy(input)?,
         };
         self.spend(out.len())?;
         Ok(out)
@@ -117,7 +126,7 @@ impl BoundedDecompressor {
 
 /// Every codec a Kafka batch may use, for the tests.
 #[cfg(test)]
-pub(super) const EVERY_COMPRESSION: [Compression; 5] = [
+pub(crate) const EVERY_COMPRESSION: [Compression; 5] = [
     Compression::None,
     Compression::Gzip,
     Compression::Snappy,
