@@ -4,6 +4,7 @@
 //! Every request reaches data through [`Broker::topic`]: that lookup is the one place routing will
 //! grow into when partitions live on other nodes.
 
+mod batch_check;
 mod dedup;
 mod discard;
 mod error;

@@ -129,9 +129,11 @@ pub struct PartitionRead {
 
 impl PartitionRead {
     /// This read with every compressed Kafka batch inflated, for readers of records (the HTTP
-    /// and group fetches, whose clients carry no codecs); not copied when it holds none.
-    pub fn inflated(mut self) -> Result<Self, BrokerError> {
-        self.batches.bytes = crate::log::inflate_stored(std::mem::take(&mut self.batches.bytes))
+    /// and group fetches, whose clients carry no codecs), cut after the batch that takes it
+    /// past `max_bytes`; not copied when it holds none.
+    pub fn inflated(mut self, max_bytes: usize) -> Result<Self, BrokerError> {
+        let stored = std::mem::take(&mut self.batches.bytes);
+        self.batches.bytes = crate::log::inflate_stored(stored, max_bytes)
             .map_err(|e| BrokerError::Internal(e.to_string()))?;
         Ok(self)
     }

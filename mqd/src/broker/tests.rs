@@ -634,7 +634,7 @@ fn a_compressed_kafka_batch_is_checked_inflated_and_stored_as_it_came() {
     assert_eq!(stored.len(), sent.len(), "stored compressed");
     assert_eq!(stored[61..], sent[61..]);
     // Readers that need records get them inflated.
-    let inflated = crate::log::inflate_stored(stored).unwrap();
+    let inflated = crate::log::inflate_stored(stored, usize::MAX).unwrap();
     let values_read: Vec<String> = BatchIter::new(&inflated)
         .flat_map(|b| b.unwrap().records().collect::<Vec<_>>())
         .map(|r| String::from_utf8(r.unwrap().value.to_vec()).unwrap())

@@ -3,16 +3,17 @@
 //! records with the same key keep their order), reserves memory for all batches at once, and
 //! appends them. Records carrying a producer id go through the topic's dedup window.
 
+use super::batch_check::{check_batches, CheckedBody};
 use super::dedup::DedupWindow;
 use super::producer_window::{ProducerWindow, Sequence};
 use super::topic_config::InvalidConfigChange;
 use super::{BrokerError, IdSequence, NewRecord, Partition};
-use crate::log::{InflateError, Inflater, MemoryBudget, RetentionPolicy};
+use crate::log::{MemoryBudget, RetentionPolicy};
 use mq_wire::api::{
     Acks, AlterTopicConfigRequest, BatchPosition, RecordPosition, TopicConfig, TopicDescription,
     TopicSummary,
 };
-use mq_wire::batch::{BatchBuilder, BatchError, BatchView, RecordInput};
+use mq_wire::batch::{BatchBuilder, RecordInput};
 use mq_wire::partitioner::partition_for_key;
 use parking_lot::Mutex;
 use std::collections::hash_map::Entry;
@@ -115,20 +116,22 @@ impl Topic {
         self.partition(partition)?;
         let moved = &self.sequence_moved[partition as usize];
         let deadline = tokio::time::Instant::now() + reorder_wait;
+        // Checked once (a compressed batch is inflated for it), whatever the waits.
+        let checked = check_batches(body, limits)?;
         loop {
             let notified = moved.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.append_batches(partition, body, limits, acks, crate::clock::now_ms()) {
+            match self.append_checked(partition, body, &checked, acks, crate::clock::now_ms()) {
                 Err(BrokerError::OutOfOrderSequence { expected, got, .. })
                     if got.wrapping_sub(expected) > 0 && tokio::time::Instant::now() < deadline =>
                 {
                     if tokio::time::timeout_at(deadline, notified).await.is_err() {
                         // One last try: the refusal it gives is the answer.
-                        return self.append_batches(
+                        return self.append_checked(
                             partition,
                             body,
-                            limits,
+                            &checked,
                             acks,
                             crate::clock::now_ms(),
                         );
@@ -492,67 +495,21 @@ impl Topic {
         acks: Acks,
         now_ms: i64,
     ) -> Result<Produced<Vec<BatchPosition>>, BrokerError> {
+        let checked = check_batches(body, limits)?;
+        self.append_checked(partition, body, &checked, acks, now_ms)
+    }
+
+    /// Appends a body [`check_batches`] accepted: the producer window, the memory, the copies.
+    fn append_checked(
+        &self,
+        partition: u32,
+        body: &mut [u8],
+        checked: &CheckedBody,
+        acks: Acks,
+        now_ms: i64,
+    ) -> Result<Produced<Vec<BatchPosition>>, BrokerError> {
         let target = Arc::clone(self.partition(partition)?);
-        let mut spans = Vec::new();
-        let mut at = 0usize;
-        let mut records = 0usize;
-        let inflater = Inflater::new(limits.max_inflated_bytes);
-        while at < body.len() {
-            let invalid = |source| BrokerError::InvalidBatch { at, source };
-            let (batch, _) = BatchView::parse(&body[at..]).map_err(invalid)?;
-            // A compressed Kafka batch is stored as it came; its records are checked inflated.
-            let inflated;
-            let checked = if batch.header.compression() != 0 {
-                inflated = inflater.inflate(&batch).map_err(|error| match error {
-                    InflateError::TooLarge { max } => BrokerError::InflatesTooLarge { at, max },
-                    InflateError::Invalid(source) => invalid(source),
-                })?;
-                BatchView::parse(&inflated).map_err(invalid)?.0
-            } else {
-                batch
-            };
-            // One pass over the records: the batch's own checks, the size limit, the payload.
-            let mut too_large = None;
-            let mut payload = 0u64;
-            checked
-                .validate_visiting(|index, record| {
-                    payload += record.payload_len() as u64;
-                    if too_large.is_some() {
-                        return;
-                    }
-                    let size = record.payload_len()
-                        + record
-                            .headers()
-                            .map(|h| h.key.len() + h.value.len())
-                            .sum::<usize>();
-                    if size as u64 > limits.max_record_bytes {
-                        too_large = Some((index as usize, size));
-                    }
-                })
-                .map_err(invalid)?;
-            if batch.header.record_count == 0 {
-                return Err(invalid(BatchError::CountMismatch {
-                    declared: 0,
-                    found: 0,
-                }));
-            }
-            if let Some((index, size)) = too_large {
-                return Err(BrokerError::RecordTooLarge {
-                    index: records + index,
-                    size,
-                    max: limits.max_record_bytes,
-                });
-            }
-            records += batch.header.record_count as usize;
-            spans.push((at, batch.header, payload));
-            at += batch.header.batch_len as usize;
-        }
-        if records > limits.max_batch_records as usize {
-            return Err(BrokerError::TooManyRecords {
-                count: records,
-                max: limits.max_batch_records,
-            });
-        }
+        let spans = &checked.spans;
         if acks == Acks::All {
             target.check_insync()?;
         }

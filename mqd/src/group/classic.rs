@@ -132,8 +132,6 @@ impl Groups {
         })
     }
 
-    /// Runs `act` on the member's group, brought up to date, with the member marked alive; an
-    /// unknown group or member is `UnknownMember`, a group not served here its coordinator error.
     /// Remembers the protocol a Kafka member chose at its (re)join, for DescribeGroups. Its
     /// metadata is copied (never a slice pinning the request) and dropped past
     /// [`ClientProtocol::MAX_METADATA_BYTES`].
@@ -176,6 +174,8 @@ impl Groups {
             .unwrap_or_default()
     }
 
+    /// Runs `act` on the member's group, brought up to date, with the member marked alive; an
+    /// unknown group or member is `UnknownMember`, a group not served here its coordinator error.
     fn with_member<T>(
         &self,
         broker: &Broker,

@@ -320,7 +320,7 @@ async fn read_plan(
         };
         let read = match read {
             // Compressed Kafka batches go out inflated, as on the partition fetch.
-            Ok(read) => read.inflated()?,
+            Ok(read) => read.inflated(bytes_left)?,
             Err(BrokerError::OffsetOutOfRange {
                 log_start, log_end, ..
             }) => {

@@ -274,7 +274,7 @@ fn next_record(
             None => partition.read(at, 1),
         };
         let read = match read {
-            Ok(read) => read.inflated()?,
+            Ok(read) => read.inflated(1)?,
             // Evicted between the two reads: the next consume sees the new log start.
             Err(BrokerError::OffsetOutOfRange { .. }) => continue,
             Err(other) => return Err(other),

@@ -339,7 +339,7 @@ pub async fn fetch(
         )
         .await?;
     // Compressed Kafka batches go out inflated: mq's clients read records, without codecs.
-    let read = read.inflated()?;
+    let read = read.inflated(max_bytes)?;
     if wants_batches(&headers) {
         return Ok(batches_response(&state, &topic_name, from, read));
     }

@@ -467,12 +467,22 @@ pub(super) async fn describe_groups(
                     // What the Kafka members chose and sent (cooperative-sticky, say); for a
                     // group of HTTP members, the assignor and subscription the coordinator runs.
                     let chosen = app.groups.client_protocols(group.as_str());
-                    let protocol = chosen.values().next().map_or(
+                    // The name most members chose (members whose names the coordinator runs
+                    // alike may differ), ties to the first by name.
+                    let mut counts = std::collections::BTreeMap::new();
+                    for p in chosen.values() {
+                        *counts.entry(p.name.as_str()).or_insert(0usize) += 1;
+                    }
+                    let most = counts
+                        .iter()
+                        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                        .map(|(name, _)| *name);
+                    let protocol = most.map_or(
                         match description.strategy {
                             AssignmentStrategy::Range => "range",
                             AssignmentStrategy::RoundRobin => "roundrobin",
                         },
-                        |p| p.name.as_str(),
+                        std::convert::identity,
                     );
                     let members = description
                         .members

@@ -202,8 +202,8 @@ pub(super) fn to_kafka_batches(
         // A compressed batch cut at the high watermark is encoded from its records inflated.
         let inflated;
         let batch = if header.compression() != 0 {
-            inflated =
-                crate::log::inflate_stored(batch.as_bytes().to_vec()).map_err(|e| e.to_string())?;
+            inflated = crate::log::inflate_stored(batch.as_bytes().to_vec(), usize::MAX)
+                .map_err(|e| e.to_string())?;
             mq_wire::batch::BatchView::parse(&inflated)
                 .map_err(|e| format!("corrupt stored batch: {e}"))?
                 .0

@@ -58,13 +58,15 @@ impl Inflater {
                     BatchError::Inflate(e.to_string()).into()
                 }
             })?;
-        Ok(batch.uncompressed_with(&records))
+        Ok(batch.uncompressed_with(&records)?)
     }
 }
 
 /// `bytes` (whole stored batches) with every compressed Kafka batch inflated: `bytes` itself,
-/// unmoved, when it holds none.
-pub fn inflate_stored(bytes: Vec<u8>) -> Result<Vec<u8>, LogError> {
+/// unmoved, when it holds none. Inflated bytes pass `max_bytes` by one batch at most: the
+/// batches after the one that passes it are left out (the first batch always comes back, so a
+/// reader progresses), because a few kilobytes stored may inflate to a request's worth.
+pub fn inflate_stored(bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, LogError> {
     let compressed = BatchIter::new(&bytes)
         .filter_map(Result::ok)
         .any(|batch| batch.header.compression() != 0);
@@ -72,8 +74,11 @@ pub fn inflate_stored(bytes: Vec<u8>) -> Result<Vec<u8>, LogError> {
         return Ok(bytes);
     }
     let inflater = Inflater::new(STORED_INFLATE_BOUND);
-    let mut out = Vec::with_capacity(bytes.len() * 4);
+    let mut out = Vec::with_capacity(bytes.len().min(max_bytes));
     for batch in BatchIter::new(&bytes) {
+        if !out.is_empty() && out.len() >= max_bytes {
+            break;
+        }
         let batch = batch?;
         if batch.header.compression() == 0 {
             out.extend_from_slice(batch.as_bytes());
@@ -130,7 +135,7 @@ mod tests {
             let stored = kafka_batch(compression, &["one", "two", "three"]);
             let mut run = plain.clone();
             run.extend_from_slice(&stored);
-            let inflated = inflate_stored(run).unwrap();
+            let inflated = inflate_stored(run, usize::MAX).unwrap();
             let batches: Vec<BatchView<'_>> =
                 BatchIter::new(&inflated).map(Result::unwrap).collect();
             assert_eq!(batches.len(), 2);
@@ -139,6 +144,20 @@ mod tests {
             let values: Vec<&[u8]> = batches[1].records().map(|r| r.unwrap().value).collect();
             assert_eq!(values, vec![&b"one"[..], b"two", b"three"]);
         }
+    }
+
+    #[test]
+    fn a_read_inflates_past_max_bytes_by_one_batch_at_most() {
+        let zeros = "0".repeat(100_000);
+        let one = kafka_batch(Compression::Zstd, &[&zeros]);
+        let run: Vec<u8> = (0..10).flat_map(|_| one.clone()).collect();
+        assert!(run.len() < 10_000, "ten batches of 100 kB, compressed");
+        let first_only = inflate_stored(run.clone(), 1).unwrap();
+        assert_eq!(BatchIter::new(&first_only).count(), 1);
+        let three = inflate_stored(run.clone(), 250_000).unwrap();
+        assert_eq!(BatchIter::new(&three).count(), 3);
+        let all = inflate_stored(run, usize::MAX).unwrap();
+        assert_eq!(BatchIter::new(&all).count(), 10);
     }
 
     #[test]
@@ -161,7 +180,7 @@ mod tests {
         ));
         let plain = kafka_batch(Compression::None, &["a"]);
         let pointer = plain.as_ptr();
-        let returned = inflate_stored(plain).unwrap();
+        let returned = inflate_stored(plain, 1).unwrap();
         assert_eq!(returned.as_ptr(), pointer);
     }
 }

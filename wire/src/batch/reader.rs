@@ -123,18 +123,25 @@ impl<'a> BatchView<'a> {
     /// This compressed Kafka batch with `records` (its records inflated) in place of its
     /// compressed ones: the same header with the codec bits cleared, its length and CRC made
     /// for the new records. What a reader that needs the records reads instead.
-    pub fn uncompressed_with(&self, records: &[u8]) -> Vec<u8> {
+    pub fn uncompressed_with(&self, records: &[u8]) -> Result<Vec<u8>, BatchError> {
         debug_assert!(self.header.is_kafka());
+        // Kafka's length is an i32: records inflating past it cannot make a batch.
+        let length = (super::HEADER_LEN + records.len())
+            .checked_sub(KAFKA_LENGTH_EXCLUDES as usize)
+            .and_then(|len| i32::try_from(len).ok())
+            .ok_or(BatchError::Inflate(format!(
+                "{} bytes of records do not fit one batch",
+                records.len()
+            )))?;
         let mut out = Vec::with_capacity(super::HEADER_LEN + records.len());
         out.extend_from_slice(&self.bytes[..super::HEADER_LEN]);
         out.extend_from_slice(records);
-        let length = (out.len() as u32).saturating_sub(KAFKA_LENGTH_EXCLUDES);
         out[BATCH_LEN_AT..BATCH_LEN_AT + 4].copy_from_slice(&length.to_be_bytes());
         let attributes = self.header.attributes & !KAFKA_COMPRESSION_BITS;
         out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
         let crc = crc32c::crc32c(&out[CRC_FROM..]);
         out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-        out
+        Ok(out)
     }
 
     /// The batch's records in order. A compressed batch yields one error

@@ -389,7 +389,7 @@ fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
     assert!(view.records().next().unwrap().is_err());
     // Inflating gives the batch back with its codec bits cleared (these records were never
     // compressed, so the result is the original batch).
-    assert_eq!(view.uncompressed_with(view.record_bytes()), batch);
+    assert_eq!(view.uncompressed_with(view.record_bytes()).unwrap(), batch);
     let mut damaged = gzip.clone();
     let last = damaged.len() - 1;
     damaged[last] ^= 1;
@@ -400,6 +400,20 @@ fn a_kafka_batch_the_log_cannot_read_in_place_or_a_damaged_one_is_refused() {
     damaged[last] ^= 1;
     let (view, _) = BatchView::parse(&damaged).unwrap();
     assert!(matches!(view.validate(), Err(BatchError::BadCrc { .. })));
+    // A record length written in 6 bytes (Kafka's readers take at most 5) is refused.
+    let mut overlong = batch.clone();
+    let length = overlong[61];
+    overlong.splice(61..62, [length | 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    let total = (overlong.len() - 12) as i32;
+    overlong[8..12].copy_from_slice(&total.to_be_bytes());
+    let crc = crc32c::crc32c(&overlong[21..]);
+    overlong[17..21].copy_from_slice(&crc.to_be_bytes());
+    let (view, _) = BatchView::parse(&overlong).unwrap();
+    assert!(
+        matches!(view.validate(), Err(BatchError::BadRecord { .. })),
+        "{:?}",
+        view.validate()
+    );
     // A negative length is not a length.
     let mut negative = batch;
     negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
