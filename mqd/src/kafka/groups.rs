@@ -67,6 +67,26 @@ fn code_for_member(
     code_of(error)
 }
 
+/// Whether a request from `member_id` naming the static member `instance` is to be refused
+/// `FENCED_INSTANCE_ID` before it runs: another member id holds that name now (Kafka's
+/// `isStaticMemberFenced`). A member id that is not in the group at all gets its own error
+/// from the coordinator ([`code_for_member`]).
+fn fenced_instance(
+    state: &KafkaState,
+    group: &str,
+    instance: Option<&StrBytes>,
+    member_id: &str,
+) -> bool {
+    let Some(instance) = instance.filter(|i| !i.is_empty()) else {
+        return false;
+    };
+    state
+        .app
+        .groups
+        .member_of_instance(group, instance.as_str())
+        .is_some_and(|holder| holder != member_id)
+}
+
 /// The assignor a protocol name stands for here.
 fn strategy_of(protocol: &str) -> Option<AssignmentStrategy> {
     match protocol {
@@ -145,6 +165,16 @@ pub(super) async fn join_group(
         .map(|t| t.as_str().to_owned())
         .collect();
     let app = &state.app;
+    if !request.member_id.is_empty()
+        && fenced_instance(
+            state,
+            group,
+            request.group_instance_id.as_ref(),
+            request.member_id.as_str(),
+        )
+    {
+        return failed(ResponseError::FencedInstanceId.code());
+    }
     let joined = if request.member_id.is_empty() {
         match crate::http::groups::ready_to_join(app, group).await {
             Err(error) => return failed(kafka_error(error.code).code()),
@@ -211,15 +241,23 @@ pub(super) async fn join_group(
 
 pub(super) fn sync_group(state: &KafkaState, request: &SyncGroupRequest) -> SyncGroupResponse {
     let app = &state.app;
+    let response = SyncGroupResponse::default()
+        .with_protocol_type(Some(text(CONSUMER)))
+        .with_protocol_name(request.protocol_name.clone());
+    if fenced_instance(
+        state,
+        request.group_id.as_str(),
+        request.group_instance_id.as_ref(),
+        request.member_id.as_str(),
+    ) {
+        return response.with_error_code(ResponseError::FencedInstanceId.code());
+    }
     let synced = app.groups.sync(
         &app.broker,
         request.group_id.as_str(),
         request.member_id.as_str(),
         u64::try_from(request.generation_id).unwrap_or(u64::MAX),
     );
-    let response = SyncGroupResponse::default()
-        .with_protocol_type(Some(text(CONSUMER)))
-        .with_protocol_name(request.protocol_name.clone());
     match synced {
         Ok(Some(assignment)) => response.with_assignment(assignment_bytes(&assignment.assignment)),
         Ok(None) => response.with_error_code(ResponseError::RebalanceInProgress.code()),
@@ -235,6 +273,15 @@ pub(super) fn sync_group(state: &KafkaState, request: &SyncGroupRequest) -> Sync
 
 pub(super) fn heartbeat(state: &KafkaState, request: &HeartbeatRequest) -> HeartbeatResponse {
     let app = &state.app;
+    if fenced_instance(
+        state,
+        request.group_id.as_str(),
+        request.group_instance_id.as_ref(),
+        request.member_id.as_str(),
+    ) {
+        return HeartbeatResponse::default()
+            .with_error_code(ResponseError::FencedInstanceId.code());
+    }
     let alive = app.groups.keep_alive(
         &app.broker,
         request.group_id.as_str(),
@@ -326,6 +373,13 @@ pub(super) async fn offset_commit(
     }
     let code = if invalid {
         ResponseError::InvalidCommitOffsetSize.code()
+    } else if fenced_instance(
+        state,
+        request.group_id.as_str(),
+        request.group_instance_id.as_ref(),
+        request.member_id.as_str(),
+    ) {
+        ResponseError::FencedInstanceId.code()
     } else {
         let commit = CommitRequest {
             member_id: member.as_ref().map(|m| m.0.clone()),
@@ -613,6 +667,53 @@ mod tests {
         };
         let old = heartbeat(&state, &heartbeat_of(&first.member_id));
         assert_eq!(old.error_code, ResponseError::FencedInstanceId.code());
+
+        // A member in the group that names another member's instance is fenced too (Kafka's
+        // isStaticMemberFenced), on every member request, before the request runs.
+        let other = join_group(&state, join("range", &["t"], 10_000), None).await;
+        assert_eq!(other.error_code, 0);
+        let borrowed = heartbeat(&state, &heartbeat_of(&other.member_id));
+        assert_eq!(borrowed.error_code, ResponseError::FencedInstanceId.code());
+        let synced = sync_group(
+            &state,
+            &SyncGroupRequest::default()
+                .with_group_id(GroupId(text("g")))
+                .with_member_id(other.member_id.clone())
+                .with_generation_id(other.generation_id)
+                .with_group_instance_id(instance.clone()),
+        );
+        assert_eq!(synced.error_code, ResponseError::FencedInstanceId.code());
+        let rejoined = join_group(
+            &state,
+            join("range", &["t"], 10_000)
+                .with_member_id(other.member_id.clone())
+                .with_group_instance_id(instance.clone()),
+            None,
+        )
+        .await;
+        assert_eq!(rejoined.error_code, ResponseError::FencedInstanceId.code());
+        let committed = offset_commit(
+            &state,
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(text("g")))
+                .with_member_id(other.member_id.clone())
+                .with_generation_id_or_member_epoch(other.generation_id)
+                .with_group_instance_id(instance.clone())
+                .with_topics(vec![
+                    kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(text("t")))
+                        .with_partitions(vec![
+                            kafka_protocol::messages::offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(0),
+                        ]),
+                ]),
+        )
+        .await;
+        assert_eq!(
+            committed.topics[0].partitions[0].error_code,
+            ResponseError::FencedInstanceId.code()
+        );
         let new = heartbeat(&state, &heartbeat_of(&second.member_id));
         assert_ne!(new.error_code, ResponseError::FencedInstanceId.code());
 
