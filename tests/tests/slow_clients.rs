@@ -136,19 +136,32 @@ fn a_body_trickled_a_byte_a_second_gets_408_and_is_closed() {
     let mqd = node("60s", "60s", "1s", 100);
     let created = post_closing(&mqd, "/v1/topics", r#"{"name":"slow","partitions":1}"#);
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
-    let attack_started = Instant::now();
+    // Each attacker first makes one whole request and reads its answer, so that it holds a
+    // connection slot before the probes below begin (a connection still in the listen backlog
+    // would otherwise find the slot a probe took, and be answered 503, not 408).
     let attackers: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|_| {
             let mut stream = connect(&mqd);
             stream
-                .write_all(
-                    b"POST /v1/topics/slow/records HTTP/1.1\r\nhost: mq\r\n\
-                      content-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
-                )
+                .write_all(b"GET /health HTTP/1.1\r\nhost: mq\r\n\r\n")
                 .unwrap();
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
             stream
         })
         .collect();
+    let attack_started = Instant::now();
+    for stream in &attackers {
+        let mut stream = stream;
+        stream
+            .write_all(
+                b"POST /v1/topics/slow/records HTTP/1.1\r\nhost: mq\r\n\
+                  content-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
+            )
+            .unwrap();
+    }
+    assert_eq!(health_status(&mqd), Some(503), "every slot should be taken");
     // Each attacker reads its answer at once: a byte trickled after the server closed would draw
     // a reset that could discard an answer not yet read.
     let readers: Vec<_> = attackers
