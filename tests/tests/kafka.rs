@@ -426,20 +426,27 @@ fn lz4_and_zstd_batches_round_trip() {
             .map(|r| r["value"].as_str().unwrap())
             .collect();
         assert_eq!(over_http, values, "{codec} over JSON");
-        let consumed = std::process::Command::new(mq_e2e::binary("mqctl"))
-            .args(["--server", &mqd.base, "consume", &topic, "--partition", "0"])
-            .args(["--offset", "0", "--max-messages", "500", "--format", "%v"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run mqctl");
-        assert!(consumed.status.success(), "{consumed:?}");
-        let lines: Vec<String> = String::from_utf8(consumed.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let lines = mqctl_consume(&mqd, &topic, 500, "%v");
         assert_eq!(lines, values, "{codec} through mqctl");
     }
+}
+
+/// Partition 0 of `topic` from offset 0 through `mqctl consume` (the HTTP binary path), one
+/// line per record in `format`.
+fn mqctl_consume(mqd: &Mqd, topic: &str, max: usize, format: &str) -> Vec<String> {
+    let max = max.to_string();
+    let consumed = std::process::Command::new(mq_e2e::binary("mqctl"))
+        .args(["--server", &mqd.base, "consume", topic, "--partition", "0"])
+        .args(["--offset", "0", "--max-messages", &max, "--format", format])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run mqctl");
+    assert!(consumed.status.success(), "{consumed:?}");
+    String::from_utf8(consumed.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -485,32 +492,7 @@ fn records_cross_between_kafka_clients_and_the_http_api() {
     let http_records = mqd.get("/v1/topics/bridge/partitions/0/records?offset=0");
     assert!(http_records.body["records"][0]["id"].is_string());
     // mqctl reads the binary path, which serves both encodings as stored.
-    let consumed = std::process::Command::new(mq_e2e::binary("mqctl"))
-        .args([
-            "--server",
-            &mqd.base,
-            "consume",
-            "bridge",
-            "--partition",
-            "0",
-        ])
-        .args([
-            "--offset",
-            "0",
-            "--max-messages",
-            "3",
-            "--format",
-            "%o %k %v %i",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run mqctl");
-    assert!(consumed.status.success(), "{consumed:?}");
-    let lines: Vec<String> = String::from_utf8(consumed.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let lines = mqctl_consume(&mqd, "bridge", 3, "%o %k %v %i");
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0].starts_with("0 k1 from http "), "{lines:?}");
     assert_eq!(lines[2], "2 k2 from kafka -");

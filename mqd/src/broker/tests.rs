@@ -551,37 +551,6 @@ async fn a_delete_of_records_waits_for_every_in_sync_follower_to_start_there() {
     waited.expect("both followers start at 12: the wait wakes on the fetch");
 }
 
-/// A Kafka producer's batch of `values`, compressed with `compression`.
-fn kafka_batch(compression: kafka_protocol::records::Compression, values: &[String]) -> Vec<u8> {
-    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1 + i as i32,
-            timestamp: 1_000 + i as i64,
-            key: None,
-            value: Some(bytes::Bytes::copy_from_slice(v.as_bytes())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut out = bytes::BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression,
-    };
-    RecordBatchEncoder::encode(&mut out, records.iter(), &options).unwrap();
-    out.to_vec()
-}
-
 #[test]
 fn a_compressed_kafka_batch_is_checked_inflated_and_stored_as_it_came() {
     use kafka_protocol::records::Compression;
@@ -593,7 +562,10 @@ fn a_compressed_kafka_batch_is_checked_inflated_and_stored_as_it_came() {
         max_inflated_bytes,
     };
     let values: Vec<String> = (0..50).map(|i| format!("{i:0>1000}")).collect();
-    let sent = kafka_batch(Compression::Zstd, &values);
+    let sent = crate::log::decompress::kafka_batch(
+        Compression::Zstd,
+        &values.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert!(sent.len() < 50_000 / 4, "zeros compress");
 
     // Past the budget once inflated: refused, nothing stored.

@@ -105,18 +105,13 @@ pub(super) fn to_log_batches(
 /// record batch v2 whose attributes name at most a codec (CreateTime, not transactional, not a
 /// control batch). Its CRC and records are checked by the append.
 fn stored_as_is(kafka: &[u8]) -> Option<usize> {
-    if kafka.len() < KAFKA_BATCH_HEADER_LEN || kafka[KAFKA_MAGIC_AT] != mq_wire::batch::KAFKA_MAGIC
-    {
+    // Kafka's magic 0 and 1 message sets are other layouts: only a v2 header is read.
+    if kafka.get(KAFKA_MAGIC_AT) != Some(&mq_wire::batch::KAFKA_MAGIC) {
         return None;
     }
-    let attributes =
-        u16::from_be_bytes([kafka[KAFKA_ATTRIBUTES_AT], kafka[KAFKA_ATTRIBUTES_AT + 1]]);
-    // Only a codec (gzip, snappy, lz4, zstd) may be named: no transaction, control batch or
-    // LogAppendTime.
-    let plain = attributes & !KAFKA_CODEC_BITS == 0 && attributes & KAFKA_CODEC_BITS <= 4;
-    let length = i32::from_be_bytes([kafka[8], kafka[9], kafka[10], kafka[11]]);
-    let len = usize::try_from(length).ok()?.checked_add(12)?;
-    (plain && len >= KAFKA_BATCH_HEADER_LEN && len <= kafka.len()).then_some(len)
+    let header = mq_wire::batch::BatchHeader::read(kafka).ok()?;
+    let len = header.batch_len as usize;
+    (header.storable_attributes() && len <= kafka.len()).then_some(len)
 }
 
 /// One decoded (decompressed) Kafka batch as a log batch in mq's encoding, each record given a
@@ -188,12 +183,13 @@ pub(super) fn to_kafka_batches(
                 // Offsets in a batch are dense; the payload counted is the compressed bytes.
                 count += header.next_offset() - header.base_offset.max(from);
                 payload += batch.record_bytes().len() as u64;
-            }
-            for record in batch.records().take_while(|_| header.compression() == 0) {
-                let record = record.map_err(|e| format!("corrupt stored record: {e}"))?;
-                if record.offset >= from {
-                    count += 1;
-                    payload += record.payload_len() as u64;
+            } else {
+                for record in batch.records() {
+                    let record = record.map_err(|e| format!("corrupt stored record: {e}"))?;
+                    if record.offset >= from {
+                        count += 1;
+                        payload += record.payload_len() as u64;
+                    }
                 }
             }
             out.extend_from_slice(batch.as_bytes());
@@ -202,8 +198,7 @@ pub(super) fn to_kafka_batches(
         // A compressed batch cut at the high watermark is encoded from its records inflated.
         let inflated;
         let batch = if header.compression() != 0 {
-            inflated = crate::log::inflate_stored(batch.as_bytes().to_vec(), usize::MAX)
-                .map_err(|e| e.to_string())?;
+            inflated = crate::log::inflate_stored_batch(&batch).map_err(|e| e.to_string())?;
             mq_wire::batch::BatchView::parse(&inflated)
                 .map_err(|e| format!("corrupt stored batch: {e}"))?
                 .0
@@ -281,9 +276,6 @@ const KAFKA_BATCH_HEADER_LEN: usize = 61;
 const KAFKA_CRC_AT: usize = 17;
 const KAFKA_CRC_FROM: usize = 21;
 const KAFKA_MAGIC_AT: usize = 16;
-const KAFKA_ATTRIBUTES_AT: usize = 21;
-/// Kafka's attributes bits naming the records' codec.
-const KAFKA_CODEC_BITS: u16 = 0b111;
 
 /// One record in Kafka's v2 encoding: zigzag varints, -1 lengths for a null key or value.
 fn put_kafka_record(out: &mut Vec<u8>, record: &RecordRef<'_>, offset_delta: i32, ts_delta: i64) {

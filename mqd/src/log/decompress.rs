@@ -134,16 +134,15 @@ pub(crate) const EVERY_COMPRESSION: [Compression; 5] = [
     Compression::Zstd,
 ];
 
+/// A Kafka producer's batch of `values` (no key, no producer, timestamps 1000, 1001, …),
+/// compressed with `compression`, for the tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::records::{
-        Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-
-    fn batch(compression: Compression, value_len: usize) -> Bytes {
-        let record = Record {
+pub(crate) fn kafka_batch(compression: Compression, values: &[&str]) -> Vec<u8> {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
@@ -151,20 +150,31 @@ mod tests {
             producer_id: -1,
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1,
+            offset: i as i64,
+            // What the encoder needs to keep records in one batch without a producer.
+            sequence: -1 + i as i32,
+            timestamp: 1_000 + i as i64,
             key: None,
-            value: Some(vec![0u8; value_len].into()),
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
             headers: Default::default(),
-        };
-        let mut out = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression,
-        };
-        RecordBatchEncoder::encode(&mut out, [record].iter(), &options).unwrap();
-        out.freeze()
+        })
+        .collect();
+    let mut out = bytes::BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut out, records.iter(), &options).unwrap();
+    out.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::RecordBatchDecoder;
+
+    fn batch(compression: Compression, value_len: usize) -> Bytes {
+        Bytes::from(kafka_batch(compression, &["\0".repeat(value_len).as_str()]))
     }
 
     fn decode(mut bytes: Bytes, budget: usize) -> anyhow::Result<usize> {

@@ -73,7 +73,6 @@ pub fn inflate_stored(bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, LogEr
     if !compressed {
         return Ok(bytes);
     }
-    let inflater = Inflater::new(STORED_INFLATE_BOUND);
     let mut out = Vec::with_capacity(bytes.len().min(max_bytes));
     for batch in BatchIter::new(&bytes) {
         if !out.is_empty() && out.len() >= max_bytes {
@@ -84,49 +83,22 @@ pub fn inflate_stored(bytes: Vec<u8>, max_bytes: usize) -> Result<Vec<u8>, LogEr
             out.extend_from_slice(batch.as_bytes());
             continue;
         }
-        let inflated = inflater
-            .inflate(&batch)
-            .map_err(|e| LogError::Corrupt(format!("a stored compressed batch: {e}")))?;
-        out.extend_from_slice(&inflated);
+        out.extend_from_slice(&inflate_stored_batch(&batch)?);
     }
     Ok(out)
 }
 
+/// One stored compressed batch inflated (a time lookup, a Kafka fetch cutting it).
+pub fn inflate_stored_batch(batch: &BatchView<'_>) -> Result<Vec<u8>, LogError> {
+    Inflater::new(STORED_INFLATE_BOUND)
+        .inflate(batch)
+        .map_err(|e| LogError::Corrupt(format!("a stored compressed batch: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::decompress::EVERY_COMPRESSION;
+    use super::super::decompress::{kafka_batch, EVERY_COMPRESSION};
     use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-
-    fn kafka_batch(compression: Compression, values: &[&str]) -> Vec<u8> {
-        let records: Vec<Record> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: 3,
-                producer_epoch: 0,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: 1_000 + i as i64,
-                key: Some(bytes::Bytes::from_static(b"k")),
-                value: Some(bytes::Bytes::copy_from_slice(v.as_bytes())),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut out = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression,
-        };
-        RecordBatchEncoder::encode(&mut out, records.iter(), &options).unwrap();
-        out.to_vec()
-    }
 
     #[test]
     fn each_codecs_batch_inflates_to_the_uncompressed_one() {

@@ -15,7 +15,7 @@ mod memory_budget;
 mod retention;
 mod segment;
 
-pub use inflate::{inflate_stored, InflateError, Inflater};
+pub use inflate::{inflate_stored, inflate_stored_batch, InflateError, Inflater};
 pub use memory::MemoryLog;
 pub use memory_budget::{MemoryBudget, MemoryLimitExceeded, Reservation};
 pub use retention::{Evicted, RetentionPolicy};

@@ -175,7 +175,7 @@ impl Segment {
             // A compressed Kafka batch is searched inflated.
             let inflated;
             let batch = if batch.header.compression() != 0 {
-                inflated = super::inflate_stored(batch.as_bytes().to_vec(), usize::MAX).ok()?;
+                inflated = super::inflate_stored_batch(&batch).ok()?;
                 BatchView::parse(&inflated).ok()?.0
             } else {
                 batch

@@ -106,6 +106,14 @@ impl BatchHeader {
         self.magic == KAFKA_MAGIC
     }
 
+    /// Whether a Kafka batch's attributes are ones the log stores as they came: at most a codec
+    /// (CreateTime, not transactional, not a control batch). Always true for an mq batch.
+    pub fn storable_attributes(&self) -> bool {
+        !self.is_kafka()
+            || (self.attributes & !KAFKA_COMPRESSION_BITS == 0
+                && self.attributes & KAFKA_COMPRESSION_BITS <= KAFKA_LAST_CODEC)
+    }
+
     /// The codec of a Kafka batch's records (Kafka's attributes bits 0-2: 1 gzip, 2 snappy,
     /// 3 lz4, 4 zstd); 0 for uncompressed records and for every mq batch.
     pub fn compression(&self) -> u8 {

@@ -4,7 +4,7 @@
 
 use super::header::{
     BatchHeader, ATTRIBUTES_AT, BATCH_LEN_AT, CRC_AT, CRC_FROM, KAFKA_COMPRESSION_BITS,
-    KAFKA_LAST_CODEC, KAFKA_LENGTH_EXCLUDES,
+    KAFKA_LENGTH_EXCLUDES,
 };
 use super::kafka_record;
 use super::record::{self, RecordRef};
@@ -97,12 +97,8 @@ impl<'a> BatchView<'a> {
     /// Checks the attributes a stored batch may have and the CRC: all [`BatchView::validate`]
     /// can check of a compressed batch without inflating it.
     pub fn check_crc(&self) -> Result<(), BatchError> {
-        let attributes = self.header.attributes;
-        if self.header.is_kafka()
-            && (attributes & !KAFKA_COMPRESSION_BITS != 0
-                || attributes & KAFKA_COMPRESSION_BITS > KAFKA_LAST_CODEC)
-        {
-            return Err(BatchError::KafkaAttributes(attributes));
+        if !self.header.storable_attributes() {
+            return Err(BatchError::KafkaAttributes(self.header.attributes));
         }
         let computed = crc32c::crc32c(&self.bytes[CRC_FROM..]);
         if computed != self.header.crc {

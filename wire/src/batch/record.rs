@@ -233,7 +233,6 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 impl<'a> RecordRef<'a> {
     /// A record read from a Kafka batch; `kafka_record.rs` has checked every part.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_kafka(
         offset: u64,
         timestamp: i64,
