@@ -180,14 +180,42 @@ impl Groups {
         group_name: &str,
         member_id: &str,
     ) -> Result<(), GroupError> {
+        self.leave_as(broker, group_name, member_id, None)
+    }
+
+    /// Kafka's LeaveGroup for one member: by id, by id and static name (`instance`), or by the
+    /// static name alone (an empty `member_id`, as `kafka-consumer-groups --delete-members`
+    /// sends). The name is resolved under the group's lock, so a newer process replacing the
+    /// member between the look-up and the removal cannot make the leave miss it or remove the
+    /// wrong one. A name another member id holds is refused [`GroupError::FencedInstance`].
+    pub fn leave_as(
+        &self,
+        broker: &Broker,
+        group_name: &str,
+        member_id: &str,
+        instance: Option<&str>,
+    ) -> Result<(), GroupError> {
         let mut groups = self.groups.lock();
         let unknown = || GroupError::UnknownMember {
             group: group_name.to_owned(),
             member: member_id.to_owned(),
         };
         let group = groups.get_mut(group_name).ok_or_else(unknown)?;
+        let holder = instance.and_then(|i| group.member_of_instance(i).map(str::to_owned));
+        let member_id = match (holder, instance) {
+            (Some(holder), _) if member_id.is_empty() => holder,
+            (Some(holder), Some(instance)) if holder != member_id => {
+                return Err(GroupError::FencedInstance {
+                    group: group_name.to_owned(),
+                    member: member_id.to_owned(),
+                    instance: instance.to_owned(),
+                })
+            }
+            _ => member_id.to_owned(),
+        };
+        let member_id = member_id.as_str();
         if !group.remove_member(member_id) {
-            return Err(unknown());
+            return Err(group.refine(unknown()));
         }
         tracing::info!(group = %group_name, member = %member_id, "member left");
         Self::refresh(group, broker, true);

@@ -567,3 +567,38 @@ fn a_static_member_back_under_a_new_id_takes_its_place_without_a_rebalance() {
     let c = join(&broker, &groups, 10_000);
     assert_eq!(c.generation, b.generation + 1);
 }
+
+#[test]
+fn a_static_member_leaves_by_name_and_a_replaced_id_cannot_leave_for_it() {
+    let (broker, groups) = setup();
+    let first = join_static(&broker, &groups, "a");
+    let second = join_static(&broker, &groups, "a");
+    assert_ne!(
+        first.member_id, second.member_id,
+        "the newer process took the name"
+    );
+    // The older process leaving under its own id and the name: fenced, and the newer stays.
+    let stale = groups.leave_as(&broker, "g", &first.member_id, Some("a"));
+    assert!(
+        matches!(stale, Err(GroupError::FencedInstance { .. })),
+        "{stale:?}"
+    );
+    // The older id alone: told it was replaced, not that it is unknown.
+    let stale = groups.leave_as(&broker, "g", &first.member_id, None);
+    assert!(
+        matches!(stale, Err(GroupError::FencedInstance { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        groups.member_of_instance("g", "a").as_deref(),
+        Some(second.member_id.as_str())
+    );
+    // By the name alone, the holder of the moment leaves.
+    groups.leave_as(&broker, "g", "", Some("a")).unwrap();
+    assert_eq!(groups.member_of_instance("g", "a"), None);
+    let gone = groups.leave_as(&broker, "g", "", Some("a"));
+    assert!(
+        matches!(gone, Err(GroupError::UnknownMember { .. })),
+        "{gone:?}"
+    );
+}

@@ -71,6 +71,11 @@ fn code_for_member(
 /// `FENCED_INSTANCE_ID` before it runs: another member id holds that name now (Kafka's
 /// `isStaticMemberFenced`). A member id that is not in the group at all gets its own error
 /// from the coordinator ([`code_for_member`]).
+///
+/// The look-up takes the group's lock on its own, before the request runs. That is safe: a
+/// replacement landing between the two makes the request's own member id unknown, and
+/// [`code_for_member`] turns that into `FENCED_INSTANCE_ID` too (the group remembers replaced
+/// ids). LeaveGroup, which acts on whoever holds the name, resolves it under the lock instead.
 fn fenced_instance(
     state: &KafkaState,
     group: &str,
@@ -308,13 +313,8 @@ pub(super) fn leave_group(state: &KafkaState, request: &LeaveGroupRequest) -> Le
     // A static member may leave by its name alone (member id empty: `kafka-consumer-groups
     // --delete-members`); named with another member's id, it is fenced.
     let leave = |member: &str, instance: Option<&StrBytes>| {
-        let holder = instance.and_then(|i| app.groups.member_of_instance(group, i.as_str()));
-        let member = match holder {
-            Some(holder) if member.is_empty() => holder,
-            Some(holder) if holder != member => return ResponseError::FencedInstanceId.code(),
-            _ => member.to_owned(),
-        };
-        match app.groups.leave(&app.broker, group, &member) {
+        let instance = instance.map(StrBytes::as_str).filter(|i| !i.is_empty());
+        match app.groups.leave_as(&app.broker, group, member, instance) {
             Ok(()) => 0,
             Err(error) => code_of(error),
         }
