@@ -618,7 +618,9 @@ impl Partition {
     }
 
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        self.stored.read().log.offset_for_timestamp(timestamp_ms)
+        crate::log::find_by_time(timestamp_ms, |from| {
+            self.stored.read().log.time_lookup(timestamp_ms, from)
+        })
     }
 
     pub fn enforce_retention(&self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

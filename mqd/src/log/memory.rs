@@ -4,7 +4,7 @@
 
 use super::{
     Evicted, LogError, LogSettings, MemoryBudget, PartitionLog, ReadBatches, Reservation,
-    RetentionPolicy, Segment,
+    RetentionPolicy, Segment, TimeLookup,
 };
 use mq_wire::batch::{patch_leader_fields, BatchHeader};
 use std::collections::VecDeque;
@@ -242,11 +242,13 @@ impl PartitionLog for MemoryLog {
         self.segments.len()
     }
 
-    fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        let log_start = self.log_start();
+    fn time_lookup(&self, timestamp_ms: i64, from: u64) -> TimeLookup {
+        let from = from.max(self.log_start());
         self.segments
             .iter()
-            .find_map(|segment| segment.offset_for_timestamp(timestamp_ms, log_start))
+            .map(|segment| segment.time_lookup(timestamp_ms, from))
+            .find(|step| *step != TimeLookup::NotFound)
+            .unwrap_or(TimeLookup::NotFound)
     }
 
     fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

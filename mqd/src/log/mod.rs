@@ -21,7 +21,78 @@ pub use memory_budget::{MemoryBudget, MemoryLimitExceeded, Reservation};
 pub use retention::{Evicted, RetentionPolicy};
 pub use segment::Segment;
 
-use mq_wire::batch::BatchError;
+use mq_wire::batch::{BatchError, BatchView};
+
+/// One step of a look-up by time ([`PartitionLog::time_lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeLookup {
+    /// The first record at or after the time: its offset and timestamp.
+    Found { offset: u64, timestamp: i64 },
+    /// No record is stamped that late.
+    NotFound,
+    /// The next batch that may hold it is compressed: its stored bytes, to be searched inflated
+    /// without the partition's lock for a record at offset `from` or later (the log start may
+    /// fall inside it), and where to look on when it holds no such record.
+    Compressed {
+        stored: Vec<u8>,
+        from: u64,
+        resume_at: u64,
+    },
+}
+
+/// The first record at or after `timestamp_ms` (Kafka's ListOffsets by time): `lookup(from)`
+/// takes one step under whatever lock guards the log, and a compressed batch it hands back is
+/// inflated and searched here, outside that lock, so a search never holds up appends for the
+/// time an inflate takes. A batch that does not inflate is skipped.
+pub fn find_by_time(
+    timestamp_ms: i64,
+    mut lookup: impl FnMut(u64) -> TimeLookup,
+) -> Option<(u64, i64)> {
+    let mut from = 0;
+    loop {
+        match lookup(from) {
+            TimeLookup::Found { offset, timestamp } => return Some((offset, timestamp)),
+            TimeLookup::NotFound => return None,
+            TimeLookup::Compressed {
+                stored,
+                from: first_wanted,
+                resume_at,
+            } => {
+                let inflated = BatchView::parse(&stored)
+                    .ok()
+                    .and_then(|(batch, _)| inflate_stored_batch(&batch).ok());
+                let found = inflated.as_deref().and_then(|bytes| {
+                    let (batch, _) = BatchView::parse(bytes).ok()?;
+                    match first_record_at_or_after(&batch, timestamp_ms, first_wanted)? {
+                        TimeLookup::Found { offset, timestamp } => Some((offset, timestamp)),
+                        _ => None,
+                    }
+                });
+                if found.is_some() {
+                    return found;
+                }
+                from = resume_at.max(first_wanted + 1);
+            }
+        }
+    }
+}
+
+/// The first record of an uncompressed `batch` at offset `from` or later stamped at or after
+/// `timestamp_ms`, as a [`TimeLookup::Found`].
+fn first_record_at_or_after(
+    batch: &BatchView<'_>,
+    timestamp_ms: i64,
+    from: u64,
+) -> Option<TimeLookup> {
+    batch
+        .records()
+        .map_while(Result::ok)
+        .find(|record| record.offset >= from && record.timestamp >= timestamp_ms)
+        .map(|record| TimeLookup::Found {
+            offset: record.offset,
+            timestamp: record.timestamp,
+        })
+}
 
 /// How a log lays out its segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +178,9 @@ pub trait PartitionLog: Send + Sync {
     fn size_bytes(&self) -> u64;
     fn segment_count(&self) -> usize;
 
-    /// The first record whose timestamp is at or after `timestamp_ms`: its offset and timestamp.
-    fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)>;
+    /// The first record at or after `timestamp_ms` with an offset of at least `from`, or the
+    /// compressed batch to search for it ([`find_by_time`] runs the whole look-up).
+    fn time_lookup(&self, timestamp_ms: i64, from: u64) -> TimeLookup;
 
     /// Evicts the oldest whole segments that `policy` no longer keeps.
     fn enforce_retention(&mut self, policy: RetentionPolicy, now_ms: i64) -> Evicted;

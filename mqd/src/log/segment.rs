@@ -4,8 +4,8 @@
 //! Records live only as encoded bytes inside the buffer: there is no heap object per record, so the
 //! memory a record costs is its encoding plus a share of the index.
 
-use super::LogError;
-use mq_wire::batch::{BatchHeader, BatchIter, BatchView};
+use super::{first_record_at_or_after, LogError, TimeLookup};
+use mq_wire::batch::{BatchHeader, BatchIter};
 
 /// One sparse-index entry: the first offset of a batch and where the batch starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,32 +162,32 @@ impl Segment {
 
     /// The first record at offset `from` or later whose timestamp is at or after `timestamp_ms`,
     /// scanning batches whose newest record is late enough (timestamps need not be monotonic,
-    /// as in Kafka). `from` is the log start, which may fall inside a batch.
-    pub fn offset_for_timestamp(&self, timestamp_ms: i64, from: u64) -> Option<(u64, i64)> {
+    /// as in Kafka). `from` is the log start, which may fall inside a batch. A compressed batch
+    /// that may hold it is not inflated here, where the caller holds the partition's lock: its
+    /// stored bytes are handed back, to be searched outside the lock ([`super::find_by_time`]).
+    pub fn time_lookup(&self, timestamp_ms: i64, from: u64) -> TimeLookup {
         if self.max_timestamp < timestamp_ms || self.next_offset <= from {
-            return None;
+            return TimeLookup::NotFound;
         }
         for batch in BatchIter::new(&self.data) {
-            let batch: BatchView<'_> = batch.ok()?;
+            let Ok(batch) = batch else {
+                return TimeLookup::NotFound;
+            };
             if batch.header.max_timestamp < timestamp_ms || batch.header.next_offset() <= from {
                 continue;
             }
-            // A compressed Kafka batch is searched inflated.
-            let inflated;
-            let batch = if batch.header.compression() != 0 {
-                inflated = super::inflate_stored_batch(&batch).ok()?;
-                BatchView::parse(&inflated).ok()?.0
-            } else {
-                batch
-            };
-            for record in batch.records() {
-                let record = record.ok()?;
-                if record.offset >= from && record.timestamp >= timestamp_ms {
-                    return Some((record.offset, record.timestamp));
-                }
+            if batch.header.compression() != 0 {
+                return TimeLookup::Compressed {
+                    stored: batch.as_bytes().to_vec(),
+                    from,
+                    resume_at: batch.header.next_offset(),
+                };
+            }
+            if let Some(found) = first_record_at_or_after(&batch, timestamp_ms, from) {
+                return found;
             }
         }
-        None
+        TimeLookup::NotFound
     }
 
     /// Cuts the segment back so that it ends before the batch holding `offset` (a follower

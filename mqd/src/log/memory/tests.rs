@@ -184,10 +184,10 @@ fn offsets_are_found_by_timestamp() {
             batch(i * 5, 5, 1_000 * (i as i64 + 1), 30),
         );
     }
-    assert_eq!(log.offset_for_timestamp(0), Some((0, 1_000)));
-    assert_eq!(log.offset_for_timestamp(2_500), Some((10, 3_000)));
-    assert_eq!(log.offset_for_timestamp(40_000), Some((195, 40_000)));
-    assert_eq!(log.offset_for_timestamp(40_001), None);
+    assert_eq!(by_time(&log, 0), Some((0, 1_000)));
+    assert_eq!(by_time(&log, 2_500), Some((10, 3_000)));
+    assert_eq!(by_time(&log, 40_000), Some((195, 40_000)));
+    assert_eq!(by_time(&log, 40_001), None);
 }
 
 #[test]
@@ -299,11 +299,7 @@ fn truncation_drops_whole_batches_from_the_one_holding_the_offset() {
     assert_eq!(log.size_bytes(), before - dropped);
     let read = log.read(90, usize::MAX).unwrap();
     assert_eq!(records_of(&read, 90).last(), Some(&(99, 99)));
-    assert_eq!(
-        log.offset_for_timestamp(1_010),
-        None,
-        "no batch stamped 1010 is left"
-    );
+    assert_eq!(by_time(&log, 1_010), None, "no batch stamped 1010 is left");
     // Appending goes on at the new end.
     assert_eq!(append(&mut log, &budget, batch(500, 5, 2_000, 100)), 100);
     let read = log.read(100, usize::MAX).unwrap();
@@ -356,13 +352,13 @@ fn deleting_records_moves_the_log_start_inside_a_batch_and_frees_whole_segments(
     let first = BatchIter::new(&read.bytes).next().unwrap().unwrap();
     assert_eq!(first.header.base_offset, 100);
     assert_eq!(records_of(&read, 101).len(), 99);
-    assert_eq!(log.offset_for_timestamp(0), Some((101, 1_025)));
+    assert_eq!(by_time(&log, 0), Some((101, 1_025)));
     assert_eq!(
-        log.offset_for_timestamp(1_025),
+        by_time(&log, 1_025),
         Some((101, 1_025)),
         "100 (deleted) shares the timestamp; the first left is 101"
     );
-    assert_eq!(log.offset_for_timestamp(1_026), Some((104, 1_026)));
+    assert_eq!(by_time(&log, 1_026), Some((104, 1_026)));
 
     assert_eq!(
         log.delete_before(50).unwrap().segments,
@@ -430,4 +426,45 @@ fn an_empty_replica_starting_inside_a_batch_keeps_that_batch_whole() {
         follower.append_replica(&stray, &mut reservation),
         Err(LogError::NotContiguous { .. })
     ));
+}
+
+/// A look-up by time, as the broker runs it.
+fn by_time(log: &MemoryLog, timestamp_ms: i64) -> Option<(u64, i64)> {
+    crate::log::find_by_time(timestamp_ms, |from| log.time_lookup(timestamp_ms, from))
+}
+
+#[test]
+fn a_time_lookup_searches_compressed_batches_and_looks_on_past_them() {
+    use crate::log::decompress::kafka_batch;
+    use kafka_protocol::records::Compression;
+    let budget = MemoryBudget::new(1 << 30);
+    let mut log = MemoryLog::new(settings(1 << 20, 512), Arc::clone(&budget));
+    // Offsets 0..3 stamped 1000..1002 (zstd), then 3..6 stamped 1000..1002 (lz4), then 6..8
+    // stamped 5000 (mq's own batch, uncompressed).
+    append(
+        &mut log,
+        &budget,
+        kafka_batch(Compression::Zstd, &["a", "b", "c"]),
+    );
+    append(
+        &mut log,
+        &budget,
+        kafka_batch(Compression::Lz4, &["d", "e", "f"]),
+    );
+    append(&mut log, &budget, batch(6, 2, 5_000, 10));
+    let step = log.time_lookup(1_001, 0);
+    assert!(
+        matches!(step, TimeLookup::Compressed { resume_at: 3, .. }),
+        "the lock holder hands the compressed batch out instead of inflating it: {step:?}"
+    );
+    assert_eq!(by_time(&log, 1_001), Some((1, 1_001)));
+    assert_eq!(by_time(&log, 1_002), Some((2, 1_002)));
+    assert_eq!(by_time(&log, 4_000), Some((6, 5_000)));
+    assert_eq!(by_time(&log, 5_001), None);
+    // With the first batch deleted up to offset 2, a record stamped 1000 is first found in the
+    // second compressed batch, past the first one's matches below the log start.
+    log.delete_before(2).unwrap();
+    assert_eq!(by_time(&log, 1_001), Some((2, 1_002)));
+    log.delete_before(3).unwrap();
+    assert_eq!(by_time(&log, 1_000), Some((3, 1_000)));
 }
