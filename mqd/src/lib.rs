@@ -7,6 +7,7 @@
 /// Version and the git commit it was built from, e.g. `0.1.0 (3f2a9c1)`.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MQ_GIT_COMMIT"), ")");
 
+pub mod allocator;
 pub mod broker;
 pub mod cli;
 pub mod clock;

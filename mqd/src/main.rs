@@ -8,6 +8,7 @@ use std::process::ExitCode;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    let tuned = mqd::allocator::tune();
     let args = Args::parse();
     let (config, overrides) = match args.action() {
         Ok(Action::Print(text)) => {
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(version = mqd::VERSION, "mqd starting");
+    tracing::info!(version = mqd::VERSION, allocator_tuned = ?tuned, "mqd starting");
     match runtime.block_on(mqd::server::run(config, overrides, Some(log_level))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
