@@ -16,7 +16,7 @@
 //! those as they came.
 
 use super::record::RecordRef;
-use integer_encoding::VarInt;
+use super::zigzag;
 
 /// Decodes the record at the start of `bytes`; returns it and the bytes after it.
 pub(crate) fn decode<'a>(
@@ -33,7 +33,7 @@ pub(crate) fn decode<'a>(
     let rest = &bytes[body_end..];
 
     let (_attributes, body) = body.split_first().ok_or("missing attributes")?;
-    let (timestamp_delta, used) = i64::decode_var(body).ok_or("bad timestamp delta")?;
+    let (timestamp_delta, used) = zigzag::varlong(body).ok_or("bad timestamp delta")?;
     let body = &body[used..];
     let (offset_delta, used) = varint32(body).ok_or("bad offset delta")?;
     let offset_delta = u64::try_from(offset_delta).map_err(|_| "negative offset delta")?;
@@ -65,15 +65,15 @@ pub(crate) fn decode<'a>(
     Ok((record, rest))
 }
 
-/// A zigzag `varint` as Kafka reads one: at most 5 bytes (a longer encoding of a small number,
-/// which the decoder here would take, is refused by Kafka's own readers, so a batch holding one
-/// must not be stored).
+/// A zigzag `varint` as Kafka reads one: at most 5 bytes (a longer encoding of a small number is
+/// refused by Kafka's own readers, so a batch holding one must not be stored).
+#[inline]
 fn varint32(bytes: &[u8]) -> Option<(i32, usize)> {
-    let (value, used) = i32::decode_var(bytes)?;
-    (used <= 5).then_some((value, used))
+    zigzag::varint(bytes)
 }
 
 /// A zigzag length and that many bytes; -1 is null.
+#[inline]
 fn take_nullable_field(bytes: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     let (len, used) = varint32(bytes)?;
     if len == -1 {

@@ -36,6 +36,7 @@ mod header;
 mod kafka_record;
 mod reader;
 mod record;
+mod zigzag;
 
 pub use builder::BatchBuilder;
 pub use header::{
