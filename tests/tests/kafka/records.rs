@@ -335,6 +335,8 @@ fn the_kafka_bench_produces_and_consumes_and_checks_what_it_counts() {
         );
         let figures: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(figures["records"], 2000, "{figures}");
+        let timed = figures["timed_records"].as_u64().unwrap();
+        assert!(timed > 0 && timed <= 2000, "{figures}");
         assert!(figures["records_per_sec"].as_f64().unwrap() > 0.0);
     }
 }
