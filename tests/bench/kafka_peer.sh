@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kafka clients' figures (docs/BENCHMARKS.md, "Kafka clients"): librdkafka (kafka_bench) against
-# mq and, when given, the Kafka-protocol peer (Tansu, now named nisshi), alternated, a fresh broker
-# per run, with mq's HTTP binary path (mqctl bench) in the same run.
+# mq and, when given, the Kafka-protocol peer (Tansu, now named nisshi), alternated (mq first in
+# odd runs, the peer in even ones), a fresh broker per run, with mq's HTTP binary path
+# (mqctl bench) in the same run.
 #
 #   tests/bench/kafka_peer.sh BIN_DIR [PEER_BINARY] [RUNS] [RECORDS]
 #
@@ -19,7 +20,9 @@ cpu() { awk -v t="$tick" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
 source "$(dirname "$0")/kafka_lib.sh"
 brokers="mq"; [ -n "$PEER" ] && brokers="mq peer"
 for i in $(seq 1 "$RUNS"); do
-  for broker in $brokers; do
+  # Who goes first alternates from run to run, so neither broker always follows the other.
+  order=$brokers; [ -n "$PEER" ] && [ $((i % 2)) = 0 ] && order="peer mq"
+  for broker in $order; do
     start_broker "$broker"
     start_rss=$(rss "$PID")
     if [ "$broker" = mq ]; then
