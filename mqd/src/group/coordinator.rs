@@ -211,6 +211,8 @@ impl Groups {
                     instance: instance.to_owned(),
                 })
             }
+            // A name nobody holds: Kafka answers UNKNOWN_MEMBER_ID, whatever the member id.
+            (None, Some(_)) => return Err(group.refine(unknown())),
             _ => member_id.to_owned(),
         };
         let member_id = member_id.as_str();

@@ -601,4 +601,14 @@ fn a_static_member_leaves_by_name_and_a_replaced_id_cannot_leave_for_it() {
         matches!(gone, Err(GroupError::UnknownMember { .. })),
         "{gone:?}"
     );
+    // A member naming a static name nobody holds is not removed (Kafka: UNKNOWN_MEMBER_ID).
+    let dynamic = join(&broker, &groups, 10_000);
+    let unheld = groups.leave_as(&broker, "g", &dynamic.member_id, Some("nobody"));
+    assert!(
+        matches!(unheld, Err(GroupError::UnknownMember { .. })),
+        "{unheld:?}"
+    );
+    groups
+        .leave_as(&broker, "g", &dynamic.member_id, None)
+        .unwrap();
 }

@@ -44,13 +44,19 @@ pub enum TimeLookup {
 /// takes one step under whatever lock guards the log, and a compressed batch it hands back is
 /// inflated and searched here, outside that lock, so a search never holds up appends for the
 /// time an inflate takes. A batch that does not inflate is skipped.
+///
+/// The log may change between steps (a follower truncating and copying again). A record found
+/// in an inflated batch is returned only once a step under the lock hands the same batch out
+/// again; otherwise the search goes on with what that step found. A match behind a batch
+/// already passed over may still be missed, as a look-up racing a truncation can in Kafka.
 pub fn find_by_time(
     timestamp_ms: i64,
     mut lookup: impl FnMut(u64) -> TimeLookup,
 ) -> Option<(u64, i64)> {
     let mut from = 0;
+    let mut step = lookup(from);
     loop {
-        match lookup(from) {
+        match step {
             TimeLookup::Found { offset, timestamp } => return Some((offset, timestamp)),
             TimeLookup::NotFound => return None,
             TimeLookup::Compressed {
@@ -69,11 +75,18 @@ pub fn find_by_time(
                     }
                 });
                 if found.is_some() {
-                    return found;
+                    let again = lookup(from);
+                    let unchanged = matches!(&again, TimeLookup::Compressed { stored: now, .. } if *now == stored);
+                    if unchanged {
+                        return found;
+                    }
+                    step = again;
+                    continue;
                 }
                 from = resume_at.max(first_wanted + 1);
             }
         }
+        step = lookup(from);
     }
 }
 

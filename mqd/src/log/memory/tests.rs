@@ -468,3 +468,28 @@ fn a_time_lookup_searches_compressed_batches_and_looks_on_past_them() {
     log.delete_before(3).unwrap();
     assert_eq!(by_time(&log, 1_000), Some((3, 1_000)));
 }
+
+#[test]
+fn a_match_in_a_batch_replaced_while_it_was_searched_is_not_returned() {
+    use crate::log::decompress::kafka_batch;
+    use crate::log::{find_by_time, TimeLookup};
+    use kafka_protocol::records::Compression;
+    // What the log held when the search began: offsets 0..2 stamped 1000, 1001 (zstd).
+    let before = kafka_batch(Compression::Zstd, &["a", "b"]);
+    // What a truncation and a new copy left in its place: offsets 10..12 stamped 1000..1002.
+    let mut after = kafka_batch(Compression::Zstd, &["x", "y", "z"]);
+    mq_wire::batch::patch_leader_fields(&mut after, 10, 1);
+    let step = |stored: &Vec<u8>, resume_at| TimeLookup::Compressed {
+        stored: stored.clone(),
+        from: 0,
+        resume_at,
+    };
+    let mut steps = vec![step(&after, 13), step(&after, 13), step(&before, 2)];
+    let found = find_by_time(1_001, |_| steps.pop().expect("no more steps than needed"));
+    assert_eq!(
+        found,
+        Some((11, 1_001)),
+        "the record found in the replaced batch (offset 1) is not answered"
+    );
+    assert!(steps.is_empty(), "the new batch was confirmed too");
+}
