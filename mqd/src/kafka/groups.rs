@@ -55,14 +55,10 @@ fn code_for_member(
     error: GroupError,
 ) -> i16 {
     let error = state.app.groups.refine(group, error);
-    if let (GroupError::UnknownMember { .. }, Some(instance)) = (&error, instance) {
-        let holder = state
-            .app
-            .groups
-            .member_of_instance(group, instance.as_str());
-        if holder.is_some_and(|holder| holder != member_id) {
-            return ResponseError::FencedInstanceId.code();
-        }
+    if matches!(error, GroupError::UnknownMember { .. })
+        && fenced_instance(state, group, instance, member_id)
+    {
+        return ResponseError::FencedInstanceId.code();
     }
     code_of(error)
 }

@@ -69,10 +69,7 @@ pub fn find_by_time(
                     .and_then(|(batch, _)| inflate_stored_batch(&batch).ok());
                 let found = inflated.as_deref().and_then(|bytes| {
                     let (batch, _) = BatchView::parse(bytes).ok()?;
-                    match first_record_at_or_after(&batch, timestamp_ms, first_wanted)? {
-                        TimeLookup::Found { offset, timestamp } => Some((offset, timestamp)),
-                        _ => None,
-                    }
+                    first_record_at_or_after(&batch, timestamp_ms, first_wanted)
                 });
                 if found.is_some() {
                     let again = lookup(from);
@@ -91,20 +88,17 @@ pub fn find_by_time(
 }
 
 /// The first record of an uncompressed `batch` at offset `from` or later stamped at or after
-/// `timestamp_ms`, as a [`TimeLookup::Found`].
+/// `timestamp_ms`: its offset and timestamp.
 fn first_record_at_or_after(
     batch: &BatchView<'_>,
     timestamp_ms: i64,
     from: u64,
-) -> Option<TimeLookup> {
+) -> Option<(u64, i64)> {
     batch
         .records()
         .map_while(Result::ok)
         .find(|record| record.offset >= from && record.timestamp >= timestamp_ms)
-        .map(|record| TimeLookup::Found {
-            offset: record.offset,
-            timestamp: record.timestamp,
-        })
+        .map(|record| (record.offset, record.timestamp))
 }
 
 /// How a log lays out its segments.

@@ -183,8 +183,9 @@ impl Segment {
                     resume_at: batch.header.next_offset(),
                 };
             }
-            if let Some(found) = first_record_at_or_after(&batch, timestamp_ms, from) {
-                return found;
+            if let Some((offset, timestamp)) = first_record_at_or_after(&batch, timestamp_ms, from)
+            {
+                return TimeLookup::Found { offset, timestamp };
             }
         }
         TimeLookup::NotFound

@@ -174,13 +174,17 @@ fn consume(bootstrap: &str, topic: &str, records: u64, batched: bool) -> Measure
         assert_eq!(offset, next.get(), "offsets in order, none missing");
         next.set(offset + 1);
     };
+    // Called after each hand-over (one batch call, or one poll).
+    let note_first_hand_over = || {
+        if first.get().is_none() && next.get() > 0 {
+            first.set(Some((Instant::now(), next.get())));
+        }
+    };
     if batched {
         let mut batch = BatchQueue::new(&consumer, 10_000);
         while (next.get() as u64) < records {
             batch.take(100, &mut check);
-            if first.get().is_none() && next.get() > 0 {
-                first.set(Some((Instant::now(), next.get())));
-            }
+            note_first_hand_over();
             assert!(
                 started.elapsed() < Duration::from_secs(300),
                 "read {} of {records}",
@@ -191,9 +195,7 @@ fn consume(bootstrap: &str, topic: &str, records: u64, batched: bool) -> Measure
         while (next.get() as u64) < records {
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 check(message.expect("a record").offset());
-                if first.get().is_none() {
-                    first.set(Some((Instant::now(), next.get())));
-                }
+                note_first_hand_over();
             }
             assert!(
                 started.elapsed() < Duration::from_secs(300),

@@ -24,7 +24,7 @@ pub(crate) fn decode<'a>(
     base_offset: u64,
     base_timestamp: i64,
 ) -> Result<(RecordRef<'a>, &'a [u8]), &'static str> {
-    let (body_len, prefix) = varint32(bytes).ok_or("bad length varint")?;
+    let (body_len, prefix) = zigzag::varint(bytes).ok_or("bad length varint")?;
     let body_len = usize::try_from(body_len).map_err(|_| "negative record length")?;
     let body_end = prefix.checked_add(body_len).ok_or("length overflow")?;
     let body = bytes
@@ -35,12 +35,12 @@ pub(crate) fn decode<'a>(
     let (_attributes, body) = body.split_first().ok_or("missing attributes")?;
     let (timestamp_delta, used) = zigzag::varlong(body).ok_or("bad timestamp delta")?;
     let body = &body[used..];
-    let (offset_delta, used) = varint32(body).ok_or("bad offset delta")?;
+    let (offset_delta, used) = zigzag::varint(body).ok_or("bad offset delta")?;
     let offset_delta = u64::try_from(offset_delta).map_err(|_| "negative offset delta")?;
     let body = &body[used..];
     let (key, body) = take_nullable_field(body).ok_or("truncated key")?;
     let (value, body) = take_nullable_field(body).ok_or("truncated value")?;
-    let (header_count, used) = varint32(body).ok_or("bad header count")?;
+    let (header_count, used) = zigzag::varint(body).ok_or("bad header count")?;
     let header_count = u32::try_from(header_count).map_err(|_| "negative header count")?;
     let headers = &body[used..];
     let mut check = headers;
@@ -65,17 +65,10 @@ pub(crate) fn decode<'a>(
     Ok((record, rest))
 }
 
-/// A zigzag `varint` as Kafka reads one: at most 5 bytes (a longer encoding of a small number is
-/// refused by Kafka's own readers, so a batch holding one must not be stored).
-#[inline]
-fn varint32(bytes: &[u8]) -> Option<(i32, usize)> {
-    zigzag::varint(bytes)
-}
-
 /// A zigzag length and that many bytes; -1 is null.
 #[inline]
 fn take_nullable_field(bytes: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
-    let (len, used) = varint32(bytes)?;
+    let (len, used) = zigzag::varint(bytes)?;
     if len == -1 {
         return Some((None, &bytes[used..]));
     }
