@@ -617,10 +617,15 @@ impl Partition {
         });
     }
 
+    /// The first record at or after `timestamp_ms` that consumers may read: one at or past the
+    /// high watermark (still being copied to the followers) is not found yet, as in Kafka, whose
+    /// look-up by time stops there too. Records are searched in offset order, so when the first
+    /// match lies past the high watermark, so does every later one.
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        crate::log::find_by_time(timestamp_ms, |from| {
+        let found = crate::log::find_by_time(timestamp_ms, |from| {
             self.stored.read().log.time_lookup(timestamp_ms, from)
-        })
+        })?;
+        (found.0 < self.high_watermark()).then_some(found)
     }
 
     pub fn enforce_retention(&self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

@@ -305,6 +305,20 @@ fn append_records(partition: &Partition, budget: &Arc<crate::log::MemoryBudget>,
 }
 
 #[test]
+fn a_look_up_by_time_finds_nothing_past_the_high_watermark() {
+    let (partition, budget) = replicated_partition(vec![1, 2], 2);
+    append_records(&partition, &budget, 10);
+    assert_eq!(partition.high_watermark(), 0, "follower 2 has not fetched");
+    assert_eq!(
+        partition.offset_for_timestamp(0),
+        None,
+        "records not yet on every in-sync replica are not found"
+    );
+    partition.serve_follower(2, (0, 10), 1 << 20).unwrap();
+    assert_eq!(partition.offset_for_timestamp(0), Some((0, 1)));
+}
+
+#[test]
 fn a_follower_joining_the_isr_holds_back_the_high_watermark_while_it_is_proposed() {
     let (partition, budget) = replicated_partition(vec![1, 2], 2);
     append_records(&partition, &budget, 10);
