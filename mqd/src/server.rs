@@ -30,6 +30,8 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("cannot start the thread that populates segments ahead of appends: {0}")]
+    Prefault(std::io::Error),
 }
 
 /// Where a SIGHUP reload reads the configuration again: the file and the flags that override it.
@@ -85,6 +87,9 @@ pub async fn serve(
         answer_grace: config.limits.body_read_timeout.0,
         answer_min_rate: config.limits.body_min_rate.0,
     };
+    let prefaulting = crate::log::prefault::start(config.log.prefault_ahead.0 as usize)
+        .map_err(ServerError::Prefault)?;
+    tracing::debug!(prefaulting, "pages ahead of busy segments' appends");
     let config = Arc::new(config);
     let broker = Arc::new(Broker::new(Arc::clone(&config)));
     let groups = Arc::new(Groups::new(GroupSettings {

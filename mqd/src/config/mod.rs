@@ -102,6 +102,10 @@ pub struct LogConfig {
     /// Per partition; `0` means no size limit.
     pub retention_bytes: ByteSize,
     pub retention_check_interval: HumanDuration,
+    /// How far ahead of a busy segment's appends its pages are populated by a background
+    /// thread, so that a produce does not pay first-touch page faults (0: not at all); never
+    /// past the segment's end.
+    pub prefault_ahead: ByteSize,
 }
 
 impl Default for LogConfig {
@@ -112,6 +116,7 @@ impl Default for LogConfig {
             retention: HumanDuration::from_secs(7 * 24 * 3600),
             retention_bytes: ByteSize(0),
             retention_check_interval: HumanDuration::from_secs(30),
+            prefault_ahead: ByteSize::mib(2),
         }
     }
 }

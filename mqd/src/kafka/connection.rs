@@ -5,7 +5,7 @@
 use super::dispatch::{answer, DispatchError};
 use super::KafkaState;
 use crate::shutdown::ShutdownSignal;
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,8 +103,18 @@ async fn read_frame(
     if size < 8 {
         return Err(ConnectionEnd::FrameTooShort(size));
     }
-    let mut frame = BytesMut::zeroed(size);
-    tokio::time::timeout(FRAME_READ_TIMEOUT, reader.read_exact(&mut frame))
+    // Read into spare capacity: a zeroed buffer would be written twice.
+    let mut frame = BytesMut::with_capacity(size);
+    let read_whole = async {
+        let mut room = (&mut frame).limit(size);
+        while room.has_remaining_mut() {
+            if reader.read_buf(&mut room).await? == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(FRAME_READ_TIMEOUT, read_whole)
         .await
         .map_err(|_| ConnectionEnd::SlowFrame(FRAME_READ_TIMEOUT))??;
     Ok(frame.freeze())

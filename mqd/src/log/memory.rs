@@ -54,7 +54,7 @@ impl MemoryLog {
         let end = self.log_end();
         self.active().seal();
         self.segments
-            .push_back(Segment::new(end, self.settings.segment_bytes));
+            .push_back(Segment::rolled(end, self.settings.segment_bytes));
     }
 
     /// Drops the oldest segment; keeps an empty active segment if it was the last.

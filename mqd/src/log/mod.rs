@@ -12,6 +12,7 @@ pub(crate) mod decompress;
 mod inflate;
 mod memory;
 mod memory_budget;
+pub mod prefault;
 mod retention;
 mod segment;
 

@@ -25,6 +25,30 @@ pub struct Segment {
     max_timestamp: i64,
     /// Wall-clock time of the last append, in ms.
     last_append_ms: i64,
+    /// Whether a log rolled to this segment: it is busy from its first byte
+    /// ([`super::prefault`]).
+    rolled: bool,
+    /// How far into the buffer pages were asked to be populated ahead of appends.
+    populated_to: usize,
+}
+
+/// Which bytes of a segment's buffer to populate ahead of its appends, `ahead` bytes ahead: none
+/// unless the segment is busy (a log rolled to it, or it holds `ahead` bytes itself) and what
+/// was populated ends less than half that distance past `len`; never past `capacity`.
+fn populate_range(
+    ahead: usize,
+    rolled: bool,
+    len: usize,
+    capacity: usize,
+    populated_to: usize,
+) -> Option<(usize, usize)> {
+    let busy = rolled || len >= ahead;
+    if ahead == 0 || !busy || len + ahead / 2 < populated_to {
+        return None;
+    }
+    let from = populated_to.max(len);
+    let to = (len + ahead).min(capacity);
+    (from < to).then_some((from, to))
 }
 
 impl Segment {
@@ -39,6 +63,33 @@ impl Segment {
             bytes_since_index: 0,
             max_timestamp: i64::MIN,
             last_append_ms: i64::MIN,
+            rolled: false,
+            populated_to: 0,
+        }
+    }
+
+    /// The segment a log rolls to: as the log filled one segment, it is likely to fill this one,
+    /// so its first pages are populated ahead at once ([`super::prefault`]).
+    pub fn rolled(base_offset: u64, capacity: usize) -> Self {
+        let mut segment = Self::new(base_offset, capacity);
+        segment.rolled = true;
+        segment.populate_ahead();
+        segment
+    }
+
+    /// Asks for pages ahead of the append position to be populated ([`populate_range`]).
+    fn populate_ahead(&mut self) {
+        let range = populate_range(
+            super::prefault::ahead(),
+            self.rolled,
+            self.data.len(),
+            self.data.capacity(),
+            self.populated_to,
+        );
+        if let Some((from, to)) = range {
+            if super::prefault::request(self.data.as_ptr(), from, to) {
+                self.populated_to = to;
+            }
         }
     }
 
@@ -84,6 +135,7 @@ impl Segment {
             self.bytes_since_index = 0;
         }
         self.data.extend_from_slice(batch);
+        self.populate_ahead();
         self.bytes_since_index += batch.len();
         self.next_offset = header.next_offset();
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
@@ -225,5 +277,53 @@ impl Segment {
     /// Bytes of index entries, for memory accounting.
     pub fn index_bytes(&self) -> usize {
         self.index.len() * std::mem::size_of::<IndexEntry>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::populate_range;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn only_a_busy_segment_is_populated_ahead_in_steps_and_never_past_its_capacity() {
+        let capacity = 8 * MIB;
+        assert_eq!(populate_range(0, true, 0, capacity, 0), None, "turned off");
+        assert_eq!(
+            populate_range(2 * MIB, false, 100, capacity, 0),
+            None,
+            "a new partition's few records"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, false, 2 * MIB, capacity, 0),
+            Some((2 * MIB, 4 * MIB)),
+            "a first segment that took `ahead` bytes is busy"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, true, 0, capacity, 0),
+            Some((0, 2 * MIB)),
+            "a rolled segment, at once"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, true, MIB / 2, capacity, 2 * MIB),
+            None,
+            "still more than half the distance populated"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, true, MIB + 1, capacity, 2 * MIB),
+            Some((2 * MIB, 3 * MIB + 1)),
+            "less than half: the next step, from where the last ended"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, true, 7 * MIB, capacity, 8 * MIB),
+            None,
+            "populated to the end"
+        );
+        assert_eq!(
+            populate_range(2 * MIB, true, 7 * MIB, capacity, 7 * MIB),
+            Some((7 * MIB, capacity)),
+            "never past the capacity"
+        );
     }
 }
