@@ -87,7 +87,7 @@ pub async fn serve(
         answer_grace: config.limits.body_read_timeout.0,
         answer_min_rate: config.limits.body_min_rate.0,
     };
-    let prefaulting = crate::log::prefault::start(config.log.prefault_ahead.0 as usize)
+    let prefaulting = crate::log::start_prefault(config.log.prefault_ahead.0 as usize)
         .map_err(ServerError::Prefault)?;
     tracing::debug!(prefaulting, "pages ahead of busy segments' appends");
     let config = Arc::new(config);
@@ -294,6 +294,9 @@ fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker:
     if new.log.retention_check_interval != old.log.retention_check_interval {
         needs_restart.push("log.retention_check_interval");
     }
+    if new.log.prefault_ahead != old.log.prefault_ahead {
+        needs_restart.push("log.prefault_ahead");
+    }
     if new.limits.max_connections != old.limits.max_connections {
         needs_restart.push("limits.max_connections");
     }
@@ -319,6 +322,7 @@ fn apply_reload(source: &dyn ConfigSource, log_level: Option<&LogLevel>, broker:
     new.node = old.node.clone();
     new.groups = old.groups.clone();
     new.log.retention_check_interval = old.log.retention_check_interval;
+    new.log.prefault_ahead = old.log.prefault_ahead;
     new.limits.max_connections = old.limits.max_connections;
     new.limits.header_read_timeout = old.limits.header_read_timeout;
     new.limits.idle_timeout = old.limits.idle_timeout;

@@ -104,7 +104,7 @@ pub struct LogConfig {
     pub retention_check_interval: HumanDuration,
     /// How far ahead of a busy segment's appends its pages are populated by a background
     /// thread, so that a produce does not pay first-touch page faults (0: not at all); never
-    /// past the segment's end.
+    /// past the segment's `segment_bytes`.
     pub prefault_ahead: ByteSize,
 }
 

@@ -1,5 +1,6 @@
 //! ListOffsets: earliest (-2), latest (-1, the high watermark) and by timestamp (the first
-//! record at or after it; -1 and -1 when there is none), through the broker's `list_offsets`, on
+//! record at or after it below the high watermark; -1 and -1 when there is none), through the
+//! broker's `list_offsets`, on
 //! the partition's leader. Other negative specs (-3, the largest timestamp, from v7) are refused
 //! with `INVALID_REQUEST`.
 

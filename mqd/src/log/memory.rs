@@ -49,18 +49,24 @@ impl MemoryLog {
             .expect("a log always has an active segment")
     }
 
-    /// Closes the active segment and opens an empty one at the log end.
-    fn roll(&mut self) {
+    /// Closes the active segment and opens an empty one at the log end: a busy one when an
+    /// append filled the last (its pages are populated ahead at once, [`super::prefault`]), a
+    /// plain one when eviction emptied the log.
+    fn roll(&mut self, busy: bool) {
         let end = self.log_end();
         self.active().seal();
-        self.segments
-            .push_back(Segment::rolled(end, self.settings.segment_bytes));
+        let capacity = self.settings.segment_bytes;
+        self.segments.push_back(if busy {
+            Segment::rolled(end, capacity)
+        } else {
+            Segment::new(end, capacity)
+        });
     }
 
     /// Drops the oldest segment; keeps an empty active segment if it was the last.
     fn evict_front(&mut self, evicted: &mut Evicted) {
         if self.segments.len() == 1 {
-            self.roll();
+            self.roll(false);
         }
         if let Some(segment) = self.segments.pop_front() {
             let bytes = segment.len_bytes() as u64;
@@ -89,7 +95,7 @@ impl MemoryLog {
         }
         let segment_bytes = self.settings.segment_bytes;
         if !self.active().fits(batch.len(), segment_bytes) {
-            self.roll();
+            self.roll(true);
         }
         let interval = self.settings.index_interval_bytes;
         self.active().append(batch, header, interval);

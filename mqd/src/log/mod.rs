@@ -12,13 +12,14 @@ pub(crate) mod decompress;
 mod inflate;
 mod memory;
 mod memory_budget;
-pub mod prefault;
+mod prefault;
 mod retention;
 mod segment;
 
 pub use inflate::{inflate_stored, inflate_stored_batch, InflateError, Inflater};
 pub use memory::MemoryLog;
 pub use memory_budget::{MemoryBudget, MemoryLimitExceeded, Reservation};
+pub use prefault::start as start_prefault;
 pub use retention::{Evicted, RetentionPolicy};
 pub use segment::Segment;
 

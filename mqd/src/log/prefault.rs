@@ -11,18 +11,22 @@
 //! How far ahead is `log.prefault_ahead`. A segment is populated ahead only once it is busy: a
 //! segment a log rolled to, or one that took that many bytes itself. So a partition holding a
 //! few records costs no more than before, and a busy one at most that many bytes beyond what it
-//! stores. One thread per process, started by the server ([`start`]); without it (unit tests,
-//! or `prefault_ahead = 0`) nothing is populated ahead.
+//! stores, until the segment closes and gives back its spare capacity. One thread per process,
+//! started by the server ([`start`]); without it (unit tests, `prefault_ahead = 0`, or a kernel
+//! other than Linux 5.14 or later) nothing is populated ahead.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::OnceLock;
 
-const PAGE: usize = 4096;
 /// Ranges waiting for the thread; when it falls this far behind, appends fault as before.
 const QUEUE: usize = 64;
+/// Bytes populated per call: each call holds the process's memory-map lock for reading, which
+/// makes another thread's `mmap` or `munmap` wait; 256 KiB keeps that wait near 0.1 ms.
+const STEP: usize = 256 << 10;
 
 struct Prefaulter {
     ahead: usize,
+    page: usize,
     ranges: SyncSender<(usize, usize)>,
 }
 
@@ -32,37 +36,58 @@ static PREFAULTER: OnceLock<Prefaulter> = OnceLock::new();
 /// it runs. Does nothing when `ahead` is 0, when it already runs, or when the kernel cannot
 /// populate memory (`MADV_POPULATE_WRITE` came with Linux 5.14).
 pub fn start(ahead: usize) -> std::io::Result<bool> {
-    if ahead == 0 || !kernel_populates() {
+    let Some(page) = page_size().filter(|&page| kernel_populates(page)) else {
+        return Ok(false);
+    };
+    if ahead == 0 {
         return Ok(false);
     }
     if PREFAULTER.get().is_some() {
         return Ok(true);
     }
     let (ranges, queued) = sync_channel(QUEUE);
-    let prefaulter = PREFAULTER.get_or_init(|| Prefaulter { ahead, ranges });
+    let prefaulter = PREFAULTER.get_or_init(|| Prefaulter {
+        ahead,
+        page,
+        ranges,
+    });
     std::thread::Builder::new()
         .name("mq-prefault".to_owned())
         .spawn(move || prefaulter.populate(queued))?;
     Ok(true)
 }
 
+/// The kernel's page size, when it says.
+fn page_size() -> Option<usize> {
+    // SAFETY: sysconf reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page).ok().filter(|p| p.is_power_of_two())
+}
+
 /// Whether `MADV_POPULATE_WRITE` works here: tried on one page of our own.
-fn kernel_populates() -> bool {
-    let page = vec![0u8; 2 * PAGE];
-    let first = (page.as_ptr() as usize).div_ceil(PAGE) * PAGE;
-    // SAFETY: the page lies inside `page`, which lives across the call; populating does not
+#[cfg(target_os = "linux")]
+fn kernel_populates(page: usize) -> bool {
+    let buffer = vec![0u8; 2 * page];
+    let first = (buffer.as_ptr() as usize).div_ceil(page) * page;
+    // SAFETY: the page lies inside `buffer`, which lives across the call; populating does not
     // change its contents.
-    unsafe { libc::madvise(first as *mut libc::c_void, PAGE, libc::MADV_POPULATE_WRITE) == 0 }
+    unsafe { libc::madvise(first as *mut libc::c_void, page, libc::MADV_POPULATE_WRITE) == 0 }
+}
+
+/// Only Linux populates memory on request.
+#[cfg(not(target_os = "linux"))]
+fn kernel_populates(_page: usize) -> bool {
+    false
 }
 
 /// How many bytes ahead of its appends a busy segment is populated: 0 when nothing is.
-pub fn ahead() -> usize {
+pub(super) fn ahead() -> usize {
     PREFAULTER.get().map_or(0, |p| p.ahead)
 }
 
 /// Asks for the pages of bytes `from..to` of the buffer at `base` to be mapped. Returns false
 /// when the request was dropped (the thread is behind, or not running).
-pub fn request(base: *const u8, from: usize, to: usize) -> bool {
+pub(super) fn request(base: *const u8, from: usize, to: usize) -> bool {
     let Some(prefaulter) = PREFAULTER.get() else {
         return false;
     };
@@ -77,24 +102,31 @@ pub fn request(base: *const u8, from: usize, to: usize) -> bool {
 impl Prefaulter {
     fn populate(&self, queued: Receiver<(usize, usize)>) {
         while let Ok((start, len)) = queued.recv() {
-            let first = start & !(PAGE - 1);
-            let end = (start + len).div_ceil(PAGE) * PAGE;
-            // SAFETY: MADV_POPULATE_WRITE maps the pages of the range as a write would, without
-            // writing to them or changing what they hold. The range was a live segment's spare
-            // capacity when it was asked for; if that segment was shrunk or dropped since, the
-            // range is unmapped (the call fails, harmlessly) or belongs to another allocation,
-            // whose pages get mapped with their contents unchanged.
-            // A failure leaves the pages to be faulted by the appends, as without this thread.
-            let _ = unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    end - first,
-                    libc::MADV_POPULATE_WRITE,
-                )
-            };
+            let mut at = start & !(self.page - 1);
+            let end = (start + len).div_ceil(self.page) * self.page;
+            while at < end {
+                let step = STEP.min(end - at);
+                populate(at, step);
+                at += step;
+            }
         }
     }
 }
+
+/// Maps the pages of `len` bytes at `address` (page-aligned) as a write would, without writing.
+/// A failure leaves the pages to be faulted by the appends, as without this thread.
+#[cfg(target_os = "linux")]
+fn populate(address: usize, len: usize) {
+    // SAFETY: MADV_POPULATE_WRITE maps the pages of the range as a write would, without writing
+    // to them or changing what they hold. The range was a live segment's spare capacity when it
+    // was asked for; if that segment was shrunk or dropped since, the range is unmapped (the
+    // call fails, harmlessly) or belongs to another allocation, whose pages get mapped with
+    // their contents unchanged (the process maps no files writable, which it would dirty).
+    let _ = unsafe { libc::madvise(address as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn populate(_address: usize, _len: usize) {}
 
 #[cfg(test)]
 mod tests {
@@ -103,21 +135,14 @@ mod tests {
     #[test]
     fn this_kernel_populates_and_a_populated_buffer_keeps_its_contents() {
         // CI and this machine run Linux ≥ 5.14; elsewhere the thread simply does not start.
-        if !kernel_populates() {
+        let page = page_size().expect("a page size");
+        if !kernel_populates(page) {
             return;
         }
-        let mut buffer: Vec<u8> = Vec::with_capacity(64 * PAGE);
-        buffer.extend_from_slice(&[7; 3 * PAGE + 5]);
-        let first = (buffer.as_ptr() as usize).div_ceil(PAGE) * PAGE;
-        // SAFETY: as in `populate`: the range is inside `buffer`'s allocation.
-        let done = unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                32 * PAGE,
-                libc::MADV_POPULATE_WRITE,
-            )
-        };
-        assert_eq!(done, 0, "{}", std::io::Error::last_os_error());
+        let mut buffer: Vec<u8> = Vec::with_capacity(64 * page);
+        buffer.extend_from_slice(&vec![7; 3 * page + 5]);
+        let first = (buffer.as_ptr() as usize).div_ceil(page) * page;
+        populate(first, 32 * page);
         assert!(buffer.iter().all(|&b| b == 7));
     }
 }

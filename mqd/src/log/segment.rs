@@ -30,11 +30,15 @@ pub struct Segment {
     rolled: bool,
     /// How far into the buffer pages were asked to be populated ahead of appends.
     populated_to: usize,
+    /// The capacity reserved at creation (`log.segment_bytes`): nothing past it is populated,
+    /// even when an oversized batch grew the buffer.
+    reserved: usize,
 }
 
 /// Which bytes of a segment's buffer to populate ahead of its appends, `ahead` bytes ahead: none
 /// unless the segment is busy (a log rolled to it, or it holds `ahead` bytes itself) and what
-/// was populated ends less than half that distance past `len`; never past `capacity`.
+/// was populated ends less than half that distance past `len`; never past `capacity` (the
+/// buffer's, and no more than was reserved for the segment).
 fn populate_range(
     ahead: usize,
     rolled: bool,
@@ -65,6 +69,7 @@ impl Segment {
             last_append_ms: i64::MIN,
             rolled: false,
             populated_to: 0,
+            reserved: capacity,
         }
     }
 
@@ -83,7 +88,7 @@ impl Segment {
             super::prefault::ahead(),
             self.rolled,
             self.data.len(),
-            self.data.capacity(),
+            self.data.capacity().min(self.reserved),
             self.populated_to,
         );
         if let Some((from, to)) = range {
@@ -152,6 +157,9 @@ impl Segment {
     pub fn seal(&mut self) {
         self.data.shrink_to_fit();
         self.index.shrink_to_fit();
+        // What was populated past the end went with the spare capacity.
+        self.populated_to = self.data.len();
+        self.reserved = self.data.len();
     }
 
     /// Byte position of the batch that holds `offset`: the index gives the last entry at or before
