@@ -89,6 +89,10 @@ pub enum ErrorCode {
     /// An idempotent producer's batch is behind the last one this partition has from it and is
     /// not one it remembers: a resend too old to recognise, which could be stored twice.
     OutOfOrderSequence,
+    /// Replication: the partition's leader was elected recently and its high watermark has not
+    /// yet reached where its leadership began, so `latest` (or a look-up by time past it) could
+    /// answer an offset below one given out before (Kafka's KIP-207). Retry shortly.
+    OffsetNotAvailable,
     /// A code this client does not know (sent by a newer server). Its status still says what
     /// kind of failure it is.
     #[serde(other)]
@@ -116,7 +120,8 @@ impl ErrorCode {
             | ControllerUnavailable
             | CoordinatorUnavailable
             | NotEnoughNodes
-            | NotEnoughReplicas => 503,
+            | NotEnoughReplicas
+            | OffsetNotAvailable => 503,
             ForwardTimeout | ReplicationTimeout => 504,
             Unknown => 500,
             MemoryLimitExceeded | LimitExceeded => 507,
@@ -165,6 +170,7 @@ impl ErrorCode {
             NotEnoughReplicas => "not_enough_replicas",
             ReplicationTimeout => "replication_timeout",
             OutOfOrderSequence => "out_of_order_sequence",
+            OffsetNotAvailable => "offset_not_available",
             Unknown => "unknown",
         }
     }
@@ -221,6 +227,7 @@ mod tests {
             ErrorCode::NotEnoughReplicas,
             ErrorCode::ReplicationTimeout,
             ErrorCode::OutOfOrderSequence,
+            ErrorCode::OffsetNotAvailable,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

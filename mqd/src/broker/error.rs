@@ -80,6 +80,13 @@ pub enum BrokerError {
         expected: i32,
         got: i32,
     },
+    #[error("{topic}/{partition}: this node leads it from offset {epoch_start} on, and its high watermark ({high_watermark}) has not reached that yet (a recent election): offsets cannot be answered without possibly going back; retry shortly")]
+    OffsetNotAvailable {
+        topic: String,
+        partition: u32,
+        high_watermark: u64,
+        epoch_start: u64,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -107,6 +114,7 @@ impl BrokerError {
                 ErrorCode::ReplicationTimeout
             }
             BrokerError::OutOfOrderSequence { .. } => ErrorCode::OutOfOrderSequence,
+            BrokerError::OffsetNotAvailable { .. } => ErrorCode::OffsetNotAvailable,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }

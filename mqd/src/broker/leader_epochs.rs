@@ -28,6 +28,14 @@ impl LeaderEpochs {
         self.entries.last().map(|&(epoch, _)| epoch)
     }
 
+    /// Where `epoch` began, when it is the newest epoch here.
+    pub fn start_of_newest(&self, epoch: u32) -> Option<u64> {
+        match self.entries.last() {
+            Some(&(newest, start)) if newest == epoch => Some(start),
+            _ => None,
+        }
+    }
+
     /// Kafka's OffsetForLeaderEpoch: the largest epoch at or below `epoch` and the offset where it
     /// ended (the start of the next epoch, or `log_end` for the newest). `None` when every epoch
     /// here is newer than `epoch`.

@@ -373,24 +373,24 @@ impl Broker {
             Some(index) => vec![topic.partition(index)?],
             None => topic.partitions().iter().collect(),
         };
-        Ok(partitions
+        partitions
             .into_iter()
             .map(|partition| {
                 let (offset, timestamp) = match spec {
                     OffsetSpec::Earliest => (partition.log_start(), None),
-                    OffsetSpec::Latest => (partition.high_watermark(), None),
-                    OffsetSpec::Timestamp(ts) => match partition.offset_for_timestamp(ts) {
+                    OffsetSpec::Latest => (partition.latest()?, None),
+                    OffsetSpec::Timestamp(ts) => match partition.offset_for_timestamp(ts)? {
                         Some((offset, found)) => (offset, Some(found)),
                         None => (partition.high_watermark(), None),
                     },
                 };
-                PartitionOffset {
+                Ok(PartitionOffset {
                     partition: partition.index(),
                     offset,
                     timestamp,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// One retention pass over every partition.

@@ -620,12 +620,55 @@ impl Partition {
     /// The first record at or after `timestamp_ms` that consumers may read: one at or past the
     /// high watermark (still being copied to the followers) is not found yet, as in Kafka, whose
     /// look-up by time stops there too. Records are searched in offset order, so when the first
-    /// match lies past the high watermark, so does every later one.
-    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Option<(u64, i64)> {
-        let found = crate::log::find_by_time(timestamp_ms, |from| {
+    /// match lies past the high watermark, so does every later one. Such a match on a leader
+    /// whose high watermark still lags its election is `OffsetNotAvailable` ([`Self::latest`]).
+    pub fn offset_for_timestamp(
+        &self,
+        timestamp_ms: i64,
+    ) -> Result<Option<(u64, i64)>, BrokerError> {
+        let Some(found) = crate::log::find_by_time(timestamp_ms, |from| {
             self.stored.read().log.time_lookup(timestamp_ms, from)
-        })?;
-        (found.0 < self.high_watermark()).then_some(found)
+        }) else {
+            return Ok(None);
+        };
+        if found.0 < self.high_watermark() {
+            return Ok(Some(found));
+        }
+        self.check_high_watermark_settled()?;
+        Ok(None)
+    }
+
+    /// The offset `latest` answers: the high watermark, unless this node was elected leader so
+    /// recently that its high watermark has not reached the offset its leadership began at. It
+    /// is then below what the previous leader may have answered, and a consumer resetting to it
+    /// would read records again, so it is refused with `OffsetNotAvailable`, which clients
+    /// retry (Kafka's KIP-207).
+    pub fn latest(&self) -> Result<u64, BrokerError> {
+        self.check_high_watermark_settled()?;
+        Ok(self.high_watermark())
+    }
+
+    fn check_high_watermark_settled(&self) -> Result<(), BrokerError> {
+        if self.role() != Role::Leader {
+            return Ok(());
+        }
+        let high_watermark = self.high_watermark();
+        let epoch_start = self
+            .stored
+            .read()
+            .epochs
+            .start_of_newest(self.leader_epoch());
+        match epoch_start {
+            Some(epoch_start) if epoch_start > high_watermark => {
+                Err(BrokerError::OffsetNotAvailable {
+                    topic: self.topic.to_string(),
+                    partition: self.index,
+                    high_watermark,
+                    epoch_start,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn enforce_retention(&self, policy: RetentionPolicy, now_ms: i64) -> Evicted {

@@ -310,12 +310,51 @@ fn a_look_up_by_time_finds_nothing_past_the_high_watermark() {
     append_records(&partition, &budget, 10);
     assert_eq!(partition.high_watermark(), 0, "follower 2 has not fetched");
     assert_eq!(
-        partition.offset_for_timestamp(0),
+        partition.offset_for_timestamp(0).unwrap(),
         None,
         "records not yet on every in-sync replica are not found"
     );
     partition.serve_follower(2, (0, 10), 1 << 20).unwrap();
-    assert_eq!(partition.offset_for_timestamp(0), Some((0, 1)));
+    assert_eq!(partition.offset_for_timestamp(0).unwrap(), Some((0, 1)));
+}
+
+#[test]
+fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_available() {
+    // Node 1 follows node 2 and holds 10 records, of which the old leader said 4 are committed.
+    let (partition, budget) = replicated_partition(vec![1, 2], 1);
+    append_records(&partition, &budget, 10);
+    let as_follower = ReplicaSet {
+        leader: 2,
+        leader_epoch: 1,
+        replicas: vec![1, 2, 3],
+        isr: vec![1, 2],
+        partition_epoch: 1,
+    };
+    partition.apply_placement(&as_follower);
+    partition.set_replica_high_watermark(4);
+    // Node 1 is elected: its epoch starts at its log end, 10; its high watermark is 4.
+    let elected = ReplicaSet {
+        leader: 1,
+        leader_epoch: 2,
+        replicas: vec![1, 2, 3],
+        isr: vec![1, 2],
+        partition_epoch: 2,
+    };
+    partition.apply_placement(&elected);
+    assert_eq!(partition.high_watermark(), 4);
+    let refused = partition.latest().unwrap_err();
+    assert_eq!(
+        refused.code(),
+        mq_wire::ErrorCode::OffsetNotAvailable,
+        "{refused}"
+    );
+    assert!(
+        matches!(partition.offset_for_timestamp(0), Ok(Some((0, 1)))),
+        "a match below the high watermark is answered"
+    );
+    // Node 2 catches up to 10: the high watermark reaches the election's offset.
+    partition.serve_follower(2, (0, 10), 1 << 20).unwrap();
+    assert_eq!(partition.latest().unwrap(), 10);
 }
 
 #[test]

@@ -18,6 +18,7 @@ use mq_wire::ErrorBody;
         (status = 200, description = "One offset per partition (or the one asked for)", body = ListOffsetsResponse),
         (status = 400, description = "`invalid_request`: a bad `at`, an unknown or ill-typed parameter", body = ErrorBody),
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
+        (status = 503, description = "`offset_not_available` (cluster): the partition's leader was elected a moment ago and its high watermark has not reached where its leadership began (KIP-207); retry. `partition_unavailable` (cluster): the leader is down or cannot be reached", body = ErrorBody),
     )
 )]
 

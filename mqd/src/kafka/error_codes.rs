@@ -29,6 +29,7 @@ pub(super) fn kafka_error(code: ErrorCode) -> ResponseError {
         E::NotEnoughReplicas | E::NotEnoughNodes => K::NotEnoughReplicas,
         E::ReplicationTimeout | E::RequestTimeout | E::ForwardTimeout => K::RequestTimedOut,
         E::OutOfOrderSequence => K::OutOfOrderSequenceNumber,
+        E::OffsetNotAvailable => K::OffsetNotAvailable,
         // Kafka clients treat a full broker as a policy they cannot retry past.
         E::MemoryLimitExceeded => K::PolicyViolation,
         E::LimitExceeded => K::PolicyViolation,
@@ -57,6 +58,7 @@ mod tests {
             ErrorCode::CoordinatorUnavailable,
             ErrorCode::NotCoordinator,
             ErrorCode::ReplicationTimeout,
+            ErrorCode::OffsetNotAvailable,
         ] {
             assert!(kafka_error(code).is_retriable(), "{code:?}");
         }

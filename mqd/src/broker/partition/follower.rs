@@ -152,4 +152,11 @@ impl Partition {
     pub fn local_log_start(&self) -> u64 {
         self.stored.read().log.log_start()
     }
+
+    /// What a fetch from the leader would have set: the high watermark the leader reported.
+    #[cfg(test)]
+    pub(crate) fn set_replica_high_watermark(&self, high_watermark: u64) {
+        self.replica_high_watermark
+            .store(high_watermark, Ordering::Release);
+    }
 }
