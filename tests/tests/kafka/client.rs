@@ -4,9 +4,9 @@
 
 use mq_e2e::Mqd;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -205,8 +205,40 @@ pub(crate) fn mqctl_consume(mqd: &Mqd, topic: &str, max: usize, format: &str) ->
 
 /// A Kafka group member that records what it read and what it committed.
 pub(crate) struct Member {
-    pub(crate) consumer: BaseConsumer,
+    pub(crate) consumer: BaseConsumer<ClientLog>,
     pub(crate) read: Vec<(i32, i64)>,
+}
+
+/// librdkafka's own account of a member (`debug=cgrp,topic,fetch`: its group protocol, offset
+/// queries and fetches), its last lines kept to be printed when the member reads a committed
+/// record again: whether the broker or the client moved the position back is in there.
+#[derive(Default)]
+pub(crate) struct ClientLog(std::sync::Mutex<std::collections::VecDeque<String>>);
+
+/// Lines of a member's client log kept (the newest).
+const CLIENT_LOG_LINES: usize = 3000;
+
+impl ClientContext for ClientLog {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == CLIENT_LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(format!("{level:?} {facility} {message}"));
+    }
+}
+
+impl ConsumerContext for ClientLog {}
+
+impl ClientLog {
+    fn dump(&self) -> String {
+        let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 impl Member {
@@ -226,11 +258,16 @@ impl Member {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("heartbeat.interval.ms", "100")
-            .set("fetch.wait.max.ms", "50");
+            .set("fetch.wait.max.ms", "50")
+            .set("debug", "cgrp,topic,fetch")
+            // rust-rdkafka sets librdkafka's level from the `log` crate's, off in tests.
+            .set_log_level(RDKafkaLogLevel::Debug);
         for (key, value) in extra {
             config.set(*key, *value);
         }
-        let consumer: BaseConsumer = config.create().expect("a consumer");
+        let consumer: BaseConsumer<ClientLog> = config
+            .create_with_context(ClientLog::default())
+            .expect("a consumer");
         consumer.subscribe(&[topic]).expect("subscribe");
         Member {
             consumer,
@@ -249,9 +286,11 @@ impl Member {
         let at = (message.partition(), message.offset());
         assert!(
             !committed.contains(&at),
-            "partition {} offset {} was read again after its commit was accepted",
+            "partition {} offset {} was read again after its commit was accepted; this \
+             member's librdkafka log, newest last:\n{}",
             at.0,
-            at.1
+            at.1,
+            self.consumer.context().dump()
         );
         self.read.push(at);
         if self
