@@ -36,15 +36,15 @@ static PREFAULTER: OnceLock<Prefaulter> = OnceLock::new();
 /// it runs. Does nothing when `ahead` is 0, when it already runs, or when the kernel cannot
 /// populate memory (`MADV_POPULATE_WRITE` came with Linux 5.14).
 pub fn start(ahead: usize) -> std::io::Result<bool> {
-    let Some(page) = page_size().filter(|&page| kernel_populates(page)) else {
-        return Ok(false);
-    };
     if ahead == 0 {
         return Ok(false);
     }
     if PREFAULTER.get().is_some() {
         return Ok(true);
     }
+    let Some(page) = page_size().filter(|&page| kernel_populates(page)) else {
+        return Ok(false);
+    };
     let (ranges, queued) = sync_channel(QUEUE);
     let prefaulter = PREFAULTER.get_or_init(|| Prefaulter {
         ahead,
