@@ -1,8 +1,8 @@
 //! ListOffsets: earliest (-2), latest (-1, the high watermark) and by timestamp (the first
 //! record at or after it below the high watermark; -1 and -1 when there is none), through the
-//! broker's `list_offsets`, on
-//! the partition's leader. Other negative specs (-3, the largest timestamp, from v7) are refused
-//! with `INVALID_REQUEST`.
+//! broker's `list_offsets`, on the partition's leader. A leader elected so recently that its high
+//! watermark lags its election answers latest with `OFFSET_NOT_AVAILABLE` (KIP-207). Other
+//! negative specs (-3, the largest timestamp, from v7) are refused with `INVALID_REQUEST`.
 
 use super::error_codes::kafka_error;
 use super::KafkaState;
