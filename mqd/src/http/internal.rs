@@ -13,6 +13,7 @@ use crate::cluster::{
     AppliedAnswer, Cluster, ClusterError, Retry, WriteAnswer, APPLIED_PATH, WRITE_PATH,
 };
 use crate::replication::protocol as replica;
+use crate::replication::stream;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,6 +33,7 @@ pub fn routes(max_body: usize) -> Router<AppState> {
         .route(PARTITIONS_PATH, get(partitions))
         .route(replica::FETCH_PATH, post(replica_fetch))
         .route(replica::EPOCH_PATH, post(replica_epochs))
+        .route(stream::STREAM_PATH, post(replica_stream))
         .layer(DefaultBodyLimit::max(max_body))
 }
 
@@ -56,6 +58,60 @@ async fn replica_fetch(
             (axum::http::header::CONTENT_LENGTH, length.to_string()),
         ],
         body,
+    )))
+}
+
+/// A follower turns its connection into a replication stream ([`stream`]): answered `101`, and
+/// the connection then carries its fetches until it closes. The connection counts as busy for as
+/// long, so the idle and header timeouts never cut it between two fetches.
+async fn replica_stream(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    cluster_of(&state)?;
+    let asked = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .is_some_and(|p| {
+            p.as_bytes()
+                .eq_ignore_ascii_case(stream::PROTOCOL.as_bytes())
+        });
+    if !asked {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "a replication stream asks for `Upgrade: {}`",
+                stream::PROTOCOL
+            ),
+        ));
+    }
+    let busy = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<super::timeouts::ConnectionActivity>>()
+        .map(|info| info.0.hold());
+    let upgrade = hyper::upgrade::on(&mut request);
+    let broker = Arc::clone(&state.broker);
+    let max_fetch = broker.config().limits.max_request_bytes.0 as usize;
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let _busy = busy;
+        let outcome = match upgrade.await {
+            Ok(upgraded) => {
+                let io = hyper_util::rt::TokioIo::new(upgraded);
+                stream::serve(broker, io, max_fetch, shutdown).await
+            }
+            Err(error) => Err(stream::StreamError::Io(std::io::Error::other(error))),
+        };
+        if let Err(error) = outcome {
+            tracing::debug!(%error, "replication stream ended");
+        }
+    });
+    Ok(axum::response::IntoResponse::into_response((
+        axum::http::StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (axum::http::header::CONNECTION, "upgrade"),
+            (axum::http::header::UPGRADE, stream::PROTOCOL),
+        ],
     )))
 }
 

@@ -61,6 +61,14 @@ impl ConnectionActivity {
         Busy(&self.0)
     }
 
+    /// Marks the connection busy for as long as the returned guard lives: a connection taken over
+    /// by an upgrade (a replication stream) is one long request, never idle between its frames.
+    pub fn hold(&self) -> HeldBusy {
+        self.0.started.fetch_add(1, Ordering::AcqRel);
+        self.0.in_flight.fetch_add(1, Ordering::AcqRel);
+        HeldBusy(Arc::clone(&self.0))
+    }
+
     /// Remembers the task waiting on the connection's socket.
     fn park(&self, waker: &Waker) {
         let mut parked = self.0.parked.lock();
@@ -87,6 +95,15 @@ impl Drop for Busy<'_> {
         if let Some(waker) = self.0.parked.lock().as_ref() {
             waker.wake_by_ref();
         }
+    }
+}
+
+/// [`ConnectionActivity::hold`]'s guard: an owned [`Busy`].
+pub struct HeldBusy(Arc<Activity>);
+
+impl Drop for HeldBusy {
+    fn drop(&mut self) {
+        drop(Busy(&self.0));
     }
 }
 

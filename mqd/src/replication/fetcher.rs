@@ -8,6 +8,7 @@ use super::protocol::{
     decode_answer, EpochAnswer, EpochAsk, EpochQuery, FetchPartition, ReplicaError, ReplicaFetch,
     EPOCH_PATH, FETCH_PATH,
 };
+use super::stream::{LeaderStream, Opened, STREAM_PATH};
 use crate::broker::{Broker, Partition, Role, Topic};
 use crate::clock::now_ms;
 use crate::cluster::Cluster;
@@ -19,6 +20,8 @@ use std::time::Duration;
 const MAX_WAIT: Duration = Duration::from_millis(500);
 /// Bytes of batches one answer carries at most.
 const MAX_BYTES: u64 = 16 << 20;
+/// How long opening a stream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause after a failed round (the leader is unreachable, or refused).
 const BACKOFF: Duration = Duration::from_millis(50);
 
@@ -51,6 +54,17 @@ fn followed(broker: &Broker, leader: u64) -> Vec<(Arc<Topic>, Arc<Partition>)> {
 struct LeaderUrls {
     fetch: reqwest::Url,
     epoch: reqwest::Url,
+    stream: reqwest::Url,
+}
+
+/// How a fetcher reaches its leader. A fetch that fails (the connection broke, no answer in
+/// time) leaves it closed; a leader's refusal of some partitions does not.
+enum Link {
+    /// Nothing open: the next fetch opens a stream.
+    Closed,
+    Stream(LeaderStream),
+    /// The leader refused a stream (an older version): HTTP fetches until one fails.
+    Http,
 }
 
 impl LeaderUrls {
@@ -65,6 +79,7 @@ impl LeaderUrls {
         Ok(LeaderUrls {
             fetch: parse(FETCH_PATH)?,
             epoch: parse(EPOCH_PATH)?,
+            stream: parse(STREAM_PATH)?,
         })
     }
 }
@@ -80,6 +95,7 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
     let stop = stop.wait();
     tokio::pin!(stop);
     let mut changes = broker.watch_placement();
+    let mut link = Link::Closed;
     loop {
         changes.borrow_and_update();
         let partitions = followed(&broker, leader);
@@ -90,7 +106,7 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
                 return Ok(());
             }
             tokio::select! {
-                outcome = copy_round(&cluster, &urls, &partitions) => outcome,
+                outcome = copy_round(&cluster, &urls, &mut link, &partitions) => outcome,
                 _ = changes.changed() => Ok(()),
             }
         };
@@ -108,10 +124,12 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
     }
 }
 
-/// One round: settle divergence, then one fetch.
+/// One round: settle divergence, then one fetch. A round cut short (the placement changed) drops
+/// the stream it had taken from `link`, whose answer would come late.
 async fn copy_round(
     cluster: &Cluster,
     urls: &LeaderUrls,
+    link: &mut Link,
     partitions: &[(Arc<Topic>, Arc<Partition>)],
 ) -> Result<(), String> {
     let mut asks = Vec::new();
@@ -182,18 +200,7 @@ async fn copy_round(
             })
             .collect(),
     };
-    let body = cluster
-        .http()
-        .post(urls.fetch.clone())
-        .timeout(MAX_WAIT + Duration::from_secs(5))
-        .json(&fetch)
-        .send()
-        .await
-        .and_then(|a| a.error_for_status())
-        .map_err(|e| e.to_string())?
-        .bytes()
-        .await
-        .map_err(|e| e.to_string())?;
+    let body = fetch_over(cluster, urls, link, &fetch).await?;
     let mut retry_soon = false;
     let asked_epochs: Vec<u32> = fetch.partitions.iter().map(|p| p.leader_epoch).collect();
     for (((part, bytes), (topic, partition)), epoch) in decode_answer(&body)?
@@ -239,4 +246,47 @@ async fn copy_round(
         return Err("the leader refused some partitions".to_owned());
     }
     Ok(())
+}
+
+/// Sends one fetch to the leader and reads its answer: over the link's stream (opening one when
+/// none is open), or over HTTP when the leader refuses streams.
+async fn fetch_over(
+    cluster: &Cluster,
+    urls: &LeaderUrls,
+    link: &mut Link,
+    fetch: &ReplicaFetch,
+) -> Result<bytes::Bytes, String> {
+    let answer_within = MAX_WAIT + Duration::from_secs(5);
+    let stream = match std::mem::replace(link, Link::Closed) {
+        Link::Stream(stream) => Some(stream),
+        Link::Http => None,
+        Link::Closed => {
+            match LeaderStream::open(cluster.http(), urls.stream.clone(), CONNECT_TIMEOUT).await? {
+                Opened::Stream(stream) => Some(stream),
+                Opened::Refused => None,
+            }
+        }
+    };
+    let Some(mut stream) = stream else {
+        let body = cluster
+            .http()
+            .post(urls.fetch.clone())
+            .timeout(answer_within)
+            .json(fetch)
+            .send()
+            .await
+            .and_then(|a| a.error_for_status())
+            .map_err(|e| e.to_string())?
+            .bytes()
+            .await
+            .map_err(|e| e.to_string())?;
+        *link = Link::Http;
+        return Ok(body);
+    };
+    let body = tokio::time::timeout(answer_within, stream.fetch(fetch))
+        .await
+        .map_err(|_| format!("no answer on the stream in {answer_within:?}"))?
+        .map_err(|e| e.to_string())?;
+    *link = Link::Stream(stream);
+    Ok(body)
 }
