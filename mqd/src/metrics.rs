@@ -80,6 +80,8 @@ pub struct Metrics {
     replication_lag: Family<FollowerLabels, Gauge>,
     isr_shrinks: Counter,
     isr_expands: Counter,
+    replica_fetches: Counter,
+    replica_fetch_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -225,7 +227,21 @@ impl Metrics {
             "ISR expansions this node proposed and the controller applied, as leader",
             isr_expands.clone(),
         );
+        let replica_fetches = Counter::default();
+        registry.register(
+            "mq_replica_fetches",
+            "Fetches this node answered to its followers, as leader",
+            replica_fetches.clone(),
+        );
+        let replica_fetch_bytes = Counter::default();
+        registry.register(
+            "mq_replica_fetch_bytes",
+            "Bytes of fetch answers this node sent to its followers, as leader",
+            replica_fetch_bytes.clone(),
+        );
         Metrics {
+            replica_fetches,
+            replica_fetch_bytes,
             restarted_empty,
             high_watermark,
             replication_lag,
@@ -304,6 +320,12 @@ impl Metrics {
     }
 
     /// An ISR change this node proposed was applied: `shrunk` when a follower left it.
+    /// A follower's fetch answered with `bytes` of answer.
+    pub fn replica_fetch_answered(&self, bytes: usize) {
+        self.replica_fetches.inc();
+        self.replica_fetch_bytes.inc_by(bytes as u64);
+    }
+
     pub fn isr_changed(&self, shrunk: bool, expanded: bool) {
         if shrunk {
             self.isr_shrinks.inc();

@@ -154,6 +154,21 @@ fn a_killed_leader_loses_no_acknowledged_record_and_comes_back_as_a_follower() {
             "node {id}: a follower fell out of the ISR under a plain load (replica_lag_max 1 s)"
         );
     }
+    // Followers copied over their replication streams, not one HTTP request per fetch.
+    for id in cluster.ids() {
+        let node = cluster.node(id);
+        assert!(
+            node.metric("mq_replica_fetches_total").unwrap_or(0.0) > 0.0,
+            "node {id} leads partitions: it answered its followers' fetches"
+        );
+        assert_eq!(
+            node.metric(
+                r#"mq_http_requests_total{endpoint="/internal/v1/replica/fetch",method="POST",status="200"}"#
+            ),
+            None,
+            "node {id}: its followers fetched over HTTP"
+        );
+    }
 
     // Kill the leader of a partition (not the controller: its failover also waits for a Raft
     // election) and time the next acknowledged acks=all produce there.

@@ -46,6 +46,7 @@ async fn replica_fetch(
     let chunks = crate::replication::leader::serve_fetch(&state.broker, fetch).await;
     // The batches go out as they were read, chunk after chunk, with their total length.
     let length: usize = chunks.iter().map(bytes::Bytes::len).sum();
+    state.metrics.replica_fetch_answered(length);
     let body = axum::body::Body::from_stream(futures_util::stream::iter(
         chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
     ));
@@ -91,6 +92,7 @@ async fn replica_stream(
         .map(|info| info.0.hold());
     let upgrade = hyper::upgrade::on(&mut request);
     let broker = Arc::clone(&state.broker);
+    let metrics = Arc::clone(&state.metrics);
     let max_fetch = broker.config().limits.max_request_bytes.0 as usize;
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -98,7 +100,7 @@ async fn replica_stream(
         let outcome = match upgrade.await {
             Ok(upgraded) => {
                 let io = hyper_util::rt::TokioIo::new(upgraded);
-                stream::serve(broker, io, max_fetch, shutdown).await
+                stream::serve(broker, metrics, io, max_fetch, shutdown).await
             }
             Err(error) => Err(stream::StreamError::Io(std::io::Error::other(error))),
         };

@@ -20,6 +20,7 @@
 
 use super::protocol::ReplicaFetch;
 use crate::broker::Broker;
+use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use bytes::{Buf, Bytes, BytesMut};
 use std::sync::Arc;
@@ -118,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
 /// [`IDLE`], or this node shuts down.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     broker: Arc<Broker>,
+    metrics: Arc<Metrics>,
     io: S,
     max_fetch: usize,
     stop: ShutdownSignal,
@@ -142,6 +144,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::time::timeout(WRITE_TIMEOUT, io.write(&answer))
             .await
             .map_err(|_| StreamError::SlowWrite(WRITE_TIMEOUT))??;
+        metrics.replica_fetch_answered(answer.iter().map(Bytes::len).sum());
     }
 }
 
