@@ -99,6 +99,10 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
     loop {
         changes.borrow_and_update();
         let partitions = followed(&broker, leader);
+        if partitions.is_empty() {
+            // Nothing to copy from this node: its stream would only idle until the leader closes it.
+            link = Link::Closed;
+        }
         let round = async {
             if partitions.is_empty() {
                 // Nothing to copy from this node: wait for the metadata to change.

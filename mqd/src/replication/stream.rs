@@ -23,9 +23,10 @@ use crate::broker::Broker;
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use bytes::{Buf, Bytes, BytesMut};
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub const STREAM_PATH: &str = "/internal/v1/replica/stream";
 /// The protocol named in the `Upgrade` header.
@@ -38,7 +39,7 @@ pub const IDLE: Duration = Duration::from_secs(30);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer a follower takes: far above any answer's batch budget plus one batch.
 pub const MAX_ANSWER: usize = 1 << 30;
-/// Buffer sizes for the frames' heads; larger reads and writes go past them.
+/// The least room a read is given.
 const BUFFER: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,19 +58,18 @@ pub enum StreamError {
     Io(#[from] std::io::Error),
 }
 
-/// One connection's frames: written through a buffer (a frame's head and small chunks go out in
-/// one write, large chunks straight), read straight from the socket into one buffer, each frame
-/// then handed out without a copy (a buffered reader would copy the first 64 KiB of every
-/// answer once more).
+/// One connection's frames: each written with one vectored write (its size, then its chunks:
+/// one segment on the wire where the chunks fit, and the reader woken once), read straight from
+/// the socket into one buffer, each frame then handed out without a copy.
 struct Framed<S> {
-    io: BufWriter<S>,
+    io: S,
     read: BytesMut,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
     fn new(io: S) -> Self {
         Framed {
-            io: BufWriter::with_capacity(BUFFER, io),
+            io,
             read: BytesMut::new(),
         }
     }
@@ -99,16 +99,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         Ok(())
     }
 
-    /// Writes one frame made of `chunks`, one after the other, and flushes it.
+    /// Writes one frame made of `chunks`, one after the other.
     async fn write(&mut self, chunks: &[Bytes]) -> Result<(), StreamError> {
         let size: usize = chunks.iter().map(Bytes::len).sum();
         let size = u32::try_from(size).map_err(|_| StreamError::FrameTooLarge {
             size,
             max: u32::MAX as usize,
         })?;
-        self.io.write_all(&size.to_be_bytes()).await?;
-        for chunk in chunks {
-            self.io.write_all(chunk).await?;
+        let head = size.to_be_bytes();
+        let mut slices: Vec<IoSlice<'_>> = std::iter::once(&head[..])
+            .chain(chunks.iter().map(|chunk| &chunk[..]))
+            .filter(|slice| !slice.is_empty())
+            .map(IoSlice::new)
+            .collect();
+        let mut unwritten = &mut slices[..];
+        while !unwritten.is_empty() {
+            let written = self.io.write_vectored(unwritten).await?;
+            if written == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            IoSlice::advance_slices(&mut unwritten, written);
         }
         self.io.flush().await?;
         Ok(())
