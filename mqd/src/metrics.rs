@@ -319,13 +319,13 @@ impl Metrics {
         self.restarted_empty.inc();
     }
 
-    /// An ISR change this node proposed was applied: `shrunk` when a follower left it.
     /// A follower's fetch answered with `bytes` of answer.
     pub fn replica_fetch_answered(&self, bytes: usize) {
         self.replica_fetches.inc();
         self.replica_fetch_bytes.inc_by(bytes as u64);
     }
 
+    /// An ISR change this node proposed was applied: `shrunk` when a follower left it.
     pub fn isr_changed(&self, shrunk: bool, expanded: bool) {
         if shrunk {
             self.isr_shrinks.inc();

@@ -63,9 +63,13 @@ enum Link {
     /// Nothing open: the next fetch opens a stream.
     Closed,
     Stream(LeaderStream),
-    /// The leader refused a stream (an older version): HTTP fetches until one fails.
-    Http,
+    /// The leader refused a stream (an older version) at this time: HTTP fetches until one fails
+    /// or [`REPROBE`] has passed.
+    Http(std::time::Instant),
 }
+
+/// How long a fetcher refused a stream keeps to HTTP before it asks for one again.
+const REPROBE: Duration = Duration::from_secs(60);
 
 impl LeaderUrls {
     fn of(cluster: &Cluster, leader: u64) -> Result<Self, String> {
@@ -263,15 +267,22 @@ async fn fetch_over(
     let answer_within = MAX_WAIT + Duration::from_secs(5);
     let stream = match std::mem::replace(link, Link::Closed) {
         Link::Stream(stream) => Some(stream),
-        Link::Http => None,
-        Link::Closed => {
+        Link::Http(since) if since.elapsed() < REPROBE => {
+            *link = Link::Http(since);
+            None
+        }
+        Link::Http(_) | Link::Closed => {
             match LeaderStream::open(cluster.http(), urls.stream.clone(), CONNECT_TIMEOUT).await? {
                 Opened::Stream(stream) => Some(stream),
-                Opened::Refused => None,
+                Opened::Refused => {
+                    *link = Link::Http(std::time::Instant::now());
+                    None
+                }
             }
         }
     };
     let Some(mut stream) = stream else {
+        let since = std::mem::replace(link, Link::Closed);
         let body = cluster
             .http()
             .post(urls.fetch.clone())
@@ -284,7 +295,7 @@ async fn fetch_over(
             .bytes()
             .await
             .map_err(|e| e.to_string())?;
-        *link = Link::Http;
+        *link = since;
         return Ok(body);
     };
     let body = tokio::time::timeout(answer_within, stream.fetch(fetch))

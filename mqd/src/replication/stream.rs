@@ -14,7 +14,9 @@
 //! The stream keeps the long poll, the JSON and the batches, and drops the rest.
 //!
 //! A leader that does not know the path (an older version) answers 404, and the follower goes on
-//! with HTTP fetches ([`super::protocol::FETCH_PATH`]), which every version answers. A stream
+//! with HTTP fetches ([`super::protocol::FETCH_PATH`]), which every version answers; so does any
+//! other refusal of the upgrade (4xx) but a busy node's, and the follower tries a stream again a
+//! minute later. A stream
 //! ends on any error, on the leader's shutdown, or after [`IDLE`] without a fetch; the follower
 //! opens a new one on its next round.
 
@@ -41,6 +43,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_ANSWER: usize = 1 << 30;
 /// The least room a read is given.
 const BUFFER: usize = 64 * 1024;
+/// The most room a read adds at once.
+const GROW: usize = 4 << 20;
+/// A read buffer larger than this is let go of between frames.
+const KEEP: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -83,20 +89,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         }
         self.fill(4 + size).await?;
         self.read.advance(4);
-        Ok(self.read.split_to(size).freeze())
+        let frame = self.read.split_to(size).freeze();
+        self.trim(size);
+        Ok(frame)
     }
 
-    /// Reads until the buffer holds `len` bytes.
+    /// Reads until the buffer holds `len` bytes. Room is added as bytes come, at most [`GROW`]
+    /// at a time, so a frame's declared size alone never makes this side allocate it.
     async fn fill(&mut self, len: usize) -> Result<(), StreamError> {
-        if self.read.len() < len {
-            self.read.reserve(len.max(BUFFER) - self.read.len());
-        }
         while self.read.len() < len {
+            if self.read.capacity() == self.read.len() {
+                let missing = len - self.read.len();
+                self.read.reserve(missing.clamp(BUFFER, GROW));
+            }
             if self.io.read_buf(&mut self.read).await? == 0 {
                 return Err(StreamError::Closed);
             }
         }
         Ok(())
+    }
+
+    /// Lets go of the allocation a frame of `size` bytes was read into, once it is handed out,
+    /// when that is large: a follower catching up takes 16 MiB answers, and the buffer would
+    /// otherwise take that allocation back for the next frame and keep it for the stream's life.
+    fn trim(&mut self, size: usize) {
+        if size > KEEP && self.read.is_empty() {
+            self.read = BytesMut::new();
+        }
     }
 
     /// Writes one frame made of `chunks`, one after the other.
@@ -151,10 +170,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             answer = super::leader::serve_fetch(&broker, fetch) => answer,
             _ = &mut stop => return Ok(()),
         };
+        metrics.replica_fetch_answered(answer.iter().map(Bytes::len).sum());
         tokio::time::timeout(WRITE_TIMEOUT, io.write(&answer))
             .await
             .map_err(|_| StreamError::SlowWrite(WRITE_TIMEOUT))??;
-        metrics.replica_fetch_answered(answer.iter().map(Bytes::len).sum());
     }
 }
 
@@ -196,14 +215,22 @@ impl LeaderStream {
                     io: Framed::new(upgraded),
                 }))
             }
-            reqwest::StatusCode::NOT_FOUND => Ok(Opened::Refused),
+            // An older version (404), or anything between that does not pass upgrades on: fetch
+            // over HTTP. A node that is busy or failing (5xx, 408, 429) is asked again.
+            refused
+                if refused.is_client_error()
+                    && refused != reqwest::StatusCode::REQUEST_TIMEOUT
+                    && refused != reqwest::StatusCode::TOO_MANY_REQUESTS =>
+            {
+                Ok(Opened::Refused)
+            }
             other => Err(format!("the stream's upgrade was answered {other}")),
         }
     }
 
     /// Sends one fetch and reads its answer (the body of [`super::protocol::decode_answer`]).
     pub async fn fetch(&mut self, fetch: &ReplicaFetch) -> Result<Bytes, StreamError> {
-        let request = Bytes::from(serde_json::to_vec(fetch)?);
+        let request = Bytes::from(serde_json::to_vec(fetch).map_err(std::io::Error::other)?);
         self.io.write(&[request]).await?;
         self.io.read(MAX_ANSWER).await
     }
@@ -236,6 +263,15 @@ mod tests {
         assert_eq!(&far.read(16).await.unwrap()[..], b"ab");
         assert_eq!(&far.read(16).await.unwrap()[..], b"cde");
 
+        // A large frame is read whole; the buffer it grew is let go of once it is handed out.
+        let large = Bytes::from(vec![3u8; 3 << 20]);
+        let writing = async { near.write(std::slice::from_ref(&large)).await.unwrap() };
+        let (_, frame) = tokio::join!(writing, far.read(8 << 20));
+        assert_eq!(frame.unwrap(), large);
+        near.write(&[Bytes::from_static(b"small")]).await.unwrap();
+        assert_eq!(&far.read(16).await.unwrap()[..], b"small");
+        assert!(far.read.capacity() <= KEEP, "{}", far.read.capacity());
+
         near.write(&[Bytes::from_static(b"12345")]).await.unwrap();
         assert!(matches!(
             far.read(4).await,
@@ -249,6 +285,16 @@ mod tests {
         near.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
         drop(near);
         assert!(matches!(far.read(16).await, Err(StreamError::Closed)));
+
+        // A declared size alone does not make the reader allocate it.
+        let (near, far) = tokio::io::duplex(64);
+        let mut far = Framed::new(far);
+        let mut near = near;
+        near.write_all(&(64u32 << 20).to_be_bytes()).await.unwrap();
+        near.write_all(b"only this").await.unwrap();
+        drop(near);
+        assert!(matches!(far.read(1 << 30).await, Err(StreamError::Closed)));
+        assert!(far.read.capacity() <= GROW, "{}", far.read.capacity());
     }
 
     #[tokio::test]
@@ -263,9 +309,15 @@ mod tests {
         let url = |path: &str| reqwest::Url::parse(&format!("http://{address}{path}")).unwrap();
         let opened = LeaderStream::open(&http, url(STREAM_PATH), Duration::from_secs(5)).await;
         assert!(matches!(opened, Ok(Opened::Refused)));
-        // Another refusal (here: a method the path does not take) is an error, not a fallback.
+        // So is another refusal (here: a method the path does not take, 405).
         let opened = LeaderStream::open(&http, url("/v1/topics/t"), Duration::from_secs(5)).await;
-        assert!(opened.is_err());
+        assert!(matches!(opened, Ok(Opened::Refused)));
         server.abort();
+        let _ = server.await;
+        // A node that does not answer is a failure, asked again on the next round (a new client:
+        // the old one's pooled connection may still be served).
+        let fresh = reqwest::Client::new();
+        let opened = LeaderStream::open(&fresh, url(STREAM_PATH), Duration::from_secs(5)).await;
+        assert!(opened.is_err());
     }
 }
