@@ -79,18 +79,36 @@ post /v1/topics/orders/records '{"records": [{"key": "a", "value": "one"}, {"val
   {"value": "h", "headers": [{"key": "k", "value": "v"}]}, {"partition": 0, "value": "zero"}]}'
 post /v1/groups/billing/offsets '{"offsets": [{"topic": "orders", "partition": 0, "offset": 1}]}'
 
+fuzz() {
+  SCHEMATHESIS_HOOKS=hooks PYTHONPATH=tests/fuzz python3 -m schemathesis.cli --no-color run "$base/v1/openapi.json" \
+    --checks "$checks" \
+    --max-examples "$max_examples" \
+    --seed "$seed" \
+    --phases examples,coverage,fuzzing \
+    --workers 2 \
+    --request-timeout 10 \
+    --suppress-health-check all \
+    --report junit,ndjson --report-dir "${reports:-$work/reports}" \
+    2>&1 | tee "$work/st.log"
+}
+
+# Whether a failed run's one and only error is CPython 3.11's `ast.parse` raising "SystemError: AST
+# constructor recursion depth mismatch" inside Hypothesis (a crash of the tool while it describes
+# a strategy, not a finding about mqd; seen once in a CI run, with every case passed).
+tool_crashed() {
+  grep -q "AST constructor recursion depth mismatch" "$work/st.log" &&
+    tail -n 3 "$work/st.log" | grep -Eq '^=+ 1 error[, ]' &&
+    ! tail -n 3 "$work/st.log" | grep -qi 'fail'
+}
+
 started=$SECONDS
 status=0
-SCHEMATHESIS_HOOKS=hooks PYTHONPATH=tests/fuzz python3 -m schemathesis.cli --no-color run "$base/v1/openapi.json" \
-  --checks "$checks" \
-  --max-examples "$max_examples" \
-  --seed "$seed" \
-  --phases examples,coverage,fuzzing \
-  --workers 2 \
-  --request-timeout 10 \
-  --suppress-health-check all \
-  --report junit,ndjson --report-dir "${reports:-$work/reports}" \
-  2>&1 | tee "$work/st.log" || status=$?
+fuzz || status=$?
+if [ "$status" -ne 0 ] && tool_crashed; then
+  echo "api.sh: the fuzzer crashed inside CPython's ast.parse (not a finding about mqd); running it once more" >&2
+  status=0
+  fuzz || status=$?
+fi
 elapsed=$((SECONDS - started))
 
 if grep -q "panicked" "$work/mqd.log"; then
