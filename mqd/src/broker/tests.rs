@@ -336,9 +336,8 @@ fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_availa
     let elected = ReplicaSet {
         leader: 1,
         leader_epoch: 2,
-        replicas: vec![1, 2, 3],
-        isr: vec![1, 2],
         partition_epoch: 2,
+        ..as_follower
     };
     partition.apply_placement(&elected);
     assert_eq!(partition.high_watermark(), 4);

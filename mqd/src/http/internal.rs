@@ -89,7 +89,7 @@ async fn replica_stream(
     let busy = request
         .extensions()
         .get::<axum::extract::ConnectInfo<super::timeouts::ConnectionActivity>>()
-        .map(|info| info.0.hold());
+        .map(|info| info.0.begin());
     let upgrade = hyper::upgrade::on(&mut request);
     let broker = Arc::clone(&state.broker);
     let metrics = Arc::clone(&state.metrics);

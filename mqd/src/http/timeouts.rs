@@ -55,18 +55,13 @@ struct Activity {
 }
 
 impl ConnectionActivity {
-    fn begin(&self) -> Busy<'_> {
+    /// Marks the connection busy for as long as the returned guard lives: while a handler runs,
+    /// or, for a connection taken over by an upgrade (a replication stream), for the stream's
+    /// life, so it is never idle between its frames.
+    pub fn begin(&self) -> Busy {
         self.0.started.fetch_add(1, Ordering::AcqRel);
         self.0.in_flight.fetch_add(1, Ordering::AcqRel);
-        Busy(&self.0)
-    }
-
-    /// Marks the connection busy for as long as the returned guard lives: a connection taken over
-    /// by an upgrade (a replication stream) is one long request, never idle between its frames.
-    pub fn hold(&self) -> HeldBusy {
-        self.0.started.fetch_add(1, Ordering::AcqRel);
-        self.0.in_flight.fetch_add(1, Ordering::AcqRel);
-        HeldBusy(Arc::clone(&self.0))
+        Busy(Arc::clone(&self.0))
     }
 
     /// Remembers the task waiting on the connection's socket.
@@ -86,24 +81,16 @@ impl ConnectionActivity {
     }
 }
 
-/// A running handler; dropping it (the handler answered or was cancelled) ends the request.
-struct Busy<'a>(&'a Activity);
+/// A running handler (or an upgraded connection); dropping it (the handler answered or was
+/// cancelled, the stream ended) ends the request.
+pub struct Busy(Arc<Activity>);
 
-impl Drop for Busy<'_> {
+impl Drop for Busy {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         if let Some(waker) = self.0.parked.lock().as_ref() {
             waker.wake_by_ref();
         }
-    }
-}
-
-/// [`ConnectionActivity::hold`]'s guard: an owned [`Busy`].
-pub struct HeldBusy(Arc<Activity>);
-
-impl Drop for HeldBusy {
-    fn drop(&mut self) {
-        drop(Busy(&self.0));
     }
 }
 

@@ -103,13 +103,11 @@ async fn fetch_from(cluster: Arc<Cluster>, broker: Arc<Broker>, leader: u64, sto
     loop {
         changes.borrow_and_update();
         let partitions = followed(&broker, leader);
-        if partitions.is_empty() {
-            // Nothing to copy from this node: its stream would only idle until the leader closes it.
-            link = Link::Closed;
-        }
         let round = async {
             if partitions.is_empty() {
-                // Nothing to copy from this node: wait for the metadata to change.
+                // Nothing to copy from this node: wait for the metadata to change. Its stream
+                // would only idle until the leader closes it.
+                link = Link::Closed;
                 let _ = changes.changed().await;
                 return Ok(());
             }
@@ -265,43 +263,41 @@ async fn fetch_over(
     fetch: &ReplicaFetch,
 ) -> Result<bytes::Bytes, String> {
     let answer_within = MAX_WAIT + Duration::from_secs(5);
+    // A stream to fetch on, or since when the leader refused one.
     let stream = match std::mem::replace(link, Link::Closed) {
-        Link::Stream(stream) => Some(stream),
-        Link::Http(since) if since.elapsed() < REPROBE => {
-            *link = Link::Http(since);
-            None
-        }
+        Link::Stream(stream) => Ok(stream),
+        Link::Http(since) if since.elapsed() < REPROBE => Err(since),
         Link::Http(_) | Link::Closed => {
             match LeaderStream::open(cluster.http(), urls.stream.clone(), CONNECT_TIMEOUT).await? {
-                Opened::Stream(stream) => Some(stream),
-                Opened::Refused => {
-                    *link = Link::Http(std::time::Instant::now());
-                    None
-                }
+                Opened::Stream(stream) => Ok(stream),
+                Opened::Refused => Err(std::time::Instant::now()),
             }
         }
     };
-    let Some(mut stream) = stream else {
-        let since = std::mem::replace(link, Link::Closed);
-        let body = cluster
-            .http()
-            .post(urls.fetch.clone())
-            .timeout(answer_within)
-            .json(fetch)
-            .send()
-            .await
-            .and_then(|a| a.error_for_status())
-            .map_err(|e| e.to_string())?
-            .bytes()
-            .await
-            .map_err(|e| e.to_string())?;
-        *link = since;
-        return Ok(body);
-    };
-    let body = tokio::time::timeout(answer_within, stream.fetch(fetch))
-        .await
-        .map_err(|_| format!("no answer on the stream in {answer_within:?}"))?
-        .map_err(|e| e.to_string())?;
-    *link = Link::Stream(stream);
-    Ok(body)
+    match stream {
+        Ok(mut stream) => {
+            let body = tokio::time::timeout(answer_within, stream.fetch(fetch))
+                .await
+                .map_err(|_| format!("no answer on the stream in {answer_within:?}"))?
+                .map_err(|e| e.to_string())?;
+            *link = Link::Stream(stream);
+            Ok(body)
+        }
+        Err(refused_since) => {
+            let body = cluster
+                .http()
+                .post(urls.fetch.clone())
+                .timeout(answer_within)
+                .json(fetch)
+                .send()
+                .await
+                .and_then(|a| a.error_for_status())
+                .map_err(|e| e.to_string())?
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?;
+            *link = Link::Http(refused_since);
+            Ok(body)
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //!
 //! - **Followers pull** ([`fetcher`]): each node runs one fetcher per other node, which long-polls
 //!   that node for every partition it leads and this node follows (one request for all of them,
-//!   [`protocol`]), over a connection of their own ([`stream`]). Batches are copied byte for byte: offsets, leader epochs, producer ids and
-//!   sequences stay the leader's.
+//!   [`protocol`]), over a connection of their own ([`stream`]). Batches are copied byte for
+//!   byte: offsets, leader epochs, producer ids and sequences stay the leader's.
 //! - **The high watermark** ([`crate::broker::Partition`]): a follower's fetch offset tells the
 //!   leader that it holds everything below; the leader's high watermark is the lowest log end
 //!   among the in-sync replicas, so every record below it is on every ISR member. Consumers never

@@ -16,9 +16,8 @@
 //! A leader that does not know the path (an older version) answers 404, and the follower goes on
 //! with HTTP fetches ([`super::protocol::FETCH_PATH`]), which every version answers; so does any
 //! other refusal of the upgrade (4xx) but a busy node's, and the follower tries a stream again a
-//! minute later. A stream
-//! ends on any error, on the leader's shutdown, or after [`IDLE`] without a fetch; the follower
-//! opens a new one on its next round.
+//! minute later. A stream ends on any error, on the leader's shutdown, or after [`IDLE`] without
+//! a fetch; the follower opens a new one on its next round.
 
 use super::protocol::ReplicaFetch;
 use crate::broker::Broker;
