@@ -43,7 +43,9 @@ async fn replica_fetch(
     Json(fetch): Json<replica::ReplicaFetch>,
 ) -> Result<axum::response::Response, ApiError> {
     cluster_of(&state)?;
-    let chunks = crate::replication::leader::serve_fetch(&state.broker, fetch).await;
+    let chunks =
+        crate::replication::leader::serve_fetch(&state.broker, fetch, replica::Encoding::Json)
+            .await;
     // The batches go out as they were read, chunk after chunk, with their total length.
     let length: usize = chunks.iter().map(bytes::Bytes::len).sum();
     state.metrics.replica_fetch_answered(length);

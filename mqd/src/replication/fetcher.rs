@@ -5,8 +5,8 @@
 //! broker has taken it) cuts a parked fetch short, so a new leader is followed at once.
 
 use super::protocol::{
-    decode_answer, EpochAnswer, EpochAsk, EpochQuery, FetchPartition, ReplicaError, ReplicaFetch,
-    EPOCH_PATH, FETCH_PATH,
+    decode_answer, Encoding, EpochAnswer, EpochAsk, EpochQuery, FetchPartition, ReplicaError,
+    ReplicaFetch, EPOCH_PATH, FETCH_PATH,
 };
 use super::stream::{LeaderStream, Opened, STREAM_PATH};
 use crate::broker::{Broker, Partition, Role, Topic};
@@ -206,10 +206,10 @@ async fn copy_round(
             })
             .collect(),
     };
-    let body = fetch_over(cluster, urls, link, &fetch).await?;
+    let (body, encoding) = fetch_over(cluster, urls, link, &fetch).await?;
     let mut retry_soon = false;
     let asked_epochs: Vec<u32> = fetch.partitions.iter().map(|p| p.leader_epoch).collect();
-    for (((part, bytes), (topic, partition)), epoch) in decode_answer(&body)?
+    for (((part, bytes), (topic, partition)), epoch) in decode_answer(encoding, &body)?
         .into_iter()
         .zip(asked)
         .zip(asked_epochs)
@@ -254,14 +254,14 @@ async fn copy_round(
     Ok(())
 }
 
-/// Sends one fetch to the leader and reads its answer: over the link's stream (opening one when
-/// none is open), or over HTTP when the leader refuses streams.
+/// Sends one fetch to the leader and reads its answer, with the encoding of its head: over the
+/// link's stream (opening one when none is open), or over HTTP when the leader refuses streams.
 async fn fetch_over(
     cluster: &Cluster,
     urls: &LeaderUrls,
     link: &mut Link,
     fetch: &ReplicaFetch,
-) -> Result<bytes::Bytes, String> {
+) -> Result<(bytes::Bytes, Encoding), String> {
     let answer_within = MAX_WAIT + Duration::from_secs(5);
     // A stream to fetch on, or since when the leader refused one.
     let stream = match std::mem::replace(link, Link::Closed) {
@@ -281,7 +281,7 @@ async fn fetch_over(
                 .map_err(|_| format!("no answer on the stream in {answer_within:?}"))?
                 .map_err(|e| e.to_string())?;
             *link = Link::Stream(stream);
-            Ok(body)
+            Ok((body, Encoding::Postcard))
         }
         Err(refused_since) => {
             let body = cluster
@@ -297,7 +297,7 @@ async fn fetch_over(
                 .await
                 .map_err(|e| e.to_string())?;
             *link = Link::Http(refused_since);
-            Ok(body)
+            Ok((body, Encoding::Json))
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The leader's side: answers followers' fetches (long-polling until some partition has records
 //! for them) and their questions about where an epoch ended.
 
+use super::protocol::{encode_answer, Encoding};
 use super::protocol::{
     EpochAnswer, EpochEnd, EpochQuery, FetchedPartition, ReplicaError, ReplicaFetch,
 };
@@ -95,8 +96,13 @@ fn read_all(broker: &Broker, fetch: &ReplicaFetch) -> (Vec<FetchedPartition>, Ve
 }
 
 /// Answers a follower's fetch: at once when a partition has records for it (or an error), else
-/// when an append arrives, or after its `max_wait_ms` with nothing.
-pub async fn serve_fetch(broker: &Broker, fetch: ReplicaFetch) -> Vec<bytes::Bytes> {
+/// when an append arrives, or after its `max_wait_ms` with nothing. The answer's head is written
+/// in `encoding`, the one the fetch came in.
+pub async fn serve_fetch(
+    broker: &Broker,
+    fetch: ReplicaFetch,
+    encoding: Encoding,
+) -> Vec<bytes::Bytes> {
     let wait = Duration::from_millis(fetch.max_wait_ms).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let mut appends = broker.watch_appends();
@@ -104,11 +110,11 @@ pub async fn serve_fetch(broker: &Broker, fetch: ReplicaFetch) -> Vec<bytes::Byt
         appends.borrow_and_update();
         let (parts, batches, ready) = read_all(broker, &fetch);
         if ready || Instant::now() >= deadline {
-            return super::protocol::encode_answer(&parts, batches);
+            return encode_answer(encoding, &parts, batches);
         }
         tokio::select! {
             changed = appends.changed() => if changed.is_err() {
-                return super::protocol::encode_answer(&parts, batches);
+                return encode_answer(encoding, &parts, batches);
             },
             _ = tokio::time::sleep_until(deadline) => {}
         }
