@@ -95,14 +95,13 @@ async fn replica_stream(
     let upgrade = hyper::upgrade::on(&mut request);
     let broker = Arc::clone(&state.broker);
     let metrics = Arc::clone(&state.metrics);
-    let max_fetch = broker.config().limits.max_request_bytes.0 as usize;
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let _busy = busy;
         let outcome = match upgrade.await {
             Ok(upgraded) => {
                 let io = hyper_util::rt::TokioIo::new(upgraded);
-                stream::serve(broker, metrics, io, max_fetch, shutdown).await
+                stream::serve(broker, metrics, io, shutdown).await
             }
             Err(error) => Err(stream::StreamError::Io(std::io::Error::other(error))),
         };

@@ -89,10 +89,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
         }
     }
 
-    /// Reads one size-prefixed frame.
-    async fn read(&mut self, max: usize) -> Result<Bytes, StreamError> {
+    /// Reads one size-prefixed frame of at most `max()` bytes, the limit taken once its size is
+    /// known (a leader's may change while it waits for the frame).
+    async fn read(&mut self, max: impl FnOnce() -> usize) -> Result<Bytes, StreamError> {
         self.fill(4).await?;
         let size = u32::from_be_bytes(self.read[..4].try_into().expect("4 bytes")) as usize;
+        let max = max();
         if size > max {
             return Err(StreamError::FrameTooLarge { size, max });
         }
@@ -153,13 +155,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Framed<S> {
     }
 }
 
+/// The largest fetch a leader reads: `limits.max_request_bytes`, as for any request.
+fn max_fetch(broker: &Broker) -> usize {
+    usize::try_from(broker.config().limits.max_request_bytes.0).unwrap_or(usize::MAX)
+}
+
 /// The leader's side of one stream: answers fetches until the follower goes, is idle for
 /// [`IDLE`], or this node shuts down.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     broker: Arc<Broker>,
     metrics: Arc<Metrics>,
     io: S,
-    max_fetch: usize,
     stop: ShutdownSignal,
 ) -> Result<(), StreamError> {
     let mut io = Framed::new(io, FETCH_ROOM);
@@ -167,7 +173,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     tokio::pin!(stop);
     loop {
         let frame = tokio::select! {
-            frame = tokio::time::timeout(IDLE, io.read(max_fetch)) => frame,
+            // The limit in force now: a reload (SIGHUP) reaches open streams too.
+            frame = tokio::time::timeout(IDLE, io.read(|| max_fetch(&broker))) => frame,
             _ = &mut stop => return Ok(()),
         };
         let fetch: ReplicaFetch = match frame {
@@ -201,7 +208,8 @@ pub enum Opened {
 }
 
 impl LeaderStream {
-    /// Asks `leader` (its stream URL) to turn a connection into a replication stream.
+    /// Asks `leader` (its stream URL) to turn a connection into a replication stream, within
+    /// `timeout` in all.
     pub async fn open(
         http: &reqwest::Client,
         url: reqwest::Url,
@@ -212,13 +220,15 @@ impl LeaderStream {
             .header(reqwest::header::CONNECTION, "upgrade")
             .header(reqwest::header::UPGRADE, PROTOCOL)
             .send();
-        let answer = tokio::time::timeout(timeout, asked)
+        // One deadline for the answer and the upgrade both: a round waits at most `timeout` here.
+        let deadline = tokio::time::Instant::now() + timeout;
+        let answer = tokio::time::timeout_at(deadline, asked)
             .await
             .map_err(|_| format!("no answer to the stream's upgrade in {timeout:?}"))?
             .map_err(|e| e.to_string())?;
         match answer.status() {
             reqwest::StatusCode::SWITCHING_PROTOCOLS => {
-                let upgraded = tokio::time::timeout(timeout, answer.upgrade())
+                let upgraded = tokio::time::timeout_at(deadline, answer.upgrade())
                     .await
                     .map_err(|_| format!("the stream's upgrade took more than {timeout:?}"))?
                     .map_err(|e| e.to_string())?;
@@ -243,7 +253,7 @@ impl LeaderStream {
     pub async fn fetch(&mut self, fetch: &ReplicaFetch) -> Result<Bytes, StreamError> {
         let request = Bytes::from(Encoding::Postcard.to_vec(fetch));
         self.io.write(&[request]).await?;
-        self.io.read(MAX_ANSWER).await
+        self.io.read(|| MAX_ANSWER).await
     }
 }
 
@@ -262,7 +272,7 @@ mod tests {
             Bytes::from(vec![7u8; 200_000]),
         ];
         let writing = async { near.write(&chunks).await.unwrap() };
-        let (_, frame) = tokio::join!(writing, far.read(1 << 20));
+        let (_, frame) = tokio::join!(writing, far.read(|| 1 << 20));
         let frame = frame.unwrap();
         assert_eq!(frame.len(), 200_004);
         assert_eq!(&frame[..4], b"head");
@@ -271,21 +281,21 @@ mod tests {
         // Two frames in one write come out one by one.
         near.write(&[Bytes::from_static(b"ab")]).await.unwrap();
         near.write(&[Bytes::from_static(b"cde")]).await.unwrap();
-        assert_eq!(&far.read(16).await.unwrap()[..], b"ab");
-        assert_eq!(&far.read(16).await.unwrap()[..], b"cde");
+        assert_eq!(&far.read(|| 16).await.unwrap()[..], b"ab");
+        assert_eq!(&far.read(|| 16).await.unwrap()[..], b"cde");
 
         // A large frame is read whole; the buffer it grew is let go of once it is handed out.
         let large = Bytes::from(vec![3u8; 3 << 20]);
         let writing = async { near.write(std::slice::from_ref(&large)).await.unwrap() };
-        let (_, frame) = tokio::join!(writing, far.read(8 << 20));
+        let (_, frame) = tokio::join!(writing, far.read(|| 8 << 20));
         assert_eq!(frame.unwrap(), large);
         near.write(&[Bytes::from_static(b"small")]).await.unwrap();
-        assert_eq!(&far.read(16).await.unwrap()[..], b"small");
+        assert_eq!(&far.read(|| 16).await.unwrap()[..], b"small");
         assert!(far.read.capacity() <= KEEP, "{}", far.read.capacity());
 
         near.write(&[Bytes::from_static(b"12345")]).await.unwrap();
         assert!(matches!(
-            far.read(4).await,
+            far.read(|| 4).await,
             Err(StreamError::FrameTooLarge { size: 5, max: 4 })
         ));
 
@@ -295,7 +305,7 @@ mod tests {
         let mut near = near;
         near.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
         drop(near);
-        assert!(matches!(far.read(16).await, Err(StreamError::Closed)));
+        assert!(matches!(far.read(|| 16).await, Err(StreamError::Closed)));
 
         // A declared size alone does not make the reader allocate it.
         let (near, far) = tokio::io::duplex(64);
@@ -304,8 +314,67 @@ mod tests {
         near.write_all(&(64u32 << 20).to_be_bytes()).await.unwrap();
         near.write_all(b"only this").await.unwrap();
         drop(near);
-        assert!(matches!(far.read(1 << 30).await, Err(StreamError::Closed)));
+        assert!(matches!(
+            far.read(|| 1 << 30).await,
+            Err(StreamError::Closed)
+        ));
         assert!(far.read.capacity() <= GROW, "{}", far.read.capacity());
+    }
+
+    #[tokio::test]
+    async fn a_reloaded_request_limit_reaches_an_open_stream() {
+        let state = crate::http::testing::state();
+        let broker = Arc::clone(&state.broker);
+        let (near, far) = tokio::io::duplex(1 << 20);
+        let (_running, stop) = crate::shutdown::Shutdown::new();
+        let serving = tokio::spawn(serve(
+            Arc::clone(&broker),
+            Arc::clone(&state.metrics),
+            far,
+            stop,
+        ));
+        let mut follower = Framed::new(near, ANSWER_ROOM);
+        let fetch = |topic: &str| ReplicaFetch {
+            replica: 2,
+            max_wait_ms: 0,
+            max_bytes: 1 << 20,
+            partitions: vec![super::super::protocol::FetchPartition {
+                topic: topic.to_owned(),
+                partition: 0,
+                leader_epoch: 0,
+                fetch_offset: 0,
+                log_start: None,
+            }],
+        };
+        // A fetch of about 2 KiB is answered under the default limit (64 MiB)…
+        let long_name = "t".repeat(2000);
+        let request = Bytes::from(Encoding::Postcard.to_vec(&fetch(&long_name)));
+        follower
+            .write(std::slice::from_ref(&request))
+            .await
+            .unwrap();
+        let answer = follower.read(|| MAX_ANSWER).await.unwrap();
+        let parts = super::super::protocol::decode_answer(Encoding::Postcard, &answer).unwrap();
+        assert_eq!(
+            parts[0].0.error,
+            Some(super::super::protocol::ReplicaError::UnknownTopic)
+        );
+        // …and refused, on the same stream, once a reload lowered the limit to 1 KiB.
+        let mut config = (*broker.config()).clone();
+        config.limits.max_request_bytes = crate::config::ByteSize::kib(1);
+        broker.set_config(Arc::new(config));
+        follower
+            .write(std::slice::from_ref(&request))
+            .await
+            .unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), serving)
+            .await
+            .expect("the stream ends at once")
+            .unwrap();
+        assert!(
+            matches!(ended, Err(StreamError::FrameTooLarge { max: 1024, .. })),
+            "{ended:?}"
+        );
     }
 
     #[tokio::test]
