@@ -46,6 +46,8 @@ pub struct ReplicaSet {
     pub replicas: Vec<u64>,
     pub isr: Vec<u64>,
     pub partition_epoch: u32,
+    /// Records below it were deleted, and the delete acknowledged, on the partition's leader.
+    pub deleted_before: u64,
 }
 
 impl ReplicaSet {
@@ -57,6 +59,7 @@ impl ReplicaSet {
             replicas: vec![node],
             isr: vec![node],
             partition_epoch: 0,
+            deleted_before: 0,
         }
     }
 }
@@ -253,6 +256,9 @@ impl Partition {
         {
             return false;
         }
+        // Before any role change: a replica elected with records the old leader deleted (one
+        // that was not copying then) must not serve them.
+        self.delete_below(set.deleted_before);
         let changed_role = role != *old_role || epoch_rose || set.leader != old_set.leader;
         self.leader_epoch
             .fetch_max(set.leader_epoch, Ordering::AcqRel);
@@ -299,6 +305,21 @@ impl Partition {
         // A delete of records waiting on followers re-checks against the new ISR.
         self.followers_fetched.notify_waiters();
         changed_role
+    }
+
+    /// Moves this replica's log start up to `before` (within its log), as the metadata says the
+    /// leader's went.
+    fn delete_below(&self, before: u64) {
+        let reaches = {
+            let stored = self.stored.read();
+            before.min(stored.log.log_end()) > stored.log.log_start()
+        };
+        if !reaches {
+            return;
+        }
+        let mut stored = self.stored.write();
+        let evicted = delete_records::follow_log_start(&mut *stored.log, before);
+        tracing::info!(topic = %self.topic, partition = self.index, log_start = stored.log.log_start(), records = evicted.records, "records the metadata says were deleted are deleted here too");
     }
 
     fn not_leader(&self, leader: u64) -> BrokerError {

@@ -274,6 +274,7 @@ fn replicated_partition(
         replicas: vec![1, 2, 3],
         isr,
         partition_epoch: 0,
+        deleted_before: 0,
     };
     let partition = Partition::new(
         Arc::from("t"),
@@ -329,6 +330,7 @@ fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_availa
         replicas: vec![1, 2, 3],
         isr: vec![1, 2],
         partition_epoch: 1,
+        deleted_before: 0,
     };
     partition.apply_placement(&as_follower);
     partition.set_replica_high_watermark(4);
@@ -354,6 +356,57 @@ fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_availa
     // Node 2 catches up to 10: the high watermark reaches the election's offset.
     partition.serve_follower(2, (0, 10), 1 << 20).unwrap();
     assert_eq!(partition.latest().unwrap(), 10);
+}
+
+#[test]
+fn a_replica_elected_with_records_its_leader_deleted_deletes_them_before_it_leads() {
+    // Node 1 follows node 2 and holds 10 records; it stopped copying before node 2 deleted
+    // those below 6 (an eligible leader replica), so only the metadata tells it.
+    let (partition, budget) = replicated_partition(vec![1, 2], 1);
+    append_records(&partition, &budget, 10);
+    let as_follower = ReplicaSet {
+        leader: 2,
+        leader_epoch: 1,
+        replicas: vec![1, 2, 3],
+        isr: vec![2],
+        partition_epoch: 1,
+        deleted_before: 0,
+    };
+    partition.apply_placement(&as_follower);
+    partition.set_replica_high_watermark(10);
+    let elected = ReplicaSet {
+        leader: 1,
+        leader_epoch: 2,
+        isr: vec![1],
+        partition_epoch: 2,
+        deleted_before: 6,
+        ..as_follower
+    };
+    partition.apply_placement(&elected);
+    assert_eq!(partition.role(), Role::Leader);
+    let refused = partition.read(3, 1 << 20).unwrap_err();
+    assert!(
+        matches!(refused, BrokerError::OffsetOutOfRange { log_start: 6, .. }),
+        "{refused}"
+    );
+    assert!(partition.read(6, 1 << 20).is_ok());
+    // A delete past what it holds empties it, and never moves its log start back.
+    partition.apply_placement(&ReplicaSet {
+        partition_epoch: 3,
+        deleted_before: 25,
+        ..elected.clone()
+    });
+    let refused = partition.read(8, 1 << 20).unwrap_err();
+    assert!(
+        matches!(refused, BrokerError::OffsetOutOfRange { log_start: 10, .. }),
+        "{refused}"
+    );
+    partition.apply_placement(&ReplicaSet {
+        partition_epoch: 4,
+        deleted_before: 0,
+        ..elected
+    });
+    assert!(partition.read(8, 1 << 20).is_err());
 }
 
 #[test]
@@ -432,6 +485,7 @@ fn follow_truncate_and_lead_again(topic: &Topic, me: u64, leader_end: u64) -> u6
         replicas: vec![me, me + 1],
         isr: vec![me + 1, me],
         partition_epoch: 1,
+        deleted_before: 0,
     };
     partition.apply_placement(&follow);
     let end = topic
@@ -542,6 +596,7 @@ fn a_follower_remembers_the_record_ids_it_copies_and_knows_them_when_it_leads() 
         replicas: vec![me + 1, me],
         isr: vec![me + 1, me],
         partition_epoch: 1,
+        deleted_before: 0,
     };
     partition.apply_placement(&follow);
     topic

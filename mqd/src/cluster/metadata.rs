@@ -82,6 +82,10 @@ pub struct PartitionRecord {
     /// with `acks=all`. With no live in-sync replica, one of them leads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub elr: Vec<u64>,
+    /// Records below this offset were deleted (DeleteRecords) and the delete acknowledged: no
+    /// replica serves them again, whichever leads next. Only rises.
+    #[serde(default)]
+    pub deleted_before: u64,
 }
 
 impl PartitionRecord {
@@ -94,6 +98,7 @@ impl PartitionRecord {
             replicas,
             partition_epoch: 0,
             elr: Vec::new(),
+            deleted_before: 0,
         }
     }
 
@@ -199,6 +204,15 @@ pub enum Command {
         group: String,
         claim: CoordinatorClaim,
     },
+    /// A partition's leader deleted its records below `before` and its in-sync followers
+    /// followed: the replica elected next moves its log start there too, even one that was not
+    /// copying when they were deleted (an eligible leader replica).
+    DeleteRecords {
+        topic: String,
+        topic_id: Uuid,
+        partition: u32,
+        before: u64,
+    },
 }
 
 /// Why a command changed nothing.
@@ -299,6 +313,27 @@ impl Metadata {
                 let offsets = &self.offsets;
                 self.last_commit_ms
                     .retain(|group, _| offsets.contains_key(group));
+                Ok(())
+            }
+            Command::DeleteRecords {
+                topic,
+                topic_id,
+                partition,
+                before,
+            } => {
+                let unknown = || MetadataError::UnknownTopic {
+                    name: topic.clone(),
+                };
+                let record = self
+                    .topics
+                    .get_mut(topic)
+                    .filter(|t| t.id == *topic_id)
+                    .ok_or_else(unknown)?;
+                let placed = record
+                    .partitions
+                    .get_mut(*partition as usize)
+                    .ok_or_else(unknown)?;
+                placed.deleted_before = placed.deleted_before.max(*before);
                 Ok(())
             }
             Command::AlterTopicConfig { name, changes } => {

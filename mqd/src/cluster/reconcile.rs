@@ -214,6 +214,7 @@ pub fn replica_set(record: &PartitionRecord) -> ReplicaSet {
             record.isr.clone()
         },
         partition_epoch: record.partition_epoch,
+        deleted_before: record.deleted_before,
     }
 }
 

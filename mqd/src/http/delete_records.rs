@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// The log start moves to `before` (at most the high watermark); whole segments below it give
 /// their memory back at once, and a record below it is never read again, from this node or, in a
 /// cluster, from a follower that becomes leader: the answer comes once every in-sync follower's
-/// log starts there too. Consumers whose position is below get `offset_out_of_range` and reset.
+/// log starts there too and the metadata says so (a replica elected later that was not copying
+/// then deletes them before it leads). Consumers whose position is below get `offset_out_of_range` and reset.
 #[utoipa::path(
     delete,
     path = "/v1/topics/{topic}/partitions/{partition}/records",
@@ -28,7 +29,7 @@ use std::sync::Arc;
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
         (status = 416, description = "`offset_out_of_range`: `before` past the high watermark", body = ErrorBody),
         (status = 421, description = "`not_leader` (cluster): the request reached a node that does not lead the partition", body = ErrorBody),
-        (status = 503, description = "`partition_unavailable` (cluster): the leader is down or cannot be reached", body = ErrorBody),
+        (status = 503, description = "`partition_unavailable` (cluster): the leader is down or cannot be reached; `controller_unavailable` (cluster): the delete could not be written into the metadata (the leader and its in-sync followers have deleted the records; retry)", body = ErrorBody),
         (status = 504, description = "`replication_timeout` (cluster): an in-sync follower did not take the new log start within `cluster.replication_timeout` (the leader has deleted the records)", body = ErrorBody),
     )
 )]
@@ -54,10 +55,50 @@ pub(crate) async fn delete_records(
     before: u64,
 ) -> Result<u64, ApiError> {
     let (partition, log_start) = start_delete(state, topic, partition, Some(before))?;
-    partition
-        .wait_followers_log_start(log_start, super::replication_timeout(state))
-        .await?;
+    finish_delete(
+        state,
+        topic,
+        &partition,
+        log_start,
+        super::replication_timeout(state),
+    )
+    .await?;
     Ok(log_start)
+}
+
+/// The rest of a delete, once the leader has deleted: waits (within `timeout`) for the in-sync
+/// followers to start at `log_start`, then, in a cluster, writes it into the metadata, so that
+/// a replica elected later that was not copying meanwhile deletes them too before it serves.
+pub(crate) async fn finish_delete(
+    state: &AppState,
+    topic: &str,
+    partition: &Partition,
+    log_start: u64,
+    timeout: std::time::Duration,
+) -> Result<(), ApiError> {
+    partition
+        .wait_followers_log_start(log_start, timeout)
+        .await?;
+    let Some(cluster) = &state.cluster else {
+        return Ok(());
+    };
+    let applied = cluster.metadata();
+    let Some(record) = applied.metadata.topics.get(topic) else {
+        return Err(crate::broker::BrokerError::UnknownTopic(topic.to_owned()).into());
+    };
+    let placed = record.partitions.get(partition.index() as usize);
+    if placed.is_some_and(|p| p.deleted_before >= log_start) {
+        return Ok(());
+    }
+    cluster
+        .propose(crate::cluster::metadata::Command::DeleteRecords {
+            topic: topic.to_owned(),
+            topic_id: record.id,
+            partition: partition.index(),
+            before: log_start,
+        })
+        .await?;
+    Ok(())
 }
 
 /// The leader's part of a delete: the partition and its new log start, followers not waited

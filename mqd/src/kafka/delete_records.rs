@@ -8,9 +8,8 @@
 use super::error_codes::kafka_error;
 use super::KafkaState;
 use crate::broker::Partition;
-use crate::http::delete_records::start_delete;
+use crate::http::delete_records::{finish_delete, start_delete};
 use crate::http::replication_timeout;
-use crate::http::ApiError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
@@ -46,13 +45,15 @@ pub(super) async fn delete_records(
     }
     let mut topics = Vec::with_capacity(started.len());
     for (name, outcomes) in started {
+        let topic = name.as_str();
         let waits = outcomes.into_iter().map(|(index, outcome)| async move {
             let outcome = match outcome {
-                Ok((partition, log_start)) => partition
-                    .wait_followers_log_start(log_start, timeout)
-                    .await
-                    .map(|()| log_start)
-                    .map_err(|e| kafka_error(ApiError::from(e).code)),
+                Ok((partition, log_start)) => {
+                    finish_delete(&state.app, topic, &partition, log_start, timeout)
+                        .await
+                        .map(|()| log_start)
+                        .map_err(|e| kafka_error(e.code))
+                }
                 Err(error) => Err(error),
             };
             let result = DeleteRecordsPartitionResult::default().with_partition_index(index);

@@ -170,6 +170,7 @@ mod tests {
             replicas: vec![me, me + 1],
             isr: vec![me + 1, me],
             partition_epoch: 1,
+            deleted_before: 0,
         };
         partition.apply_placement(&follow);
         partition.restart_at(5, 2);

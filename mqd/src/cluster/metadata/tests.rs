@@ -545,3 +545,49 @@ fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
         "with one in sync enough, node 2 may lack acknowledged records"
     );
 }
+
+#[test]
+fn a_delete_of_records_is_kept_through_elections_and_never_moves_back() {
+    let mut metadata = Metadata::default();
+    for id in 1..=3 {
+        up(&mut metadata, id, Uuid::new_v4());
+    }
+    let topic_id = replicated(&mut metadata, false);
+    let delete = |before| Command::DeleteRecords {
+        topic: "r".into(),
+        topic_id,
+        partition: 0,
+        before,
+    };
+    metadata.apply(&delete(40)).unwrap();
+    metadata.apply(&delete(25)).unwrap();
+    assert_eq!(metadata.topics["r"].partitions[0].deleted_before, 40);
+    assert_eq!(metadata.topics["r"].partitions[1].deleted_before, 0);
+    // The next leader is told, with its election.
+    metadata
+        .apply(&Command::NodeDown { id: 1, now_ms: 2 })
+        .unwrap();
+    let p = &metadata.topics["r"].partitions[0];
+    assert_eq!((p.leader, p.deleted_before), (2, 40));
+    // A delete meant for an older topic of the same name, or a partition it lacks, changes
+    // nothing.
+    let older = Command::DeleteRecords {
+        topic: "r".into(),
+        topic_id: Uuid::new_v4(),
+        partition: 0,
+        before: 90,
+    };
+    assert!(matches!(
+        metadata.apply(&older),
+        Err(MetadataError::UnknownTopic { .. })
+    ));
+    assert!(metadata
+        .apply(&Command::DeleteRecords {
+            topic: "r".into(),
+            topic_id,
+            partition: 7,
+            before: 90,
+        })
+        .is_err());
+    assert_eq!(metadata.topics["r"].partitions[0].deleted_before, 40);
+}
