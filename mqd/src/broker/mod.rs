@@ -41,6 +41,8 @@ const MAX_PRODUCERS_PER_PARTITION: usize = 1024;
 /// Where a topic's partitions live: leader, epoch and first offset of each, and where their
 /// offset ceilings are kept (in a cluster).
 pub struct TopicPlacement {
+    /// The topic's id in the cluster's metadata (none on a node alone).
+    pub id: Option<uuid::Uuid>,
     pub partitions: Vec<PartitionPlacement>,
     pub reservations: Option<Arc<dyn offset_lease::OffsetReservations>>,
 }
@@ -54,6 +56,7 @@ impl TopicPlacement {
     /// Every partition on `node`, from offset 0: a node alone.
     pub fn local(node: u64, partitions: u32) -> Self {
         TopicPlacement {
+            id: None,
             partitions: (0..partitions)
                 .map(|_| PartitionPlacement {
                     set: ReplicaSet::single(node),
@@ -293,6 +296,7 @@ impl Broker {
             .collect();
         Arc::new(Topic::new(
             name,
+            placement.id,
             config,
             partitions,
             dedup,

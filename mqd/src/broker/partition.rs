@@ -46,8 +46,10 @@ pub struct ReplicaSet {
     pub replicas: Vec<u64>,
     pub isr: Vec<u64>,
     pub partition_epoch: u32,
-    /// Records below it were deleted, and the delete acknowledged, on the partition's leader.
+    /// Records below it written at [`Self::deleted_at_epoch`] or before were deleted, and the
+    /// delete acknowledged, on the partition's leader.
     pub deleted_before: u64,
+    pub deleted_at_epoch: u32,
 }
 
 impl ReplicaSet {
@@ -60,6 +62,7 @@ impl ReplicaSet {
             isr: vec![node],
             partition_epoch: 0,
             deleted_before: 0,
+            deleted_at_epoch: 0,
         }
     }
 }
@@ -258,7 +261,7 @@ impl Partition {
         }
         // Before any role change: a replica elected with records the old leader deleted (one
         // that was not copying then) must not serve them.
-        self.delete_below(set.deleted_before);
+        self.delete_below(set.deleted_before, set.deleted_at_epoch);
         let changed_role = role != *old_role || epoch_rose || set.leader != old_set.leader;
         self.leader_epoch
             .fetch_max(set.leader_epoch, Ordering::AcqRel);
@@ -307,19 +310,41 @@ impl Partition {
         changed_role
     }
 
-    /// Moves this replica's log start up to `before` (within its log), as the metadata says the
-    /// leader's went.
-    fn delete_below(&self, before: u64) {
-        let reaches = {
-            let stored = self.stored.read();
-            before.min(stored.log.log_end()) > stored.log.log_start()
-        };
-        if !reaches {
+    /// Deletes this replica's records below `before` written at leader epoch `at_epoch` or
+    /// before, as the metadata says the leader did (never records a later leader wrote there);
+    /// the high watermark comes up to the new log start, as Kafka's does.
+    fn delete_below(&self, before: u64, at_epoch: u32) {
+        if before == 0 {
             return;
         }
+        let target = |stored: &Stored| {
+            let end = stored.log.log_end();
+            // Where records newer than `at_epoch` begin here (none held that old: nothing).
+            let older_end = stored
+                .epochs
+                .end_offset_for(at_epoch, end)
+                .map_or(0, |(_, ended)| ended);
+            before.min(older_end).min(end)
+        };
+        {
+            let stored = self.stored.read();
+            if target(&stored) <= stored.log.log_start() {
+                return;
+            }
+        }
         let mut stored = self.stored.write();
-        let evicted = delete_records::follow_log_start(&mut *stored.log, before);
-        tracing::info!(topic = %self.topic, partition = self.index, log_start = stored.log.log_start(), records = evicted.records, "records the metadata says were deleted are deleted here too");
+        let to = target(&stored);
+        let evicted = delete_records::follow_log_start(&mut *stored.log, to);
+        let log_start = stored.log.log_start();
+        drop(stored);
+        self.replica_high_watermark
+            .fetch_max(log_start, Ordering::AcqRel);
+        self.high_watermark.send_if_modified(|hw| {
+            let below = *hw < log_start;
+            *hw = (*hw).max(log_start);
+            below
+        });
+        tracing::info!(topic = %self.topic, partition = self.index, log_start, records = evicted.records, "records the metadata says were deleted are deleted here too");
     }
 
     fn not_leader(&self, leader: u64) -> BrokerError {

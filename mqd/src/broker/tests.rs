@@ -275,6 +275,7 @@ fn replicated_partition(
         isr,
         partition_epoch: 0,
         deleted_before: 0,
+        deleted_at_epoch: 0,
     };
     let partition = Partition::new(
         Arc::from("t"),
@@ -331,6 +332,7 @@ fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_availa
         isr: vec![1, 2],
         partition_epoch: 1,
         deleted_before: 0,
+        deleted_at_epoch: 0,
     };
     partition.apply_placement(&as_follower);
     partition.set_replica_high_watermark(4);
@@ -360,8 +362,9 @@ fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_availa
 
 #[test]
 fn a_replica_elected_with_records_its_leader_deleted_deletes_them_before_it_leads() {
-    // Node 1 follows node 2 and holds 10 records; it stopped copying before node 2 deleted
-    // those below 6 (an eligible leader replica), so only the metadata tells it.
+    // Node 1 holds 10 records of epoch 0 and follows node 2 (epoch 1); it stopped copying
+    // before node 2 deleted those below 6 (an eligible leader replica), so only the metadata
+    // tells it.
     let (partition, budget) = replicated_partition(vec![1, 2], 1);
     append_records(&partition, &budget, 10);
     let as_follower = ReplicaSet {
@@ -371,15 +374,17 @@ fn a_replica_elected_with_records_its_leader_deleted_deletes_them_before_it_lead
         isr: vec![2],
         partition_epoch: 1,
         deleted_before: 0,
+        deleted_at_epoch: 0,
     };
     partition.apply_placement(&as_follower);
-    partition.set_replica_high_watermark(10);
+    partition.set_replica_high_watermark(4);
     let elected = ReplicaSet {
         leader: 1,
         leader_epoch: 2,
-        isr: vec![1],
+        isr: vec![1, 3],
         partition_epoch: 2,
         deleted_before: 6,
+        deleted_at_epoch: 1,
         ..as_follower
     };
     partition.apply_placement(&elected);
@@ -390,23 +395,41 @@ fn a_replica_elected_with_records_its_leader_deleted_deletes_them_before_it_lead
         "{refused}"
     );
     assert!(partition.read(6, 1 << 20).is_ok());
-    // A delete past what it holds empties it, and never moves its log start back.
-    partition.apply_placement(&ReplicaSet {
+    assert_eq!(
+        partition.high_watermark(),
+        6,
+        "the high watermark (4 when elected, node 3 not heard from) comes up to the log start"
+    );
+
+    // The old leader had deleted past what this one holds: all of it goes…
+    let further = ReplicaSet {
+        isr: vec![1],
         partition_epoch: 3,
         deleted_before: 25,
         ..elected.clone()
-    });
-    let refused = partition.read(8, 1 << 20).unwrap_err();
-    assert!(
-        matches!(refused, BrokerError::OffsetOutOfRange { log_start: 10, .. }),
-        "{refused}"
-    );
+    };
+    partition.apply_placement(&further);
+    assert_eq!(partition.log_start(), 10);
+    // …but not what this leader writes there afterwards (epoch 2), however often the metadata
+    // is applied again.
+    append_records(&partition, &budget, 5);
+    partition.apply_placement(&further);
     partition.apply_placement(&ReplicaSet {
         partition_epoch: 4,
-        deleted_before: 0,
-        ..elected
+        ..further.clone()
     });
-    assert!(partition.read(8, 1 << 20).is_err());
+    assert_eq!(partition.log_start(), 10);
+    let kept = partition.read(10, 1 << 20).unwrap();
+    assert!(kept.has_records_from(10), "{kept:?}");
+    assert_eq!(partition.log_end(), 15);
+    // Its own delete, at its epoch, reaches into its records.
+    partition.apply_placement(&ReplicaSet {
+        partition_epoch: 5,
+        deleted_before: 12,
+        deleted_at_epoch: 2,
+        ..further
+    });
+    assert_eq!(partition.log_start(), 12);
 }
 
 #[test]
@@ -486,6 +509,7 @@ fn follow_truncate_and_lead_again(topic: &Topic, me: u64, leader_end: u64) -> u6
         isr: vec![me + 1, me],
         partition_epoch: 1,
         deleted_before: 0,
+        deleted_at_epoch: 0,
     };
     partition.apply_placement(&follow);
     let end = topic
@@ -597,6 +621,7 @@ fn a_follower_remembers_the_record_ids_it_copies_and_knows_them_when_it_leads() 
         isr: vec![me + 1, me],
         partition_epoch: 1,
         deleted_before: 0,
+        deleted_at_epoch: 0,
     };
     partition.apply_placement(&follow);
     topic
@@ -635,7 +660,7 @@ async fn a_delete_of_records_waits_for_every_in_sync_follower_to_start_there() {
         partition.delete_records_before(21),
         Err(BrokerError::OffsetOutOfRange { requested: 21, .. })
     ));
-    assert_eq!(partition.delete_records_before(12).unwrap(), 12);
+    assert_eq!(partition.delete_records_before(12).unwrap(), (12, 0));
     assert_eq!(partition.log_start(), 12);
     let short = std::time::Duration::from_millis(30);
     assert!(

@@ -24,6 +24,9 @@ use uuid::Uuid;
 
 pub struct Topic {
     name: Arc<str>,
+    /// Its id in the cluster's metadata, telling it from an older topic of the same name (none
+    /// on a node alone).
+    id: Option<uuid::Uuid>,
     /// Changed only by [`Topic::set_config`] (an alter), never the partition count.
     config: parking_lot::RwLock<TopicConfig>,
     partitions: Vec<Arc<Partition>>,
@@ -79,6 +82,7 @@ enum Placement {
 impl Topic {
     pub(crate) fn new(
         name: Arc<str>,
+        id: Option<uuid::Uuid>,
         config: TopicConfig,
         partitions: Vec<Arc<Partition>>,
         dedup: DedupWindow,
@@ -87,6 +91,7 @@ impl Topic {
     ) -> Self {
         Topic {
             name,
+            id,
             config: parking_lot::RwLock::new(config),
             partitions,
             round_robin: AtomicU32::new(0),
@@ -156,6 +161,11 @@ impl Topic {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its id in the cluster's metadata (none on a node alone).
+    pub fn id(&self) -> Option<uuid::Uuid> {
+        self.id
     }
 
     /// The topic's settings as they are now.

@@ -82,10 +82,15 @@ pub struct PartitionRecord {
     /// with `acks=all`. With no live in-sync replica, one of them leads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub elr: Vec<u64>,
-    /// Records below this offset were deleted (DeleteRecords) and the delete acknowledged: no
-    /// replica serves them again, whichever leads next. Only rises.
+    /// Records below this offset, written at leader epoch [`Self::deleted_at_epoch`] or before,
+    /// were deleted (DeleteRecords) and the delete acknowledged: no replica serves them again,
+    /// whichever leads next. Records a later leader wrote below it (one elected with a shorter
+    /// log) are not these.
     #[serde(default)]
     pub deleted_before: u64,
+    /// The leader epoch of the newest delete.
+    #[serde(default)]
+    pub deleted_at_epoch: u32,
 }
 
 impl PartitionRecord {
@@ -99,6 +104,7 @@ impl PartitionRecord {
             partition_epoch: 0,
             elr: Vec::new(),
             deleted_before: 0,
+            deleted_at_epoch: 0,
         }
     }
 
@@ -204,13 +210,14 @@ pub enum Command {
         group: String,
         claim: CoordinatorClaim,
     },
-    /// A partition's leader deleted its records below `before` and its in-sync followers
-    /// followed: the replica elected next moves its log start there too, even one that was not
-    /// copying when they were deleted (an eligible leader replica).
+    /// A partition's leader, at `leader_epoch`, deleted its records below `before` and its
+    /// in-sync followers followed: the replica elected next deletes them too, even one that was
+    /// not copying then (an eligible leader replica). Refused from a leader deposed since.
     DeleteRecords {
         topic: String,
         topic_id: Uuid,
         partition: u32,
+        leader_epoch: u32,
         before: u64,
     },
 }
@@ -319,6 +326,7 @@ impl Metadata {
                 topic,
                 topic_id,
                 partition,
+                leader_epoch,
                 before,
             } => {
                 let unknown = || MetadataError::UnknownTopic {
@@ -333,7 +341,20 @@ impl Metadata {
                     .partitions
                     .get_mut(*partition as usize)
                     .ok_or_else(unknown)?;
-                placed.deleted_before = placed.deleted_before.max(*before);
+                if placed.leader_epoch != *leader_epoch {
+                    return Err(MetadataError::StalePartitionState {
+                        topic: topic.clone(),
+                        partition: *partition,
+                    });
+                }
+                // A delete at a newer epoch covers an older one: that leader's log started at
+                // or above what the older delete reached in it.
+                if *leader_epoch > placed.deleted_at_epoch {
+                    placed.deleted_before = *before;
+                    placed.deleted_at_epoch = *leader_epoch;
+                } else {
+                    placed.deleted_before = placed.deleted_before.max(*before);
+                }
                 Ok(())
             }
             Command::AlterTopicConfig { name, changes } => {

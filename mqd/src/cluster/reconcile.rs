@@ -183,6 +183,7 @@ impl Reconciler {
             let reservations: Arc<dyn crate::broker::offset_lease::OffsetReservations> =
                 self.ceilings.clone();
             let placement = TopicPlacement {
+                id: Some(record.id),
                 partitions,
                 reservations: Some(reservations),
             };
@@ -215,6 +216,7 @@ pub fn replica_set(record: &PartitionRecord) -> ReplicaSet {
         },
         partition_epoch: record.partition_epoch,
         deleted_before: record.deleted_before,
+        deleted_at_epoch: record.deleted_at_epoch,
     }
 }
 
@@ -325,6 +327,59 @@ mod tests {
             broker.topic("t").is_ok(),
             "a caller holding the state before the create must not drop the topic"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_delete_written_into_the_metadata_reaches_the_partitions_here() {
+        let dir = std::env::temp_dir().join(format!("mq-reconcile-del-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut reconciler, broker) = reconciler(&dir);
+        let mut metadata = Metadata::default();
+        metadata
+            .apply(&Command::NodeUp {
+                id: 1,
+                addr: "127.0.0.1:1".into(),
+                incarnation: INCARNATION,
+                now_ms: 0,
+            })
+            .unwrap();
+        let id = Uuid::new_v4();
+        metadata
+            .apply(&Command::CreateTopic {
+                name: "t".into(),
+                id,
+                config: crate::cluster::metadata::tests::topic_config(1),
+                replicas: vec![vec![1]],
+            })
+            .unwrap();
+        reconciler.reconcile(&Applied {
+            index: 2,
+            metadata: metadata.clone(),
+        });
+        let topic = broker.topic("t").unwrap();
+        assert_eq!(topic.id(), Some(id));
+        let records: Vec<crate::broker::NewRecord> = (0..10u8)
+            .map(|i| crate::broker::NewRecord {
+                partition: Some(0),
+                value: vec![i].into(),
+                ..Default::default()
+            })
+            .collect();
+        topic
+            .produce(&records, 1 << 20, mq_wire::api::Acks::Leader, 1)
+            .unwrap();
+        metadata
+            .apply(&Command::DeleteRecords {
+                topic: "t".into(),
+                topic_id: id,
+                partition: 0,
+                leader_epoch: 0,
+                before: 7,
+            })
+            .unwrap();
+        reconciler.reconcile(&Applied { index: 3, metadata });
+        assert_eq!(topic.partitions()[0].log_start(), 7);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -54,64 +54,81 @@ pub(crate) async fn delete_records(
     partition: u32,
     before: u64,
 ) -> Result<u64, ApiError> {
-    let (partition, log_start) = start_delete(state, topic, partition, Some(before))?;
-    finish_delete(
-        state,
-        topic,
-        &partition,
-        log_start,
-        super::replication_timeout(state),
-    )
-    .await?;
-    Ok(log_start)
+    let started = start_delete(state, topic, partition, Some(before))?;
+    finish_delete(state, topic, &started, super::replication_timeout(state)).await?;
+    Ok(started.log_start)
+}
+
+/// What the leader's part of a delete did.
+pub(crate) struct StartedDelete {
+    pub partition: Arc<Partition>,
+    /// The topic's id in the cluster's metadata, read with the partition.
+    pub topic_id: Option<uuid::Uuid>,
+    /// Where the partition's log starts now.
+    pub log_start: u64,
+    /// The leader epoch the records were deleted at.
+    pub leader_epoch: u32,
 }
 
 /// The rest of a delete, once the leader has deleted: waits (within `timeout`) for the in-sync
-/// followers to start at `log_start`, then, in a cluster, writes it into the metadata, so that
-/// a replica elected later that was not copying meanwhile deletes them too before it serves.
+/// followers to start at the new log start, then, in a cluster, writes the delete into the
+/// metadata, so that a replica elected later that was not copying meanwhile deletes them too
+/// before it leads. The metadata refuses it (`not_leader`) from a leader deposed since.
 pub(crate) async fn finish_delete(
     state: &AppState,
     topic: &str,
-    partition: &Partition,
-    log_start: u64,
+    started: &StartedDelete,
     timeout: std::time::Duration,
 ) -> Result<(), ApiError> {
+    let partition = &started.partition;
     partition
-        .wait_followers_log_start(log_start, timeout)
+        .wait_followers_log_start(started.log_start, timeout)
         .await?;
-    let Some(cluster) = &state.cluster else {
+    let (Some(cluster), Some(topic_id)) = (&state.cluster, started.topic_id) else {
         return Ok(());
     };
     let applied = cluster.metadata();
-    let Some(record) = applied.metadata.topics.get(topic) else {
-        return Err(crate::broker::BrokerError::UnknownTopic(topic.to_owned()).into());
-    };
-    let placed = record.partitions.get(partition.index() as usize);
-    if placed.is_some_and(|p| p.deleted_before >= log_start) {
+    let written = applied
+        .metadata
+        .topics
+        .get(topic)
+        .filter(|t| t.id == topic_id)
+        .and_then(|t| t.partitions.get(partition.index() as usize))
+        .is_some_and(|p| {
+            p.deleted_at_epoch == started.leader_epoch && p.deleted_before >= started.log_start
+        });
+    if written {
         return Ok(());
     }
     cluster
         .propose(crate::cluster::metadata::Command::DeleteRecords {
             topic: topic.to_owned(),
-            topic_id: record.id,
+            topic_id,
             partition: partition.index(),
-            before: log_start,
+            leader_epoch: started.leader_epoch,
+            before: started.log_start,
         })
         .await?;
     Ok(())
 }
 
-/// The leader's part of a delete: the partition and its new log start, followers not waited
-/// for (the Kafka listener deletes in every partition of a request first, then waits for all).
-/// `before` `None`: up to the high watermark (Kafka's offset -1).
+/// The leader's part of a delete, followers not waited for (the Kafka listener deletes in every
+/// partition of a request first, then waits for all). `before` `None`: up to the high
+/// watermark (Kafka's offset -1).
 pub(crate) fn start_delete(
     state: &AppState,
     topic: &str,
     partition: u32,
     before: Option<u64>,
-) -> Result<(Arc<Partition>, u64), ApiError> {
-    let partition = Arc::clone(state.broker.topic(topic)?.partition(partition)?);
+) -> Result<StartedDelete, ApiError> {
+    let topic = state.broker.topic(topic)?;
+    let partition = Arc::clone(topic.partition(partition)?);
     let before = before.unwrap_or_else(|| partition.high_watermark());
-    let log_start = partition.delete_records_before(before)?;
-    Ok((partition, log_start))
+    let (log_start, leader_epoch) = partition.delete_records_before(before)?;
+    Ok(StartedDelete {
+        partition,
+        topic_id: topic.id(),
+        log_start,
+        leader_epoch,
+    })
 }

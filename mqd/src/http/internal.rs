@@ -105,8 +105,14 @@ async fn replica_stream(
             }
             Err(error) => Err(stream::StreamError::Io(std::io::Error::other(error))),
         };
-        if let Err(error) = outcome {
-            tracing::debug!(%error, "replication stream ended");
+        match outcome {
+            // The follower's fetch never fits: it would reopen and send it again, round after
+            // round, copying nothing.
+            Err(error @ stream::StreamError::FrameTooLarge { .. }) => {
+                tracing::warn!(%error, "replication stream refused a fetch over limits.max_request_bytes")
+            }
+            Err(error) => tracing::debug!(%error, "replication stream ended"),
+            Ok(()) => {}
         }
     });
     Ok(axum::response::IntoResponse::into_response((

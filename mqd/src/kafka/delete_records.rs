@@ -7,15 +7,14 @@
 
 use super::error_codes::kafka_error;
 use super::KafkaState;
-use crate::broker::Partition;
-use crate::http::delete_records::{finish_delete, start_delete};
+use crate::http::delete_records::{finish_delete, start_delete, StartedDelete};
 use crate::http::replication_timeout;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
-use std::sync::Arc;
+use mq_wire::ErrorCode;
 use std::time::Duration;
 
 /// Kafka's "up to the high watermark".
@@ -48,12 +47,15 @@ pub(super) async fn delete_records(
         let topic = name.as_str();
         let waits = outcomes.into_iter().map(|(index, outcome)| async move {
             let outcome = match outcome {
-                Ok((partition, log_start)) => {
-                    finish_delete(&state.app, topic, &partition, log_start, timeout)
-                        .await
-                        .map(|()| log_start)
-                        .map_err(|e| kafka_error(e.code))
-                }
+                Ok(started) => finish_delete(&state.app, topic, &started, timeout)
+                    .await
+                    .map(|()| started.log_start)
+                    .map_err(|e| match e.code {
+                        // The records are deleted; only the metadata's note of it is not
+                        // written: a retriable timeout, not a controller to look for.
+                        ErrorCode::ControllerUnavailable => ResponseError::RequestTimedOut,
+                        code => kafka_error(code),
+                    }),
                 Err(error) => Err(error),
             };
             let result = DeleteRecordsPartitionResult::default().with_partition_index(index);
@@ -78,7 +80,7 @@ fn start_one(
     topic: &str,
     partition: i32,
     offset: i64,
-) -> Result<(Arc<Partition>, u64), ResponseError> {
+) -> Result<StartedDelete, ResponseError> {
     let partition = u32::try_from(partition).map_err(|_| ResponseError::UnknownTopicOrPartition)?;
     let before = match offset {
         HIGH_WATERMARK => None,

@@ -171,6 +171,7 @@ mod tests {
             isr: vec![me + 1, me],
             partition_epoch: 1,
             deleted_before: 0,
+            deleted_at_epoch: 0,
         };
         partition.apply_placement(&follow);
         partition.restart_at(5, 2);

@@ -32,7 +32,11 @@ impl Encoding {
     pub fn from_slice<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, String> {
         match self {
             Encoding::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Encoding::Postcard => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
+            Encoding::Postcard => match postcard::take_from_bytes(bytes) {
+                Ok((value, [])) => Ok(value),
+                Ok((_, rest)) => Err(format!("{} bytes after the value", rest.len())),
+                Err(error) => Err(error.to_string()),
+            },
         }
     }
 }
@@ -65,7 +69,8 @@ pub struct FetchPartition {
     pub log_start: Option<u64>,
 }
 
-/// Why a leader did not serve one partition.
+/// Why a leader did not serve one partition. On the stream, postcard writes a variant by its
+/// place in this list: add new ones at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplicaError {
@@ -234,6 +239,9 @@ mod tests {
             assert_eq!(read.partitions[0].fetch_offset, 1_000_000);
             assert_eq!(read.partitions[0].log_start, Some(40));
             assert!(encoding.from_slice::<ReplicaFetch>(b"\xff").is_err());
+            let mut longer = encoding.to_vec(&fetch);
+            longer.push(0);
+            assert!(encoding.from_slice::<ReplicaFetch>(&longer).is_err());
         }
         // An answer's head from a version that left `error` out when there was none.
         let older: FetchedPartition = Encoding::Json

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 impl Partition {
     /// On the leader: deletes every record below `before` (at most the high watermark: what is
-    /// not committed is not deleted) and returns the new log start. Followers take it with their
-    /// next fetch, which it wakes; [`Self::wait_followers_log_start`] waits for them.
-    pub fn delete_records_before(&self, before: u64) -> Result<u64, BrokerError> {
+    /// not committed is not deleted) and returns the new log start, with the leader epoch it
+    /// deleted at. Followers take it with their next fetch, which it wakes;
+    /// [`Self::wait_followers_log_start`] waits for them.
+    pub fn delete_records_before(&self, before: u64) -> Result<(u64, u32), BrokerError> {
         let placement = self.placement.read();
         if placement.0 != Role::Leader {
             return Err(self.not_leader(placement.1.leader));
@@ -34,11 +35,12 @@ impl Partition {
             .map_err(|e| BrokerError::from_log(e, &self.topic, self.index))?;
         let log_start = log.log_start();
         drop(stored);
+        let leader_epoch = placement.1.leader_epoch;
         drop(placement);
         tracing::info!(topic = %self.topic, partition = self.index, log_start, segments = evicted.segments, bytes = evicted.bytes, "records deleted");
         // Followers long-polling for records answer now, with the new log start.
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
-        Ok(log_start)
+        Ok((log_start, leader_epoch))
     }
 
     /// On the leader: waits until every in-sync follower's log starts at `log_start` or later,

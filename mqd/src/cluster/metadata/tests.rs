@@ -547,34 +547,50 @@ fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
 }
 
 #[test]
-fn a_delete_of_records_is_kept_through_elections_and_never_moves_back() {
+fn a_delete_of_records_is_kept_through_elections_and_only_its_leader_writes_it() {
     let mut metadata = Metadata::default();
     for id in 1..=3 {
         up(&mut metadata, id, Uuid::new_v4());
     }
     let topic_id = replicated(&mut metadata, false);
-    let delete = |before| Command::DeleteRecords {
+    let delete = |leader_epoch, before| Command::DeleteRecords {
         topic: "r".into(),
         topic_id,
         partition: 0,
+        leader_epoch,
         before,
     };
-    metadata.apply(&delete(40)).unwrap();
-    metadata.apply(&delete(25)).unwrap();
-    assert_eq!(metadata.topics["r"].partitions[0].deleted_before, 40);
+    let noted = |metadata: &Metadata| {
+        let p = &metadata.topics["r"].partitions[0];
+        (p.deleted_before, p.deleted_at_epoch)
+    };
+    metadata.apply(&delete(0, 40)).unwrap();
+    metadata.apply(&delete(0, 25)).unwrap();
+    assert_eq!(noted(&metadata), (40, 0), "never moves back");
     assert_eq!(metadata.topics["r"].partitions[1].deleted_before, 0);
-    // The next leader is told, with its election.
+    // The next leader is told, with its election…
     metadata
         .apply(&Command::NodeDown { id: 1, now_ms: 2 })
         .unwrap();
     let p = &metadata.topics["r"].partitions[0];
-    assert_eq!((p.leader, p.deleted_before), (2, 40));
+    assert_eq!((p.leader, p.leader_epoch), (2, 1));
+    assert_eq!(noted(&metadata), (40, 0));
+    // …and the deposed one can no longer write a delete (its epoch is gone).
+    assert!(matches!(
+        metadata.apply(&delete(0, 90)),
+        Err(MetadataError::StalePartitionState { .. })
+    ));
+    // The new leader's own delete replaces the old one, even lower: it may have been elected
+    // with a shorter log, and deleted only what it holds.
+    metadata.apply(&delete(1, 30)).unwrap();
+    assert_eq!(noted(&metadata), (30, 1));
     // A delete meant for an older topic of the same name, or a partition it lacks, changes
     // nothing.
     let older = Command::DeleteRecords {
         topic: "r".into(),
         topic_id: Uuid::new_v4(),
         partition: 0,
+        leader_epoch: 1,
         before: 90,
     };
     assert!(matches!(
@@ -586,8 +602,9 @@ fn a_delete_of_records_is_kept_through_elections_and_never_moves_back() {
             topic: "r".into(),
             topic_id,
             partition: 7,
+            leader_epoch: 1,
             before: 90,
         })
         .is_err());
-    assert_eq!(metadata.topics["r"].partitions[0].deleted_before, 40);
+    assert_eq!(noted(&metadata), (30, 1));
 }
