@@ -288,11 +288,8 @@ mod tests {
         (reconciler, broker)
     }
 
-    #[test]
-    fn an_older_state_never_undoes_a_newer_one() {
-        let dir = std::env::temp_dir().join(format!("mq-reconcile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (mut reconciler, broker) = reconciler(&dir);
+    /// Metadata where this node (1) has reported in.
+    fn this_node_up() -> Metadata {
         let mut metadata = Metadata::default();
         metadata
             .apply(&Command::NodeUp {
@@ -302,6 +299,15 @@ mod tests {
                 now_ms: 0,
             })
             .unwrap();
+        metadata
+    }
+
+    #[test]
+    fn an_older_state_never_undoes_a_newer_one() {
+        let dir = std::env::temp_dir().join(format!("mq-reconcile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut reconciler, broker) = reconciler(&dir);
+        let mut metadata = this_node_up();
         let before = Applied {
             index: 4,
             metadata: metadata.clone(),
@@ -335,15 +341,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mq-reconcile-del-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let (mut reconciler, broker) = reconciler(&dir);
-        let mut metadata = Metadata::default();
-        metadata
-            .apply(&Command::NodeUp {
-                id: 1,
-                addr: "127.0.0.1:1".into(),
-                incarnation: INCARNATION,
-                now_ms: 0,
-            })
-            .unwrap();
+        let mut metadata = this_node_up();
         let id = Uuid::new_v4();
         metadata
             .apply(&Command::CreateTopic {
