@@ -1,5 +1,6 @@
-//! Replication end to end: three real nodes, topics with three replicas, `acks=all` produce, a
-//! leader killed with SIGKILL, its return as an empty follower, and `min_insync_replicas`; then the
+//! Replication end to end: three real nodes (five in one test), topics with three replicas,
+//! `acks=all` produce, a leader killed with SIGKILL, its return as an empty follower,
+//! `min_insync_replicas`, deleted records through elections; then the
 //! fault harness ([`mq_e2e::faults`]): a short run of every kind of fault in `cargo test`, and the
 //! long run behind `MQ_FAULT_ROUNDS` (`MQ_FAULT_ROUNDS=24 cargo test -p mq-e2e --test replication
 //! long_run -- --nocapture`), whose printed result goes into docs/TESTING.md.
@@ -422,6 +423,82 @@ fn deleted_records_stay_deleted_after_a_failover() {
         left,
         values[60..].iter().map(String::as_str).collect::<Vec<_>>()
     );
+}
+
+/// An eligible leader replica (Kafka's KIP-966) that was paused while its leader deleted records
+/// is elected once the leader dies: it has not copied the delete, so only the metadata tells it,
+/// and it deletes them before it leads. Five nodes: two of them outside the partition keep a
+/// majority for the controller while two of its three replicas are down.
+#[test]
+fn deleted_records_stay_deleted_when_a_replica_that_missed_the_delete_is_elected() {
+    let mut cluster = Cluster::start_with(5, TIMINGS);
+    let controller = cluster.wait_for_controller();
+    let created = cluster.node(controller).post(
+        "/v1/topics",
+        &json!({"name": "missed", "partitions": 1, "replication_factor": 3, "min_insync_replicas": 2}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let placed = wait_in_sync(&cluster, controller, "missed").partitions[0].clone();
+    let [leader, eligible, other] = [0, 1, 2].map(|i| placed.replicas[i] as usize);
+    let outside = cluster
+        .ids()
+        .into_iter()
+        .find(|n| !placed.replicas.contains(&(*n as u64)))
+        .unwrap();
+    let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    let offsets = cluster.node(outside).produce_values("missed", 0, &values);
+    assert_eq!(offsets, (0..100).collect::<Vec<u64>>());
+    let isr_is = |want: &[usize]| {
+        cluster.eventually(HEAL_DEADLINE, &format!("ISR {want:?}"), || {
+            let answer = cluster.node(outside).try_get("/v1/topics/missed").ok()?;
+            let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
+            let p = described.partitions[0].clone();
+            let mut isr: Vec<usize> = p.isr.iter().map(|&n| n as usize).collect();
+            isr.sort_unstable();
+            let mut want = want.to_vec();
+            want.sort_unstable();
+            (isr == want && p.high_watermark == 100).then_some(p)
+        })
+    };
+    isr_is(&[leader, eligible, other]);
+
+    // `other` leaves the ISR while it holds three (not eligible), then `eligible` while it holds
+    // two: it still has every record acknowledged, so it may lead when no in-sync one is left.
+    cluster.pause(other);
+    isr_is(&[leader, eligible]);
+    cluster.pause(eligible);
+    isr_is(&[leader]);
+    let deleted = cluster
+        .node(outside)
+        .delete("/v1/topics/missed/partitions/0/records?before=60");
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(deleted.body["log_start"], 60);
+
+    cluster.kill(leader);
+    cluster.resume(eligible);
+    let after = cluster.eventually(HEAL_DEADLINE, "the eligible replica leads", || {
+        let answer = cluster.node(outside).try_get("/v1/topics/missed").ok()?;
+        let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
+        let p = described.partitions[0].clone();
+        (p.leader == eligible as u64 && p.high_watermark == 100).then_some(p)
+    });
+    assert_eq!(after.log_start, 60, "{after:?}");
+    let below = cluster
+        .node(outside)
+        .get("/v1/topics/missed/partitions/0/records?offset=59");
+    assert_eq!(
+        (below.status, below.error_code()),
+        (416, "offset_out_of_range"),
+        "{:?}",
+        below.body
+    );
+    let left = fetch_pages(|path| cluster.node(outside).get(path), "", "missed", 0, 60);
+    let left: Vec<&str> = left.iter().filter_map(|r| r.value.as_deref()).collect();
+    assert_eq!(
+        left,
+        values[60..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    cluster.resume(other);
 }
 
 fn run_faults(rounds: usize, seed: u64) {
