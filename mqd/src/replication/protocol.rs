@@ -185,6 +185,49 @@ pub struct EpochEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn a_fetch() -> ReplicaFetch {
+        ReplicaFetch {
+            replica: 2,
+            max_wait_ms: 500,
+            max_bytes: 16 << 20,
+            partitions: vec![FetchPartition {
+                topic: "orders".into(),
+                partition: 7,
+                leader_epoch: 3,
+                fetch_offset: 1_000_000,
+                log_start: Some(40),
+            }],
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The stream's leader decodes whatever an unauthenticated peer sends: random bytes, or a
+        /// real fetch damaged, decode or are refused, never panic, and never claim more than
+        /// they carry (postcard checks each length against the bytes left).
+        #[test]
+        fn any_bytes_decode_or_are_refused_without_a_panic(
+            noise in proptest::collection::vec(any::<u8>(), 0..64),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cut in any::<usize>(),
+        ) {
+            let _ = Encoding::Postcard.from_slice::<ReplicaFetch>(&noise);
+            let _ = decode_answer(Encoding::Postcard, &noise);
+            let mut damaged = Encoding::Postcard.to_vec(&a_fetch());
+            for (at, mask) in flips {
+                let at = at % damaged.len();
+                damaged[at] ^= mask;
+            }
+            damaged.truncate(cut % (damaged.len() + 1));
+            if let Ok(fetch) = Encoding::Postcard.from_slice::<ReplicaFetch>(&damaged) {
+                let strings: usize = fetch.partitions.iter().map(|p| p.topic.len()).sum();
+                prop_assert!(strings <= damaged.len());
+            }
+        }
+    }
 
     #[test]
     fn an_answer_reads_back_as_written_and_a_short_one_is_refused() {
@@ -222,18 +265,7 @@ mod tests {
 
     #[test]
     fn a_fetch_reads_back_in_both_encodings_and_json_without_optional_fields_too() {
-        let fetch = ReplicaFetch {
-            replica: 2,
-            max_wait_ms: 500,
-            max_bytes: 16 << 20,
-            partitions: vec![FetchPartition {
-                topic: "orders".into(),
-                partition: 7,
-                leader_epoch: 3,
-                fetch_offset: 1_000_000,
-                log_start: Some(40),
-            }],
-        };
+        let fetch = a_fetch();
         for encoding in [Encoding::Json, Encoding::Postcard] {
             let read: ReplicaFetch = encoding.from_slice(&encoding.to_vec(&fetch)).unwrap();
             assert_eq!(read.partitions[0].fetch_offset, 1_000_000);
