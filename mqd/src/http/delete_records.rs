@@ -17,7 +17,8 @@ use std::sync::Arc;
 /// their memory back at once, and a record below it is never read again, from this node or, in a
 /// cluster, from a follower that becomes leader: the answer comes once every in-sync follower's
 /// log starts there too and the metadata says so (a replica elected later that was not copying
-/// then deletes them before it leads). Consumers whose position is below get `offset_out_of_range` and reset.
+/// then deletes them before it leads). Consumers whose position is below get
+/// `offset_out_of_range` and reset.
 #[utoipa::path(
     delete,
     path = "/v1/topics/{topic}/partitions/{partition}/records",
@@ -28,7 +29,7 @@ use std::sync::Arc;
         (status = 400, description = "`invalid_request`: `before` missing or not a u64, an unknown parameter, a path partition that is not a u32", body = ErrorBody),
         (status = 404, description = "`unknown_topic`, `unknown_partition`", body = ErrorBody),
         (status = 416, description = "`offset_out_of_range`: `before` past the high watermark", body = ErrorBody),
-        (status = 421, description = "`not_leader` (cluster): the request reached a node that does not lead the partition", body = ErrorBody),
+        (status = 421, description = "`not_leader` (cluster): the request reached a node that does not lead the partition, or its leader lost the partition before the delete was written into the metadata", body = ErrorBody),
         (status = 503, description = "`partition_unavailable` (cluster): the leader is down or cannot be reached; `controller_unavailable` (cluster): the delete could not be written into the metadata (the leader and its in-sync followers have deleted the records; retry)", body = ErrorBody),
         (status = 504, description = "`replication_timeout` (cluster): an in-sync follower did not take the new log start within `cluster.replication_timeout` (the leader has deleted the records)", body = ErrorBody),
     )

@@ -18,8 +18,9 @@
 //! A leader that does not know the path (an older version) answers 404, one that does not know
 //! this version of the protocol 400, and the follower goes on with HTTP fetches
 //! ([`super::protocol::FETCH_PATH`]), which every version answers; so does any other refusal of
-//! the upgrade (4xx) but a busy node's, and the follower tries a stream again a minute later. A stream ends on any error, on the leader's shutdown, or after [`IDLE`] without
-//! a fetch; the follower opens a new one on its next round.
+//! the upgrade (4xx) but a busy node's, and the follower tries a stream again a minute later. A
+//! stream ends on any error, on the leader's shutdown, or after [`IDLE`] without a fetch; the
+//! follower opens a new one on its next round.
 
 use super::protocol::{Encoding, ReplicaFetch};
 use crate::broker::Broker;
