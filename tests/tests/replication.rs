@@ -8,7 +8,7 @@
 use mq_e2e::cluster::{json_lines, Cluster, Node};
 use mq_e2e::faults::{Fault, FaultRun};
 use mq_e2e::fetch_pages;
-use mq_wire::api::TopicDescription;
+use mq_wire::api::{PartitionInfo, TopicDescription};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -401,23 +401,55 @@ fn deleted_records_stay_deleted_after_a_failover() {
 
     cluster.kill(leader);
     let survivor = cluster.ids().into_iter().find(|&n| n != leader).unwrap();
-    let after = cluster.eventually(HEAL_DEADLINE, "a new leader for partition 0", || {
-        let answer = cluster.node(survivor).try_get("/v1/topics/purged").ok()?;
+    let after = partition_0_once(
+        &cluster,
+        survivor,
+        "purged",
+        "a new leader for partition 0",
+        |p| p.leader != leader as u64 && p.high_watermark == 100,
+    );
+    assert_records_below_60_deleted(&cluster, survivor, "purged", &after, &values);
+}
+
+/// Partition 0 of `topic` as `via` describes it, once `ready` holds.
+fn partition_0_once(
+    cluster: &Cluster,
+    via: usize,
+    topic: &str,
+    what: &str,
+    ready: impl Fn(&PartitionInfo) -> bool,
+) -> PartitionInfo {
+    cluster.eventually(HEAL_DEADLINE, what, || {
+        let answer = cluster
+            .node(via)
+            .try_get(&format!("/v1/topics/{topic}"))
+            .ok()?;
         let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
         let p = described.partitions[0].clone();
-        (p.leader != leader as u64 && p.high_watermark == 100).then_some(p)
-    });
-    assert_eq!(after.log_start, 60, "{after:?}");
-    let below = cluster
-        .node(survivor)
-        .get("/v1/topics/purged/partitions/0/records?offset=59");
+        ready(&p).then_some(p)
+    })
+}
+
+/// Partition 0 of `topic` (`described` through `via`), which held `values` at offsets 0 to 99
+/// before those below 60 were deleted, starts at 60: offset 59 is refused, 60 to 99 are there.
+fn assert_records_below_60_deleted(
+    cluster: &Cluster,
+    via: usize,
+    topic: &str,
+    described: &PartitionInfo,
+    values: &[String],
+) {
+    assert_eq!(described.log_start, 60, "{described:?}");
+    let below = cluster.node(via).get(&format!(
+        "/v1/topics/{topic}/partitions/0/records?offset=59"
+    ));
     assert_eq!(
         (below.status, below.error_code()),
         (416, "offset_out_of_range"),
         "{:?}",
         below.body
     );
-    let left = fetch_pages(|path| cluster.node(survivor).get(path), "", "purged", 0, 60);
+    let left = fetch_pages(|path| cluster.node(via).get(path), "", topic, 0, 60);
     let left: Vec<&str> = left.iter().filter_map(|r| r.value.as_deref()).collect();
     assert_eq!(
         left,
@@ -449,15 +481,12 @@ fn deleted_records_stay_deleted_when_a_replica_that_missed_the_delete_is_elected
     let offsets = cluster.node(outside).produce_values("missed", 0, &values);
     assert_eq!(offsets, (0..100).collect::<Vec<u64>>());
     let isr_is = |want: &[usize]| {
-        cluster.eventually(HEAL_DEADLINE, &format!("ISR {want:?}"), || {
-            let answer = cluster.node(outside).try_get("/v1/topics/missed").ok()?;
-            let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
-            let p = described.partitions[0].clone();
+        let mut want = want.to_vec();
+        want.sort_unstable();
+        partition_0_once(&cluster, outside, "missed", &format!("ISR {want:?}"), |p| {
             let mut isr: Vec<usize> = p.isr.iter().map(|&n| n as usize).collect();
             isr.sort_unstable();
-            let mut want = want.to_vec();
-            want.sort_unstable();
-            (isr == want && p.high_watermark == 100).then_some(p)
+            isr == want && p.high_watermark == 100
         })
     };
     isr_is(&[leader, eligible, other]);
@@ -476,28 +505,14 @@ fn deleted_records_stay_deleted_when_a_replica_that_missed_the_delete_is_elected
 
     cluster.kill(leader);
     cluster.resume(eligible);
-    let after = cluster.eventually(HEAL_DEADLINE, "the eligible replica leads", || {
-        let answer = cluster.node(outside).try_get("/v1/topics/missed").ok()?;
-        let described: TopicDescription = serde_json::from_value(answer.body).ok()?;
-        let p = described.partitions[0].clone();
-        (p.leader == eligible as u64 && p.high_watermark == 100).then_some(p)
-    });
-    assert_eq!(after.log_start, 60, "{after:?}");
-    let below = cluster
-        .node(outside)
-        .get("/v1/topics/missed/partitions/0/records?offset=59");
-    assert_eq!(
-        (below.status, below.error_code()),
-        (416, "offset_out_of_range"),
-        "{:?}",
-        below.body
+    let after = partition_0_once(
+        &cluster,
+        outside,
+        "missed",
+        "the eligible replica leads",
+        |p| p.leader == eligible as u64 && p.high_watermark == 100,
     );
-    let left = fetch_pages(|path| cluster.node(outside).get(path), "", "missed", 0, 60);
-    let left: Vec<&str> = left.iter().filter_map(|r| r.value.as_deref()).collect();
-    assert_eq!(
-        left,
-        values[60..].iter().map(String::as_str).collect::<Vec<_>>()
-    );
+    assert_records_below_60_deleted(&cluster, outside, "missed", &after, &values);
     cluster.resume(other);
 }
 

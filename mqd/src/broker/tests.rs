@@ -320,22 +320,29 @@ fn a_look_up_by_time_finds_nothing_past_the_high_watermark() {
     assert_eq!(partition.offset_for_timestamp(0).unwrap(), Some((0, 1)));
 }
 
-#[test]
-fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_available() {
-    // Node 1 follows node 2 and holds 10 records, of which the old leader said 4 are committed.
+/// Node 1 holding 10 records of epoch 0 and following node 2 at epoch 1 with `isr`, its leader
+/// having said 4 are committed; with its memory budget and the replica set it follows by.
+fn following_node_2(isr: Vec<u64>) -> (Partition, Arc<crate::log::MemoryBudget>, ReplicaSet) {
     let (partition, budget) = replicated_partition(vec![1, 2], 1);
     append_records(&partition, &budget, 10);
     let as_follower = ReplicaSet {
         leader: 2,
         leader_epoch: 1,
         replicas: vec![1, 2, 3],
-        isr: vec![1, 2],
+        isr,
         partition_epoch: 1,
         deleted_before: 0,
         deleted_at_epoch: 0,
     };
     partition.apply_placement(&as_follower);
     partition.set_replica_high_watermark(4);
+    (partition, budget, as_follower)
+}
+
+#[test]
+fn a_new_leader_whose_high_watermark_lags_its_election_answers_offset_not_available() {
+    // Node 1 follows node 2 and holds 10 records, of which the old leader said 4 are committed.
+    let (partition, _, as_follower) = following_node_2(vec![1, 2]);
     // Node 1 is elected: its epoch starts at its log end, 10; its high watermark is 4.
     let elected = ReplicaSet {
         leader: 1,
@@ -365,19 +372,7 @@ fn a_replica_elected_with_records_its_leader_deleted_deletes_them_before_it_lead
     // Node 1 holds 10 records of epoch 0 and follows node 2 (epoch 1); it stopped copying
     // before node 2 deleted those below 6 (an eligible leader replica), so only the metadata
     // tells it.
-    let (partition, budget) = replicated_partition(vec![1, 2], 1);
-    append_records(&partition, &budget, 10);
-    let as_follower = ReplicaSet {
-        leader: 2,
-        leader_epoch: 1,
-        replicas: vec![1, 2, 3],
-        isr: vec![2],
-        partition_epoch: 1,
-        deleted_before: 0,
-        deleted_at_epoch: 0,
-    };
-    partition.apply_placement(&as_follower);
-    partition.set_replica_high_watermark(4);
+    let (partition, budget, as_follower) = following_node_2(vec![2]);
     let elected = ReplicaSet {
         leader: 1,
         leader_epoch: 2,

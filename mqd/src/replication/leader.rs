@@ -1,9 +1,9 @@
 //! The leader's side: answers followers' fetches (long-polling until some partition has records
 //! for them) and their questions about where an epoch ended.
 
-use super::protocol::{encode_answer, Encoding};
 use super::protocol::{
-    EpochAnswer, EpochEnd, EpochQuery, FetchedPartition, ReplicaError, ReplicaFetch,
+    encode_answer, Encoding, EpochAnswer, EpochEnd, EpochQuery, FetchedPartition, ReplicaError,
+    ReplicaFetch,
 };
 use crate::broker::{Broker, BrokerError};
 use std::time::Duration;
