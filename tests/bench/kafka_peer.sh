@@ -7,8 +7,8 @@
 #   tests/bench/kafka_peer.sh BIN_DIR [PEER_BINARY] [RUNS] [RECORDS]
 #
 # BIN_DIR holds release builds of mqd, mqctl and kafka_bench. Per broker and run: kafka_bench
-# produce, consume (one poll per record) and consume-batch (10,000 per call) of RECORDS × 100 B
-# into a fresh one-partition topic, printing the rate, the client's CPU (user+sys s), the
+# produce (one send per record), consume (one poll per record), produce-batch and consume-batch
+# (10,000 records per librdkafka call) of RECORDS × 100 B into two fresh one-partition topics, printing the rate, the client's CPU (user+sys s), the
 # broker's CPU over the step (from /proc) and the broker's RSS. The peer's ListOffsets does not
 # report what it stores, so its produce skips the high-watermark check (its consume run reads
 # every offset). Listens on 127.0.0.1:7391 (HTTP) and 127.0.0.1:7392 (Kafka); stops what it starts.
@@ -32,9 +32,10 @@ for i in $(seq 1 "$RUNS"); do
         echo "run $i mq http-$mode $rate"
       done
     fi
-    for mode in produce consume consume-batch; do
+    for mode in produce consume produce-batch consume-batch; do
+      topic="k$i"; case $mode in *-batch) topic="kb$i" ;; esac
       before=$(cpu "$PID")
-      out=$( { /usr/bin/time -f "client_cpu=%U+%S" timeout 300 "$BIN/kafka_bench" 127.0.0.1:7392 "$mode" "k$i" "$N" 100; } 2>&1 )
+      out=$( { /usr/bin/time -f "client_cpu=%U+%S" timeout 300 "$BIN/kafka_bench" 127.0.0.1:7392 "$mode" "$topic" "$N" 100; } 2>&1 )
       after=$(cpu "$PID")
       echo "run $i $broker $mode $(echo "$out" | grep -o '"records_per_sec":[0-9]*') $(echo "$out" | grep -o 'client_cpu=.*') broker_cpu=$(echo "$after - $before" | bc) rss_kib=$(rss "$PID") start_rss_kib=$start_rss"
     done

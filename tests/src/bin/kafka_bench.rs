@@ -1,12 +1,18 @@
 //! Produce and consume through librdkafka (the `rdkafka` crate) against a Kafka listener, to put
 //! a Kafka client's figures beside `mqctl bench` in docs/BENCHMARKS.md.
 //!
-//! `kafka_bench BOOTSTRAP produce|consume|consume-batch TOPIC RECORDS SIZE`
+//! `kafka_bench BOOTSTRAP produce|produce-batch|consume|consume-batch TOPIC RECORDS SIZE`
 //!
 //! - `produce` creates TOPIC (one partition), sends RECORDS values of SIZE bytes with
 //!   `acks=all`, `enable.idempotence=true`, `linger.ms=5`, `batch.size=1000000`, no
 //!   compression, waits for every acknowledgement, and checks the partition's high watermark
-//!   is RECORDS (unless `KAFKA_BENCH_NO_WATERMARK_CHECK` is set);
+//!   is RECORDS (unless `KAFKA_BENCH_NO_WATERMARK_CHECK` is set). The first record goes alone
+//!   and is not timed: the clock starts once it is acknowledged, because an idempotent
+//!   librdkafka producer sends nothing until it has its producer id, about 0.45 s after it
+//!   starts against any broker here, and that is the client's start, not the produce;
+//! - `produce-batch` does the same handing librdkafka 10,000 records per call
+//!   (`rd_kafka_produce_batch`, its public batch API, which takes the clock and the topic's lock
+//!   once per call instead of once per record), as `consume-batch` does on the read side;
 //! - `consume` reads RECORDS from offset 0 of TOPIC's partition 0 and checks each offset is the
 //!   one after the last, one `poll` per record; the clock starts when the first records are
 //!   handed over, and those are not counted (the client's start, about 0.45 s against any
@@ -30,16 +36,14 @@ use std::time::{Duration, Instant};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, bootstrap, mode, topic, records, size] = args.as_slice() else {
-        eprintln!("usage: kafka_bench BOOTSTRAP produce|consume|consume-batch TOPIC RECORDS SIZE");
+        eprintln!("usage: kafka_bench BOOTSTRAP produce|produce-batch|consume|consume-batch TOPIC RECORDS SIZE");
         std::process::exit(2);
     };
     let records: u64 = records.parse().expect("RECORDS is a number");
     let size: usize = size.parse().expect("SIZE is a number");
     let measured = match mode.as_str() {
-        "produce" => Measured {
-            seconds: produce(bootstrap, topic, records, size),
-            records,
-        },
+        "produce" => produce(bootstrap, topic, records, size, false),
+        "produce-batch" => produce(bootstrap, topic, records, size, true),
         "consume" => consume(bootstrap, topic, records, false),
         "consume-batch" => consume(bootstrap, topic, records, true),
         other => {
@@ -78,7 +82,7 @@ fn with_overrides(config: &mut ClientConfig) -> &mut ClientConfig {
     config
 }
 
-fn produce(bootstrap: &str, topic: &str, records: u64, size: usize) -> f64 {
+fn produce(bootstrap: &str, topic: &str, records: u64, size: usize, batched: bool) -> Measured {
     let admin: AdminClient<DefaultClientContext> = config(bootstrap).create().expect("admin");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -100,33 +104,28 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize) -> f64 {
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "1048576");
     let producer: BaseProducer = with_overrides(&mut producer).create().expect("producer");
-    // Metadata first, so the clock measures records, not the client's start.
-    producer
-        .client()
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
     let value = vec![b'x'; size];
+    // The first record alone, untimed: once it is acknowledged the producer has its id, the
+    // partition's leader and a connection to it.
+    let untimed = records.min(1);
+    send_one_by_one(&producer, topic, untimed, &value);
+    wait_for_acknowledgements(&producer);
     let started = Instant::now();
-    for _ in 0..records {
-        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(&value[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-                Err((error, _)) => panic!("send: {error}"),
-            }
-        }
+    if batched {
+        produce_batches(&producer, topic, records - untimed, &value);
+    } else {
+        send_one_by_one(&producer, topic, records - untimed, &value);
     }
     wait_for_acknowledgements(&producer);
-    let seconds = started.elapsed().as_secs_f64();
+    let timed = Measured {
+        seconds: started.elapsed().as_secs_f64(),
+        records: records - untimed,
+    };
     // Every record was acknowledged; a broker may report its high watermark a moment later, so
     // it is polled, not read once. `KAFKA_BENCH_NO_WATERMARK_CHECK=1` skips the check, for a
     // peer whose ListOffsets does not count what it stores (the consume run reads every offset).
     if std::env::var_os("KAFKA_BENCH_NO_WATERMARK_CHECK").is_some() {
-        return seconds;
+        return timed;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -140,7 +139,90 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize) -> f64 {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    seconds
+    timed
+}
+
+/// Hands librdkafka `records` copies of `value`, one `send` per record.
+fn send_one_by_one(producer: &BaseProducer, topic: &str, records: u64, value: &[u8]) {
+    for _ in 0..records {
+        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    serve_delivery_reports(producer);
+                }
+                Err((error, _)) => panic!("send: {error}"),
+            }
+        }
+    }
+}
+
+/// Hands `records` copies of `value` to librdkafka for partition 0 of `topic`, 10,000 per
+/// `rd_kafka_produce_batch` call (which the `rdkafka` crate does not wrap). Records the queue
+/// had no room for are handed over again after serving delivery reports.
+fn produce_batches(producer: &BaseProducer, topic: &str, records: u64, value: &[u8]) {
+    const PER_CALL: u64 = 10_000;
+    let name = std::ffi::CString::new(topic).expect("a topic name without NUL");
+    // SAFETY: the handle is released below, before the producer (which the borrow keeps alive).
+    let handle = unsafe {
+        bindings::rd_kafka_topic_new(
+            producer.client().native_ptr(),
+            name.as_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    assert!(!handle.is_null(), "a topic handle");
+    let blank = || {
+        // SAFETY: an all-zero `rd_kafka_message_t` is a valid C struct: null pointers, zero
+        // lengths, no error.
+        let mut message: bindings::rd_kafka_message_t = unsafe { std::mem::zeroed() };
+        message.payload = value.as_ptr() as *mut std::ffi::c_void;
+        message.len = value.len();
+        message
+    };
+    let mut sent = 0u64;
+    let mut pending: Vec<bindings::rd_kafka_message_t> = Vec::new();
+    while sent < records {
+        let count = PER_CALL.min(records - sent) as usize;
+        pending.clear();
+        pending.resize_with(count, blank);
+        loop {
+            // SAFETY: `pending` holds `len` messages whose payloads point into `value`;
+            // RD_KAFKA_MSG_F_COPY makes librdkafka copy them before the call returns.
+            let taken = unsafe {
+                bindings::rd_kafka_produce_batch(
+                    handle,
+                    0,
+                    bindings::RD_KAFKA_MSG_F_COPY as i32,
+                    pending.as_mut_ptr(),
+                    pending.len() as i32,
+                )
+            };
+            assert!(taken >= 0, "rd_kafka_produce_batch failed");
+            let refused = pending.len() - taken as usize;
+            if refused == 0 {
+                break;
+            }
+            // Those it could not take carry their error; only a full queue is waited out.
+            pending.retain(|m| m.err != bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
+            for message in &mut pending {
+                assert_eq!(
+                    message.err,
+                    bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__QUEUE_FULL,
+                    "produce_batch refused a record"
+                );
+                message.err = bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
+            }
+            serve_delivery_reports(producer);
+        }
+        sent += count as u64;
+        producer.poll(Duration::ZERO);
+    }
+    // SAFETY: taken in this function, released once; messages in flight hold their own
+    // reference to the topic.
+    unsafe { bindings::rd_kafka_topic_destroy(handle) };
 }
 
 /// Serves delivery reports until every record sent is acknowledged, looking every millisecond.
@@ -155,8 +237,17 @@ fn wait_for_acknowledgements(producer: &BaseProducer) {
             Instant::now() < deadline,
             "records unacknowledged after 120 s"
         );
-        producer.poll(Duration::from_millis(1));
+        serve_delivery_reports(producer);
     }
+}
+
+/// Serves the delivery reports that are in, then sleeps 200 µs. Not `poll(1 ms)`: the `rdkafka`
+/// crate's `poll` keeps polling until its deadline and hands librdkafka the time left in whole
+/// milliseconds, so under 1 ms it polls without waiting. `poll(1 ms)` in a loop kept one of the
+/// machine's two cores spinning beside the broker under test.
+fn serve_delivery_reports(producer: &BaseProducer) {
+    producer.poll(Duration::ZERO);
+    std::thread::sleep(Duration::from_micros(200));
 }
 
 /// What a run timed: `records` in `seconds`.

@@ -323,9 +323,14 @@ fn an_unknown_topic_is_kafkas_unknown_topic_or_partition() {
 #[test]
 fn the_kafka_bench_produces_and_consumes_and_checks_what_it_counts() {
     let (_mqd, bootstrap) = start();
-    for mode in ["produce", "consume", "consume-batch"] {
+    for (mode, topic) in [
+        ("produce", "benched"),
+        ("produce-batch", "batched"),
+        ("consume", "benched"),
+        ("consume-batch", "batched"),
+    ] {
         let out = std::process::Command::new(mq_e2e::binary("kafka_bench"))
-            .args([&bootstrap, mode, "benched", "2000", "100"])
+            .args([&bootstrap, mode, topic, "2000", "100"])
             .output()
             .expect("run kafka_bench");
         assert!(
