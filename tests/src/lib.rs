@@ -305,6 +305,16 @@ fn answer(sent: reqwest::Result<reqwest::blocking::Response>) -> Answer {
     Answer { status, body }
 }
 
+/// Milliseconds since the Unix epoch, for record timestamps. Tests stamp records near now: a
+/// record stamped long ago is older than the default retention (7 days), and the retention
+/// sweep `mqd` runs at start would drop it whenever the sweep happens after the produce.
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
+}
+
 /// Calls `probe` every 20 ms until it returns `Some`, or panics naming `what` after `deadline`.
 pub fn eventually<T>(deadline: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let started = Instant::now();

@@ -16,7 +16,7 @@ fn batch(first: u64, count: u64, producer: Option<(i64, i32)>) -> Vec<u8> {
         let value = format!("value-{i}");
         builder.push(&RecordInput {
             id: Uuid::from_u128(u128::from(i)),
-            timestamp: 1_700_000_000_000,
+            timestamp: mq_e2e::now_ms(),
             key: None,
             value: Some(value.as_bytes()),
             headers: &[],

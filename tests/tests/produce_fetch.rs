@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mq_e2e::{eventually, fetch_all, Mqd};
+use mq_e2e::{eventually, fetch_all, now_ms, Mqd};
 use mq_wire::api::{ProduceResponse, RecordPosition};
 use serde_json::json;
 use std::collections::HashMap;
@@ -231,8 +231,7 @@ fn fetch_bounds_and_out_of_range() {
 fn offsets_are_listed_earliest_latest_and_by_timestamp() {
     let mqd = Mqd::start();
     mqd.create_topic("times", 1);
-    // Recent timestamps: records from 1970 would be aged out by the retention sweep that runs
-    // at start, whenever it happens to run after the produce.
+    // Recent timestamps ([`now_ms`]): records from 1970 would be aged out.
     let base = now_ms() - 60_000;
     let records: Vec<_> = [base + 1_000, base + 2_000, base + 3_000]
         .iter()
@@ -279,11 +278,4 @@ fn a_record_id_seen_before_is_acknowledged_not_appended() {
     assert!(fetched
         .iter()
         .any(|r| r.id.is_some_and(|r| r.to_string() == id)));
-}
-
-fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(since_epoch.as_millis()).unwrap()
 }

@@ -25,12 +25,14 @@
 //! records_per_sec, mb_per_sec.
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::ClientContext;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{bindings, Message, Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -103,7 +105,9 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize, batched: boo
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "1048576");
-    let producer: BaseProducer = with_overrides(&mut producer).create().expect("producer");
+    let producer: Bench = with_overrides(&mut producer)
+        .create_with_context(CountFailures::default())
+        .expect("producer");
     let value = vec![b'x'; size];
     // The first record alone, untimed: once it is acknowledged the producer has its id, the
     // partition's leader and a connection to it.
@@ -121,6 +125,8 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize, batched: boo
         seconds: started.elapsed().as_secs_f64(),
         records: records - untimed,
     };
+    let failed = producer.context().failed.load(Ordering::Relaxed);
+    assert_eq!(failed, 0, "records whose delivery failed");
     // Every record was acknowledged; a broker may report its high watermark a moment later, so
     // it is polled, not read once. `KAFKA_BENCH_NO_WATERMARK_CHECK=1` skips the check, for a
     // peer whose ListOffsets does not count what it stores (the consume run reads every offset).
@@ -143,7 +149,7 @@ fn produce(bootstrap: &str, topic: &str, records: u64, size: usize, batched: boo
 }
 
 /// Hands librdkafka `records` copies of `value`, one `send` per record.
-fn send_one_by_one(producer: &BaseProducer, topic: &str, records: u64, value: &[u8]) {
+fn send_one_by_one(producer: &Bench, topic: &str, records: u64, value: &[u8]) {
     for _ in 0..records {
         let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value);
         loop {
@@ -162,18 +168,19 @@ fn send_one_by_one(producer: &BaseProducer, topic: &str, records: u64, value: &[
 /// Hands `records` copies of `value` to librdkafka for partition 0 of `topic`, 10,000 per
 /// `rd_kafka_produce_batch` call (which the `rdkafka` crate does not wrap). Records the queue
 /// had no room for are handed over again after serving delivery reports.
-fn produce_batches(producer: &BaseProducer, topic: &str, records: u64, value: &[u8]) {
+fn produce_batches(producer: &Bench, topic: &str, records: u64, value: &[u8]) {
     const PER_CALL: u64 = 10_000;
     let name = std::ffi::CString::new(topic).expect("a topic name without NUL");
-    // SAFETY: the handle is released below, before the producer (which the borrow keeps alive).
-    let handle = unsafe {
+    // SAFETY: the client outlives the handle (the borrow of `producer`); `TopicHandle` releases
+    // it once, when this function returns or unwinds.
+    let handle = TopicHandle(unsafe {
         bindings::rd_kafka_topic_new(
             producer.client().native_ptr(),
             name.as_ptr(),
             std::ptr::null_mut(),
         )
-    };
-    assert!(!handle.is_null(), "a topic handle");
+    });
+    assert!(!handle.0.is_null(), "a topic handle");
     let blank = || {
         // SAFETY: an all-zero `rd_kafka_message_t` is a valid C struct: null pointers, zero
         // lengths, no error.
@@ -193,9 +200,9 @@ fn produce_batches(producer: &BaseProducer, topic: &str, records: u64, value: &[
             // RD_KAFKA_MSG_F_COPY makes librdkafka copy them before the call returns.
             let taken = unsafe {
                 bindings::rd_kafka_produce_batch(
-                    handle,
+                    handle.0,
                     0,
-                    bindings::RD_KAFKA_MSG_F_COPY as i32,
+                    bindings::RD_KAFKA_MSG_F_COPY,
                     pending.as_mut_ptr(),
                     pending.len() as i32,
                 )
@@ -218,19 +225,29 @@ fn produce_batches(producer: &BaseProducer, topic: &str, records: u64, value: &[
             serve_delivery_reports(producer);
         }
         sent += count as u64;
-        producer.poll(Duration::ZERO);
+        drain_delivery_reports(producer);
     }
-    // SAFETY: taken in this function, released once; messages in flight hold their own
-    // reference to the topic.
-    unsafe { bindings::rd_kafka_topic_destroy(handle) };
 }
 
-/// Serves delivery reports until every record sent is acknowledged, looking every millisecond.
+/// A topic handle of librdkafka's, released on drop. Records in flight hold their own reference
+/// to the topic, so releasing it does not wait for them.
+struct TopicHandle(*mut bindings::rd_kafka_topic_t);
+
+impl Drop for TopicHandle {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: taken by `rd_kafka_topic_new`, released once.
+            unsafe { bindings::rd_kafka_topic_destroy(self.0) };
+        }
+    }
+}
+
+/// Serves delivery reports until every record sent is acknowledged, looking every 200 µs.
 /// (rust-rdkafka's `flush` looks only every 100 ms, a tenth of a 1-second run, so its figure
 /// depends on where the last acknowledgement falls between two looks.) Without a flush the last
 /// partial batch waits out `linger.ms` (5 ms, half a percent of a 1-second run), against any
 /// broker alike.
-fn wait_for_acknowledgements(producer: &BaseProducer) {
+fn wait_for_acknowledgements(producer: &Bench) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while producer.in_flight_count() > 0 {
         assert!(
@@ -241,13 +258,47 @@ fn wait_for_acknowledgements(producer: &BaseProducer) {
     }
 }
 
-/// Serves the delivery reports that are in, then sleeps 200 µs. Not `poll(1 ms)`: the `rdkafka`
+/// Serves every delivery report that is in, then sleeps 200 µs. Not `poll(1 ms)`: the `rdkafka`
 /// crate's `poll` keeps polling until its deadline and hands librdkafka the time left in whole
-/// milliseconds, so under 1 ms it polls without waiting. `poll(1 ms)` in a loop kept one of the
-/// machine's two cores spinning beside the broker under test.
-fn serve_delivery_reports(producer: &BaseProducer) {
-    producer.poll(Duration::ZERO);
+/// milliseconds, so under 1 ms it polls without waiting, and `poll(1 ms)` in a loop kept one of
+/// the machine's two cores spinning beside the broker under test. `poll(0)` takes one event (one
+/// produce answer's reports), so it is called until the count in flight stops falling.
+fn serve_delivery_reports(producer: &Bench) {
+    drain_delivery_reports(producer);
     std::thread::sleep(Duration::from_micros(200));
+}
+
+/// Serves every delivery report that is in, without waiting for more.
+fn drain_delivery_reports(producer: &Bench) {
+    loop {
+        let before = producer.in_flight_count();
+        producer.poll(Duration::ZERO);
+        if producer.in_flight_count() >= before {
+            break;
+        }
+    }
+}
+
+/// The producer, counting the records whose delivery failed (the default context drops those
+/// reports; a record acknowledged with an error must fail the run, not count as produced).
+type Bench = BaseProducer<CountFailures>;
+
+#[derive(Default)]
+struct CountFailures {
+    failed: AtomicU64,
+}
+
+impl ClientContext for CountFailures {}
+
+impl ProducerContext for CountFailures {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, _)) = result {
+            eprintln!("delivery failed: {error}");
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What a run timed: `records` in `seconds`.
@@ -271,7 +322,8 @@ fn consume(bootstrap: &str, topic: &str, records: u64, batched: bool) -> Measure
         .unwrap();
     consumer.assign(&assignment).expect("assign");
     let started = Instant::now();
-    // The clock starts at the first record handed over, as produce's starts after the metadata:
+    // The clock starts at the first record handed over, as produce's starts after the first
+    // acknowledgement:
     // before it, librdkafka finds the coordinator and the log start on its own schedule (about
     // 0.45 s against any broker here), which is the client's start, not the read. The records
     // of that first hand-over are not counted.
