@@ -47,6 +47,8 @@ pub struct Mqd {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     log: Arc<Mutex<String>>,
+    /// The thread copying the node's stderr into `log`; it ends when the node does.
+    log_reader: Option<std::thread::JoinHandle<()>>,
     config_path: Option<PathBuf>,
     http: reqwest::blocking::Client,
 }
@@ -111,7 +113,7 @@ impl Mqd {
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let (address_tx, address_rx) = mpsc::channel();
-        {
+        let log_reader = {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -129,8 +131,8 @@ impl Mqd {
                     log.push_str(&line);
                     log.push('\n');
                 }
-            });
-        }
+            })
+        };
         let base = match address_rx.recv_timeout(START_DEADLINE) {
             Ok(base) => base,
             Err(_) => {
@@ -150,6 +152,7 @@ impl Mqd {
             child,
             base,
             log,
+            log_reader: Some(log_reader),
             config_path: None,
             http,
         }
@@ -278,6 +281,11 @@ impl Mqd {
         let started = Instant::now();
         while started.elapsed() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                // Its last lines are in the pipe until the reader has taken them: wait for
+                // the reader, which ends at the end of the stream, so `log` holds them all.
+                if let Some(reader) = self.log_reader.take() {
+                    let _ = reader.join();
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -649,7 +649,8 @@ mod tests {
         let mut stream = connect(1, &proxies, 2);
         let started = Instant::now();
         assert!(echoes(&mut stream));
-        assert!(started.elapsed() < Duration::from_millis(300));
+        // Under the 400 ms a slowed link takes at least, with room for a loaded machine.
+        assert!(started.elapsed() < Duration::from_millis(400));
 
         proxies.set_link(1, 2, Link::Delay(Duration::from_millis(200)));
         let started = Instant::now();
@@ -657,7 +658,7 @@ mod tests {
         let took = started.elapsed();
         // Held 200 ms on the way to the server and 200 ms on the way back.
         assert!(took >= Duration::from_millis(400), "echo took {took:?}");
-        assert!(took < Duration::from_millis(1500), "echo took {took:?}");
+        assert!(took < Duration::from_secs(5), "echo took {took:?}");
 
         // Chunks written apart arrive in order.
         stream.write_all(b"a").unwrap();
@@ -674,7 +675,8 @@ mod tests {
         let mut other = connect(3, &proxies, 2);
         let started = Instant::now();
         assert!(echoes(&mut other));
-        assert!(started.elapsed() < Duration::from_millis(300));
+        // Under the 400 ms a slowed link takes at least, with room for a loaded machine.
+        assert!(started.elapsed() < Duration::from_millis(400));
     }
 
     #[test]
@@ -734,7 +736,7 @@ mod tests {
         assert!(echoes(&mut stream));
         let started = Instant::now();
         drop(proxies);
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(started.elapsed() < Duration::from_secs(5));
         assert!(closes(&mut stream));
         within("the listener to close", || {
             StdStream::connect_timeout(&addr, SILENCE).is_err()

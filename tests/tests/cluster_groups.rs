@@ -276,10 +276,10 @@ fn two_members_split_the_partitions_and_read_each_record_once() {
     const KEYS: usize = 100;
     /// Longer than the members may take to settle on a split (below) plus the second half's
     /// production: neither may exit before the second half is there.
-    const IDLE_EXIT: &str = "10000";
+    const IDLE_EXIT: &str = "20000";
     /// A member learns of a rebalance at its next heartbeat (every third of the default 10 s
     /// session), and hands partitions over with the one after.
-    const SPLIT_DEADLINE: Duration = Duration::from_secs(8);
+    const SPLIT_DEADLINE: Duration = Duration::from_secs(15);
     let cluster = Cluster::start(3);
     create_topic(cluster.node(1), "shared", 6);
     // The first half is there before the members start: the first to join may read much of it

@@ -56,6 +56,11 @@ fn fully_committed(mqd: &Mqd, group: &str) -> bool {
             .all(|o| o["lag"] == 0 && o["committed_offset"] == o["log_end_offset"])
 }
 
+/// The session of the members these tests run in threads: they stay until told to stop, and
+/// one refused for an expired session fails the test, so the session is long enough for a
+/// loaded machine to stall a thread without that being taken for a dead member.
+const MEMBER_SESSION_MS: u64 = 5_000;
+
 /// Runs a member that commits after processing until `stop`, then leaves.
 fn run_member(
     base: String,
@@ -93,7 +98,7 @@ fn members_joining_mid_stream_receive_every_record_exactly_once() {
         mqd.base.clone(),
         "workers",
         "stream",
-        900,
+        MEMBER_SESSION_MS,
         Arc::clone(&seen),
         Arc::clone(&stop),
     )];
@@ -108,7 +113,7 @@ fn members_joining_mid_stream_receive_every_record_exactly_once() {
             mqd.base.clone(),
             "workers",
             "stream",
-            900,
+            MEMBER_SESSION_MS,
             Arc::clone(&seen),
             Arc::clone(&stop),
         ));
@@ -166,7 +171,7 @@ fn a_killed_member_loses_nothing_and_only_its_uncommitted_records_come_twice() {
                 mqd.base.clone(),
                 "crashers",
                 "stream",
-                1_000,
+                MEMBER_SESSION_MS,
                 Arc::clone(&seen),
                 Arc::clone(&stop),
             )
@@ -301,7 +306,7 @@ fn two_groups_each_receive_everything() {
                     mqd.base.clone(),
                     group,
                     "stream",
-                    1_000,
+                    MEMBER_SESSION_MS,
                     Arc::clone(&seen),
                     Arc::clone(&stop),
                 )

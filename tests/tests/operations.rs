@@ -294,7 +294,12 @@ fn sighup_applies_new_limits_without_a_restart() {
             (answer.status == 413 && answer.error_code() == "too_many_records").then_some(())
         },
     );
-    assert!(mqd.log().contains("SIGHUP: configuration reloaded"));
+    // The limit applies before the line is logged and read: wait for the line too.
+    eventually(Duration::from_secs(20), "the reload to be logged", || {
+        mqd.log()
+            .contains("SIGHUP: configuration reloaded")
+            .then_some(())
+    });
     // A broken file is refused and the node keeps its configuration.
     std::fs::write(
         mqd.config_path(),

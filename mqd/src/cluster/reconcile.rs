@@ -397,18 +397,21 @@ mod tests {
         let settle = LEASE + LEASE / 4;
         let mut metadata = Metadata::default();
         metadata.apply(&node_up(1, INCARNATION)).unwrap();
+        // `reconcile` stamps when a slot was gained with its own clock: an instant read before
+        // it is no later than that stamp, one read after it no earlier, however long a loaded
+        // machine pauses this thread in between.
+        let start = std::time::Instant::now();
         reconciler.reconcile(&Applied {
             index: 1,
             metadata: metadata.clone(),
         });
         let epoch = |m: &Metadata, slot: u32| m.slots[slot as usize].epoch;
-        let start = std::time::Instant::now();
         lease.grant(start, 1, 1);
         assert!(
             lease.check(0, epoch(&metadata, 0), start, 1).is_err(),
             "every slot held at the first reconciliation counts as just gained"
         );
-        let later = start + settle;
+        let later = std::time::Instant::now() + settle;
         lease.grant(later, 1, 1);
         assert_eq!(lease.check(0, epoch(&metadata, 0), later, 1), Ok(()));
 
@@ -437,15 +440,16 @@ mod tests {
             .unwrap();
         let back_at = epoch(&metadata, gone[0]);
         assert!(back_at > left_at);
-        reconciler.reconcile(&Applied { index: 3, metadata });
         let back = std::time::Instant::now();
+        reconciler.reconcile(&Applied { index: 3, metadata });
         lease.grant(back, 3, 3);
         assert!(matches!(
             lease.check(gone[0], back_at, back, 3),
             Err(crate::cluster::coordinator_lease::LeaseLapse::SlotSettling { .. })
         ));
-        lease.grant(back + settle, 3, 3);
-        assert_eq!(lease.check(gone[0], back_at, back + settle, 3), Ok(()));
+        let settled = std::time::Instant::now() + settle;
+        lease.grant(settled, 3, 3);
+        assert_eq!(lease.check(gone[0], back_at, settled, 3), Ok(()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
