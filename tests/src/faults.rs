@@ -343,15 +343,23 @@ fn disturbance(cluster: &Cluster) -> (u64, usize) {
     (epochs, short)
 }
 
+/// The longest a fault is held while the cluster has not yet shown its effect.
+const LONGEST_FAULT: Duration = Duration::from_secs(20);
+
 /// Injects one fault and undoes it; returns a line saying what and whether it bit.
 fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -> String {
     let (epochs_before, _) = disturbance(cluster);
     let acks_before = shared.last_ack_ms.load(Ordering::SeqCst);
     let mut bit = false;
-    let mut watch_for = |cluster: &Cluster, how_long: Duration| {
-        // Polls while the fault holds: an ISR shrink or an epoch rise is its effect.
+    // Polls while the fault holds, at least `how_long`: an ISR shrink or an epoch rise is its
+    // effect. With `until_seen`, a fault not seen by then is held on (up to
+    // [`LONGEST_FAULT`]) until it is: a loaded machine reacts later, and a fault undone before
+    // the cluster noticed it tests nothing and would be reported unseen.
+    let mut watch_for = |cluster: &Cluster, how_long: Duration, until_seen: bool| {
         let started = Instant::now();
-        while started.elapsed() < how_long {
+        while started.elapsed() < how_long
+            || (until_seen && !bit && started.elapsed() < LONGEST_FAULT)
+        {
             if let Some(topic) = cluster.running().into_iter().find_map(|id| {
                 let answer = cluster
                     .node(id)
@@ -379,21 +387,21 @@ fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -
                 cluster.controller()
             };
             cluster.kill(target);
-            watch_for(cluster, Duration::from_millis(1500 + rng.below(1000)));
+            watch_for(cluster, Duration::from_millis(1500 + rng.below(1000)), true);
             cluster.restart(target);
             format!("{fault:?} node {target}")
         }
         Fault::Pause => {
             let target = 1 + rng.below(3) as usize;
             cluster.pause(target);
-            watch_for(cluster, Duration::from_millis(2500 + rng.below(1000)));
+            watch_for(cluster, Duration::from_millis(2500 + rng.below(1000)), true);
             cluster.resume(target);
             format!("{fault:?} node {target}")
         }
         Fault::Isolate => {
             let target = 1 + rng.below(3) as usize;
             cluster.proxies().isolate(target, Link::Blackhole);
-            watch_for(cluster, Duration::from_millis(3000 + rng.below(1000)));
+            watch_for(cluster, Duration::from_millis(3000 + rng.below(1000)), true);
             cluster.proxies().heal_all();
             format!("{fault:?} node {target}")
         }
@@ -402,7 +410,7 @@ fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -
             let leader = busiest_leader(cluster);
             let follower = 1 + (leader + rng.below(2) as usize) % 3;
             cluster.proxies().cut_one_way(follower, leader);
-            watch_for(cluster, Duration::from_millis(3500 + rng.below(1000)));
+            watch_for(cluster, Duration::from_millis(3500 + rng.below(1000)), true);
             cluster.proxies().heal_all();
             format!("{fault:?} {follower} -> {leader}")
         }
@@ -411,7 +419,7 @@ fn inject(cluster: &mut Cluster, fault: Fault, rng: &mut Rng, shared: &Shared) -
             cluster
                 .proxies()
                 .isolate(target, Link::Delay(Duration::from_millis(30)));
-            watch_for(cluster, Duration::from_millis(2000));
+            watch_for(cluster, Duration::from_millis(2000), false);
             cluster.proxies().heal_all();
             // A slow node may keep its ISR: its effect is acks that keep flowing, slower.
             bit = bit || shared.last_ack_ms.load(Ordering::SeqCst) > acks_before;
