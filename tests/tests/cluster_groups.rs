@@ -95,14 +95,26 @@ fn create_topic(node: &Node, topic: &str, partitions: u32) -> TopicDescription {
     serde_json::from_value(created.body).expect("a topic description")
 }
 
+/// The group's description through `node`. A `503 coordinator_unavailable` (a coordinator
+/// whose lease a loaded machine let lapse for a moment, or one still settling) is asked again
+/// for a while; any other answer but 200 fails the test.
 fn describe_group(node: &Node, group: &str) -> Value {
-    let answer = node.get(&format!("/v1/groups/{group}"));
-    assert_eq!(
-        answer.status, 200,
-        "describe group {group} through node {}: {:?}",
-        node.id, answer.body
-    );
-    answer.body
+    mq_e2e::eventually(
+        Duration::from_secs(20),
+        &format!("a description of group {group} through node {}", node.id),
+        || {
+            let answer = node.get(&format!("/v1/groups/{group}"));
+            if answer.status == 503 && answer.error_code() == "coordinator_unavailable" {
+                return None;
+            }
+            assert_eq!(
+                answer.status, 200,
+                "describe group {group} through node {}: {:?}",
+                node.id, answer.body
+            );
+            Some(answer.body)
+        },
+    )
 }
 
 /// The committed offset per partition of a group description (partitions with none left out).
