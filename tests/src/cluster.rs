@@ -511,9 +511,18 @@ impl Cluster {
     pub fn restart(&mut self, id: usize) {
         assert!(!self.node(id).is_running(), "node {id} is still running");
         let node = &mut self.nodes[id - 1];
-        node.spawn();
-        if let Err(why) = node.wait_until_serving() {
-            panic!("restart of node {id}: {why}");
+        // Its port was free when the cluster started; meanwhile a client's connection may hold
+        // it as its local port for a moment. Tried again while that is why it cannot listen.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            node.spawn();
+            match node.wait_until_serving() {
+                Ok(()) => return,
+                Err(why) if why.contains("cannot listen") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(why) => panic!("restart of node {id}: {why}"),
+            }
         }
     }
 
