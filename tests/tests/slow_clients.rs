@@ -112,6 +112,7 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     // that the twenty round trips below finish before the first connection goes idle for long.
     let mqd = node("60s", "3s", "60s", 1);
     let mut attackers = Vec::new();
+    let first_request = Instant::now();
     for _ in 0..MAX_CONNECTIONS {
         let mut stream = connect(&mqd);
         stream
@@ -123,7 +124,7 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
         attackers.push(stream);
     }
     let attack_started = Instant::now();
-    assert_eq!(health_status(&mqd), Some(503), "every slot should be taken");
+    assert_full_until(&mqd, first_request, Duration::from_secs(3));
     let served_after = time_until_served(&mqd, attack_started);
     println!("idle keep-alive: a new client was served {served_after:?} after the last request (idle_timeout 3s)");
     for stream in &mut attackers {
@@ -161,7 +162,7 @@ fn a_body_trickled_a_byte_a_second_gets_408_and_is_closed() {
             )
             .unwrap();
     }
-    assert_eq!(health_status(&mqd), Some(503), "every slot should be taken");
+    assert_full_until(&mqd, attack_started, Duration::from_secs(1));
     // Each attacker reads its answer at once: a byte trickled after the server closed would draw
     // a reset that could discard an answer not yet read.
     let readers: Vec<_> = attackers
@@ -248,4 +249,19 @@ fn a_client_that_does_not_read_its_answer_is_cut_after_the_grace() {
     let served_after = time_until_served(&mqd, attack_started);
     println!("unread answers: a new client was served {served_after:?} after the attack began (body_read_timeout 1s, body_min_rate 1000 B/s)");
     drop(readers);
+}
+
+/// Every slot is taken: a new client gets 503. Unless `timeout` has passed since `since`, when
+/// the server may rightly have freed a slot already (a loaded machine can take that long to get
+/// here); a slot freed before then is a fault.
+fn assert_full_until(mqd: &Mqd, since: Instant, timeout: Duration) {
+    let status = health_status(mqd);
+    let elapsed = since.elapsed();
+    if status != Some(503) {
+        assert!(
+            elapsed >= timeout,
+            "a slot was free {elapsed:?} after the attack began (timeout {timeout:?}): {status:?}"
+        );
+        println!("every slot was taken, but {elapsed:?} had passed: the check was skipped");
+    }
 }
