@@ -448,9 +448,7 @@ fn produce(shared: &Shared, index: u32) {
             let value = format!("p{index}-s{seq}");
             builder.push(&RecordInput {
                 id: uuid::Uuid::new_v4(),
-                timestamp: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
+                timestamp: crate::now_ms(),
                 key: Some(key.as_bytes()),
                 value: Some(value.as_bytes()),
                 headers: &[],

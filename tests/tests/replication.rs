@@ -405,11 +405,7 @@ fn deleted_records_stay_deleted_after_a_failover() {
     let offsets = cluster.node(via).produce_values("purged", 0, &values);
     assert_eq!(offsets, (0..100).collect::<Vec<u64>>());
 
-    let deleted = cluster
-        .node(via)
-        .delete("/v1/topics/purged/partitions/0/records?before=60");
-    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
-    assert_eq!(deleted.body["log_start"], 60);
+    delete_below_60(cluster.node(via), "purged");
 
     cluster.kill(leader);
     let survivor = cluster.ids().into_iter().find(|&n| n != leader).unwrap();
@@ -440,6 +436,16 @@ fn partition_0_once(
         let p = described.partitions[0].clone();
         ready(&p).then_some(p)
     })
+}
+
+/// Deletes the records of partition 0 of `topic` below 60 through `node`: answered 200 with the
+/// new log start.
+fn delete_below_60(node: &Node, topic: &str) {
+    let deleted = node.delete(&format!(
+        "/v1/topics/{topic}/partitions/0/records?before=60"
+    ));
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(deleted.body["log_start"], 60);
 }
 
 /// Partition 0 of `topic` (`described` through `via`), which held `values` at offsets 0 to 99
@@ -509,11 +515,7 @@ fn deleted_records_stay_deleted_when_a_replica_that_missed_the_delete_is_elected
     isr_is(&[leader, eligible]);
     cluster.pause(eligible);
     isr_is(&[leader]);
-    let deleted = cluster
-        .node(outside)
-        .delete("/v1/topics/missed/partitions/0/records?before=60");
-    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
-    assert_eq!(deleted.body["log_start"], 60);
+    delete_below_60(cluster.node(outside), "missed");
 
     cluster.kill(leader);
     cluster.resume(eligible);

@@ -1,7 +1,7 @@
 //! Retention evicts whole old segments, by age and by size, and the log start moves up; an
 //! altered retention applies to a live topic.
 
-use mq_e2e::{eventually, fetch_all, Mqd};
+use mq_e2e::{eventually, fetch_all, now_ms, Mqd};
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,10 +20,7 @@ fn segments_older_than_the_retention_age_are_evicted() {
         &json!({"name": "aging", "partitions": 1, "retention_ms": 60_000}),
     );
     assert_eq!(created.status, 201);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     // Old records (two hours ago) fill several segments; fresh ones follow.
     for _ in 0..10 {
         let records: Vec<_> = (0..20)

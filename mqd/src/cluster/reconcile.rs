@@ -288,24 +288,33 @@ mod tests {
         (reconciler, broker)
     }
 
+    /// Node `id` reporting in with `incarnation`.
+    fn node_up(id: u64, incarnation: Uuid) -> Command {
+        Command::NodeUp {
+            id,
+            addr: format!("127.0.0.1:{id}"),
+            incarnation,
+            now_ms: 0,
+        }
+    }
+
     /// Metadata where this node (1) has reported in.
     fn this_node_up() -> Metadata {
         let mut metadata = Metadata::default();
+        metadata.apply(&node_up(1, INCARNATION)).unwrap();
         metadata
-            .apply(&Command::NodeUp {
-                id: 1,
-                addr: "127.0.0.1:1".into(),
-                incarnation: INCARNATION,
-                now_ms: 0,
-            })
-            .unwrap();
-        metadata
+    }
+
+    /// An empty directory of this test's own (`tag`) for the offset ceilings.
+    fn scratch_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("mq-reconcile-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
     }
 
     #[test]
     fn an_older_state_never_undoes_a_newer_one() {
-        let dir = std::env::temp_dir().join(format!("mq-reconcile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = scratch_dir("order");
         let (mut reconciler, broker) = reconciler(&dir);
         let mut metadata = this_node_up();
         let before = Applied {
@@ -338,8 +347,7 @@ mod tests {
 
     #[test]
     fn a_delete_written_into_the_metadata_reaches_the_partitions_here() {
-        let dir = std::env::temp_dir().join(format!("mq-reconcile-del-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = scratch_dir("del");
         let (mut reconciler, broker) = reconciler(&dir);
         let mut metadata = this_node_up();
         let id = Uuid::new_v4();
@@ -383,20 +391,12 @@ mod tests {
 
     #[test]
     fn a_slot_that_comes_here_is_served_only_a_lease_after_and_one_that_leaves_not_at_all() {
-        let dir = std::env::temp_dir().join(format!("mq-reconcile-slots-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = scratch_dir("slots");
         let (mut reconciler, _broker) = reconciler(&dir);
         let lease = Arc::clone(&reconciler.lease);
-        let node_up = |id: u64, incarnation: Uuid| Command::NodeUp {
-            id,
-            addr: format!("127.0.0.1:{id}"),
-            incarnation,
-            now_ms: 0,
-        };
         // A lease and a quarter.
         let settle = LEASE + LEASE / 4;
-        let mut metadata = Metadata::default();
-        metadata.apply(&node_up(1, INCARNATION)).unwrap();
+        let mut metadata = this_node_up();
         // `reconcile` stamps when a slot was gained with its own clock: an instant read before
         // it is no later than that stamp, one read after it no earlier, however long a loaded
         // machine pauses this thread in between.

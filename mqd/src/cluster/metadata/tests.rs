@@ -264,11 +264,7 @@ fn alter(metadata: &Metadata, topic_id: Uuid, partition: u32, isr: Vec<u64>) -> 
 
 #[test]
 fn a_dead_leader_is_replaced_by_an_in_sync_replica_at_a_new_epoch() {
-    let mut metadata = Metadata::default();
-    for id in 1..=3 {
-        up(&mut metadata, id, Uuid::new_v4());
-    }
-    replicated(&mut metadata, false);
+    let (mut metadata, _) = three_nodes_and_a_replicated_topic(false);
     metadata
         .apply(&Command::NodeDown { id: 1, now_ms: 2 })
         .unwrap();
@@ -290,11 +286,7 @@ fn a_dead_leader_is_replaced_by_an_in_sync_replica_at_a_new_epoch() {
 #[test]
 fn no_replica_out_of_sync_leads_unless_the_topic_allows_it() {
     for unclean in [false, true] {
-        let mut metadata = Metadata::default();
-        for id in 1..=3 {
-            up(&mut metadata, id, Uuid::new_v4());
-        }
-        let topic_id = replicated(&mut metadata, unclean);
+        let (mut metadata, topic_id) = three_nodes_and_a_replicated_topic(unclean);
         let shrink = alter(&metadata, topic_id, 0, vec![1]);
         metadata.apply(&shrink).unwrap();
         metadata
@@ -353,11 +345,7 @@ fn isr_changes_come_only_from_the_current_leader_and_the_preferred_one_returns()
 
 #[test]
 fn the_last_in_sync_replica_restarted_leads_its_empty_log_at_a_new_epoch() {
-    let mut metadata = Metadata::default();
-    for id in 1..=3 {
-        up(&mut metadata, id, Uuid::new_v4());
-    }
-    let topic_id = replicated(&mut metadata, false);
+    let (mut metadata, topic_id) = three_nodes_and_a_replicated_topic(false);
     metadata
         .apply(&alter(&metadata, topic_id, 0, vec![1]))
         .unwrap();
@@ -368,11 +356,7 @@ fn the_last_in_sync_replica_restarted_leads_its_empty_log_at_a_new_epoch() {
 
 #[test]
 fn a_dead_node_is_not_taken_back_into_the_isr() {
-    let mut metadata = Metadata::default();
-    for id in 1..=3 {
-        up(&mut metadata, id, Uuid::new_v4());
-    }
-    let topic_id = replicated(&mut metadata, false);
+    let (mut metadata, topic_id) = three_nodes_and_a_replicated_topic(false);
     metadata
         .apply(&Command::NodeDown { id: 3, now_ms: 2 })
         .unwrap();
@@ -382,6 +366,16 @@ fn a_dead_node_is_not_taken_back_into_the_isr() {
         metadata.apply(&back).is_err(),
         "a leader that still has node 3's last fetch must not bring it back while it is down"
     );
+}
+
+/// Nodes 1 to 3 up and [`replicated`]'s topic "r" on them; returns the metadata and its id.
+fn three_nodes_and_a_replicated_topic(unclean: bool) -> (Metadata, Uuid) {
+    let mut metadata = Metadata::default();
+    for id in 1..=3 {
+        up(&mut metadata, id, Uuid::new_v4());
+    }
+    let topic_id = replicated(&mut metadata, unclean);
+    (metadata, topic_id)
 }
 
 /// Three nodes up (node 2's incarnation returned, to bring it back as the same process), the
@@ -548,11 +542,7 @@ fn a_new_min_insync_replicas_clears_the_eligible_replicas() {
 
 #[test]
 fn a_delete_of_records_is_kept_through_elections_and_only_its_leader_writes_it() {
-    let mut metadata = Metadata::default();
-    for id in 1..=3 {
-        up(&mut metadata, id, Uuid::new_v4());
-    }
-    let topic_id = replicated(&mut metadata, false);
+    let (mut metadata, topic_id) = three_nodes_and_a_replicated_topic(false);
     let delete = |leader_epoch, before| Command::DeleteRecords {
         topic: "r".into(),
         topic_id,
